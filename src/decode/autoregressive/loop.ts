@@ -1,0 +1,68 @@
+/**
+ * The autoregressive loop: run a strategy until end-of-text, a stop string, or max tokens.
+ */
+import type { CausalModel } from '../../runtime/types.js';
+import { InputError } from '../../errors.js';
+import type { RandomSource } from '../diffusion/types.js';
+import { ArSession } from './session.js';
+import type { SamplingOptions } from './sampling.js';
+import type { AutoregressiveStrategy } from './types.js';
+
+export interface AutoregressiveOptions {
+  maxTokens: number;
+  sampling: SamplingOptions;
+  rng: RandomSource;
+  eosTokenIds: readonly number[];
+  signal?: AbortSignal;
+}
+
+export interface ArEvent {
+  tokens: number[];
+  nfe: number;
+  drafted: number;
+  accepted: number;
+}
+
+export interface ArResult {
+  generated: number[];
+  nfe: number;
+  drafted: number;
+  accepted: number;
+  finishReason: 'stop' | 'length';
+}
+
+export async function* runAutoregressive(
+  model: CausalModel,
+  prompt: readonly number[],
+  strategy: AutoregressiveStrategy,
+  options: AutoregressiveOptions,
+): AsyncGenerator<ArEvent, ArResult> {
+  if (prompt.length === 0) throw new InputError('the prompt is empty (an autoregressive model needs at least one token)');
+  if (prompt.length >= model.maxPositions) {
+    throw new InputError(`prompt is ${prompt.length} tokens, the model's context is ${model.maxPositions}`);
+  }
+  const maxTokens = Math.min(options.maxTokens, model.maxPositions - prompt.length);
+  const session = new ArSession(model, prompt, options.sampling, options.rng);
+  let drafted = 0;
+  let accepted = 0;
+  let finishReason: 'stop' | 'length' = 'length';
+  while (session.generated.length < maxTokens) {
+    if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
+    const before = session.generated.length;
+    const step = await strategy.step(session);
+    drafted += step.drafted;
+    accepted += step.accepted;
+    let fresh = session.generated.slice(before);
+    const eosAt = fresh.findIndex((t) => options.eosTokenIds.includes(t));
+    if (eosAt >= 0) {
+      fresh = fresh.slice(0, eosAt + 1);
+      finishReason = 'stop';
+    }
+    if (before + fresh.length > maxTokens) fresh = fresh.slice(0, maxTokens - before);
+    session.tokens.length = session.promptLength + before + fresh.length;
+    yield { tokens: fresh, nfe: session.nfe, drafted: step.drafted, accepted: step.accepted };
+    if (finishReason === 'stop') break;
+  }
+  await strategy.dispose?.();
+  return { generated: session.generated, nfe: session.nfe, drafted, accepted, finishReason };
+}

@@ -1,0 +1,79 @@
+/**
+ * Declared, typed strategy parameters. Strategies declare their parameters with the paper's
+ * defaults; user-given values (`--set key=value`, API objects, server request fields) are
+ * checked against the declaration so a typo names the option instead of being ignored.
+ */
+import { OptionError } from '../errors.js';
+
+export type ParamType = 'int' | 'number' | 'boolean' | 'string';
+
+export interface ParamSpec {
+  type: ParamType;
+  default: number | boolean | string | null;
+  description: string;
+  /** for strings: the allowed values */
+  choices?: readonly string[];
+  min?: number;
+  max?: number;
+}
+
+export type ParamSpecs = Record<string, ParamSpec>;
+export type ParamValues = Record<string, number | boolean | string | null>;
+
+/** Convert one raw value (string from the CLI, or JSON value) to the declared type. */
+export function coerceParam(owner: string, key: string, spec: ParamSpec, raw: unknown): number | boolean | string | null {
+  const bad = (why: string): never => {
+    throw new OptionError(`${owner}: option '${key}' ${why} (got ${JSON.stringify(raw)})`);
+  };
+  if (raw === null) return null;
+  switch (spec.type) {
+    case 'int':
+    case 'number': {
+      const v = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      if (!Number.isFinite(v)) bad('must be a number');
+      if (spec.type === 'int' && !Number.isInteger(v)) bad('must be an integer');
+      if (spec.min !== undefined && v < spec.min) bad(`must be >= ${spec.min}`);
+      if (spec.max !== undefined && v > spec.max) bad(`must be <= ${spec.max}`);
+      return v;
+    }
+    case 'boolean': {
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      return bad('must be true or false');
+    }
+    case 'string': {
+      if (typeof raw !== 'string') return bad('must be a string');
+      if (spec.choices && !spec.choices.includes(raw)) bad(`must be one of ${spec.choices.join(', ')}`);
+      return raw;
+    }
+  }
+}
+
+/** Resolve user values against specs: defaults filled in, unknown keys rejected. */
+export function resolveParams(owner: string, specs: ParamSpecs, given: Record<string, unknown> = {}): ParamValues {
+  const out: ParamValues = {};
+  for (const key of Object.keys(given)) {
+    if (!(key in specs)) {
+      const known = Object.keys(specs);
+      throw new OptionError(
+        `${owner}: unknown option '${key}'` + (known.length ? ` (options: ${known.join(', ')})` : ' (it takes no options)'),
+      );
+    }
+  }
+  for (const [key, spec] of Object.entries(specs)) {
+    out[key] = key in given && given[key] !== undefined ? coerceParam(owner, key, spec, given[key]) : spec.default;
+  }
+  return out;
+}
+
+/** Parse `key=value` strings (CLI `--set`). */
+export function parseSetFlags(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new OptionError(`--set expects key=value, got '${pair}'`);
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return out;
+}

@@ -1,0 +1,41 @@
+/**
+ * Every decoding strategy paradec knows, by name. Adding a strategy adds one file and one line
+ * here; the CLI (`--strategy`, `paradec strategies`), the API and the server all read this list.
+ */
+import { OptionError } from '../errors.js';
+import type { AutoregressiveStrategyDefinition } from './autoregressive/types.js';
+import type { DiffusionStrategyDefinition } from './diffusion/types.js';
+import { confidence } from './diffusion/confidence.js';
+import { entropy } from './diffusion/entropy.js';
+import { leftToRight } from './diffusion/left-to-right.js';
+import { margin } from './diffusion/margin.js';
+import { random } from './diffusion/random.js';
+import { greedy } from './autoregressive/greedy.js';
+
+export const DIFFUSION_STRATEGIES: readonly DiffusionStrategyDefinition[] = [confidence, margin, entropy, random, leftToRight];
+
+export const AUTOREGRESSIVE_STRATEGIES: readonly AutoregressiveStrategyDefinition[] = [greedy];
+
+export type AnyStrategyDefinition = DiffusionStrategyDefinition | AutoregressiveStrategyDefinition;
+
+export function allStrategies(): AnyStrategyDefinition[] {
+  return [...DIFFUSION_STRATEGIES, ...AUTOREGRESSIVE_STRATEGIES];
+}
+
+export function findDiffusionStrategy(name: string): DiffusionStrategyDefinition {
+  const found = DIFFUSION_STRATEGIES.find((s) => s.name === name);
+  if (found) return found;
+  const ar = AUTOREGRESSIVE_STRATEGIES.find((s) => s.name === name);
+  if (ar) throw new OptionError(`strategy '${name}' is for autoregressive models; this is a diffusion model`);
+  throw new OptionError(`unknown strategy '${name}' (diffusion strategies: ${DIFFUSION_STRATEGIES.map((s) => s.name).join(', ')})`);
+}
+
+export function findAutoregressiveStrategy(name: string): AutoregressiveStrategyDefinition {
+  const found = AUTOREGRESSIVE_STRATEGIES.find((s) => s.name === name);
+  if (found) return found;
+  const d = DIFFUSION_STRATEGIES.find((s) => s.name === name);
+  if (d) throw new OptionError(`strategy '${name}' is for diffusion models; this is an autoregressive model`);
+  throw new OptionError(
+    `unknown strategy '${name}' (autoregressive strategies: ${AUTOREGRESSIVE_STRATEGIES.map((s) => s.name).join(', ')})`,
+  );
+}

@@ -1,0 +1,80 @@
+/**
+ * The normalized view of a checkpoint that the rest of paradec works with, whatever the
+ * architecture's own config keys and tensor names are.
+ */
+import type { TensorEntry } from './safetensors.js';
+
+export type Architecture = 'llada' | 'dream' | 'llama' | 'qwen2' | 'qwen3';
+
+/**
+ * RoPE frequency scaling from config.json's `rope_scaling`. Only the schemes whose effect is a
+ * fixed rescaling of the inverse frequencies are supported (so a compiled graph can bake them in
+ * as constants); anything else is rejected when the config is read.
+ */
+export type RopeScaling =
+  | { type: 'linear'; factor: number }
+  | {
+      type: 'llama3';
+      factor: number;
+      lowFreqFactor: number;
+      highFreqFactor: number;
+      originalMaxPositions: number;
+    };
+
+export interface ModelConfig {
+  architecture: Architecture;
+  /** true for llama/qwen2/qwen3; false for llada/dream (bidirectional attention). */
+  causal: boolean;
+  /** Dream: the prediction for position i comes from the logits at i-1 (AR-initialised). */
+  shiftLogits: boolean;
+  vocabSize: number; // rows of the embedding/lm-head (LLaDA's embedding_size)
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  ropeTheta: number;
+  rmsNormEps: number;
+  maxPositions: number;
+  tieWordEmbeddings: boolean;
+  /** q/k/v projections carry biases (qwen2, dream). */
+  attentionBias: boolean;
+  /** per-head RMSNorm on q and k (qwen3). */
+  qkNorm: boolean;
+  maskTokenId: number | null;
+  eosTokenIds: number[];
+  padTokenId: number | null;
+  bosTokenId: number | null;
+  /**
+   * RoPE scaling; absent or null means plain RoPE. Optional so that hand-built configs (tests,
+   * scripted models) need not mention it.
+   */
+  ropeScaling?: RopeScaling | null;
+  /** The raw config.json, for anything not normalized. */
+  raw: Record<string, unknown>;
+}
+
+export interface LayerWeights {
+  attnNorm: TensorEntry;
+  q: TensorEntry; // HF linear layout [out, in]
+  k: TensorEntry;
+  v: TensorEntry;
+  o: TensorEntry;
+  qBias?: TensorEntry;
+  kBias?: TensorEntry;
+  vBias?: TensorEntry;
+  qNorm?: TensorEntry; // [headDim]
+  kNorm?: TensorEntry;
+  ffnNorm: TensorEntry;
+  gate: TensorEntry; // [intermediate, hidden]
+  up: TensorEntry; // [intermediate, hidden]
+  down: TensorEntry; // [hidden, intermediate]
+}
+
+export interface ModelWeights {
+  embed: TensorEntry; // [vocab, hidden]
+  layers: LayerWeights[];
+  finalNorm: TensorEntry;
+  lmHead: TensorEntry; // [vocab, hidden]; the embedding itself when tied
+}
