@@ -10,9 +10,33 @@ import { entropy } from './diffusion/entropy.js';
 import { leftToRight } from './diffusion/left-to-right.js';
 import { margin } from './diffusion/margin.js';
 import { random } from './diffusion/random.js';
+import { threshold } from './diffusion/threshold.js';
+import { factor } from './diffusion/factor.js';
+import { prophet } from './diffusion/prophet.js';
+import { credit } from './diffusion/credit.js';
+import { localleap } from './diffusion/localleap.js';
+import { eoserAss } from './diffusion/eoser-ass.js';
+import { bacd } from './diffusion/bacd.js';
+import { cad } from './diffusion/cad.js';
+import { dparallel } from './diffusion/dparallel.js';
 import { greedy } from './autoregressive/greedy.js';
 
-export const DIFFUSION_STRATEGIES: readonly DiffusionStrategyDefinition[] = [confidence, margin, entropy, random, leftToRight];
+export const DIFFUSION_STRATEGIES: readonly DiffusionStrategyDefinition[] = [
+  confidence,
+  margin,
+  entropy,
+  random,
+  leftToRight,
+  threshold,
+  factor,
+  prophet,
+  credit,
+  localleap,
+  eoserAss,
+  bacd,
+  cad,
+  dparallel,
+];
 
 export const AUTOREGRESSIVE_STRATEGIES: readonly AutoregressiveStrategyDefinition[] = [greedy];
 

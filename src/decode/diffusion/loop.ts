@@ -44,6 +44,9 @@ export interface StepEvent {
   nfe: number;
   committed: { position: number; token: number }[];
   remasked: number[];
+  /** the row's canvas after this step (a live view: copy it to keep it) */
+  canvas: Int32Array;
+  promptLength: number;
 }
 
 export interface DiffusionRowResult {
@@ -332,7 +335,7 @@ export async function* runDiffusion(
           startBlock(r, 0, r.promptLength);
           advance(r);
         }
-        yield { row: i, nfe: r.nfe, committed, remasked };
+        yield { row: i, nfe: r.nfe, committed, remasked, canvas: r.canvas, promptLength: r.promptLength };
         continue;
       }
       if (r.blockFresh && strategy.chooseBlockEnd) {
@@ -377,7 +380,7 @@ export async function* runDiffusion(
         const wantsReview = strategy.review !== undefined;
         if (!wantsReview) r.done = true;
       }
-      yield { row: i, nfe: r.nfe, committed, remasked };
+      yield { row: i, nfe: r.nfe, committed, remasked, canvas: r.canvas, promptLength: r.promptLength };
     }
   }
 

@@ -1,0 +1,362 @@
+/**
+ * The public library API: load a model, generate text.
+ *
+ *   const model = await loadModel('models/tiny-dlm');
+ *   for await (const ev of generate(model, 'copy: ["Paul Payne"]', { strategy: 'threshold' })) …
+ *   const { text, usage, nfe } = await generateText(model, prompt);
+ *
+ * One call path for diffusion and autoregressive models: `generate` picks the loop by the
+ * model's family and the strategy by name from the registry.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InputError, OptionError } from './errors.js';
+import { loadCheckpoint } from './model/checkpoint.js';
+import { loadTokenizer, type ChatMessage, type TextTokenizer } from './model/tokenizer.js';
+import type { ModelConfig } from './model/types.js';
+import { compileModel, type CompileOptions, type CompiledModel } from './runtime/onnx-model.js';
+import type { BidirectionalModel, CausalModel } from './runtime/types.js';
+import { runDiffusion, type DiffusionRowResult, type StepEvent } from './decode/diffusion/loop.js';
+import { runAutoregressive, type ArResult } from './decode/autoregressive/loop.js';
+import { findAutoregressiveStrategy, findDiffusionStrategy } from './decode/registry.js';
+import { resolveParams } from './decode/params.js';
+import { Rng } from './tasks/rng.js';
+
+export type { ChatMessage } from './model/tokenizer.js';
+
+/** The directory of the built-in models (`models/` at the package root). */
+export const BUILTIN_MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'models');
+export const DEFAULT_MODEL = 'tiny-dlm';
+
+export interface LoadOptions extends CompileOptions {
+  /** scan every weight for NaN/Inf at load (default true) */
+  checkFinite?: boolean;
+}
+
+export interface ParadecModel {
+  readonly dir: string;
+  readonly name: string;
+  readonly config: ModelConfig;
+  readonly tokenizer: TextTokenizer;
+  readonly family: 'diffusion' | 'autoregressive';
+  readonly runtime: BidirectionalModel | CausalModel;
+  /** end-of-text ids: the config's, else the tokenizer's eos */
+  readonly eosTokenIds: readonly number[];
+  /**
+   * paradec's task models read `<prompt>\n`: a prompt given with or without one trailing newline
+   * gets exactly one (tokenizer_config.json `paradec_prompt_format: "line"`).
+   */
+  readonly linePrompt: boolean;
+  dispose(): Promise<void>;
+}
+
+/** Resolve a model argument: a directory, or the name of a built-in model. */
+export function resolveModelDir(model?: string): string {
+  const name = model ?? DEFAULT_MODEL;
+  if (existsSync(join(name, 'config.json')) || existsSync(name)) return resolve(name);
+  const builtin = join(BUILTIN_MODELS_DIR, name);
+  if (existsSync(builtin)) return builtin;
+  throw new InputError(`model '${name}' not found (not a directory, nor a built-in model in ${BUILTIN_MODELS_DIR})`);
+}
+
+export async function loadModel(dirOrName?: string, options: LoadOptions = {}): Promise<ParadecModel> {
+  const dir = resolveModelDir(dirOrName);
+  const checkpoint = loadCheckpoint(dir, { checkFinite: options.checkFinite ?? true });
+  const tokenizer = loadTokenizer(dir);
+  const runtime: CompiledModel = await compileModel(checkpoint, options);
+  const config = checkpoint.config;
+  const eos = config.eosTokenIds.length > 0 ? config.eosTokenIds : tokenizer.eos ? [tokenizer.eos.id] : [];
+  let linePrompt = false;
+  const tcFile = join(dir, 'tokenizer_config.json');
+  if (existsSync(tcFile)) {
+    try {
+      linePrompt = (JSON.parse(readFileSync(tcFile, 'utf8')) as { paradec_prompt_format?: string }).paradec_prompt_format === 'line';
+    } catch {
+      linePrompt = false; // loadTokenizer already validated the file; an unreadable field means "not set"
+    }
+  }
+  return {
+    dir,
+    name: dir.split('/').filter(Boolean).pop() ?? dir,
+    config,
+    tokenizer,
+    family: config.causal ? 'autoregressive' : 'diffusion',
+    runtime,
+    eosTokenIds: eos,
+    linePrompt,
+    dispose: () => runtime.dispose(),
+  };
+}
+
+export interface GenerateOptions {
+  /** strategy name (default: `confidence` for diffusion models, `greedy` for autoregressive) */
+  strategy?: string;
+  /** the strategy's parameters (`--set key=value`) */
+  strategyOptions?: Record<string, unknown>;
+  /** diffusion: canvas length (default 32 for paradec's task models, else 128) */
+  genLength?: number;
+  /** diffusion: base-schedule steps (default genLength) */
+  steps?: number;
+  /** diffusion: semi-autoregressive block length (default genLength) */
+  blockLength?: number;
+  /** diffusion: classifier-free guidance scale */
+  cfgScale?: number;
+  /** autoregressive: maximum new tokens (default 128) */
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  seed?: number;
+  /** stop strings: the text is cut before the first occurrence */
+  stop?: string[];
+  signal?: AbortSignal;
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export interface GenerationResult {
+  text: string;
+  finishReason: 'stop' | 'length';
+  usage: Usage;
+  /** forward passes of the model (the draft model's are counted separately) */
+  nfe: number;
+  tokensPerForward: number;
+  ms: number;
+  /** autoregressive draft-and-verify: draft tokens proposed / accepted */
+  drafted?: number;
+  accepted?: number;
+  /** diffusion: the step (forward-pass index) at which each canvas position was committed */
+  committedAt?: number[];
+}
+
+export type GenerationEvent =
+  | { type: 'step'; nfe: number; committed: { position: number; token: number; text: string }[]; remasked: number[] }
+  | { type: 'text'; delta: string }
+  | ({ type: 'done' } & GenerationResult);
+
+/** Turn a prompt (string or chat messages) into token ids for this model. */
+export function encodePrompt(model: ParadecModel, prompt: string | readonly ChatMessage[]): number[] {
+  let text: string;
+  if (typeof prompt === 'string') {
+    text = model.linePrompt ? prompt.replace(/\n$/, '') + '\n' : prompt;
+  } else {
+    if (prompt.length === 0) throw new InputError('messages must not be empty');
+    text = model.tokenizer.applyChatTemplate(prompt, { addGenerationPrompt: true });
+    if (model.linePrompt) text = text.replace(/\n$/, '') + '\n';
+  }
+  const ids = model.tokenizer.encode(text, { addSpecialTokens: !model.linePrompt });
+  if (ids.length === 0) throw new InputError('the prompt encodes to no tokens');
+  return ids;
+}
+
+function cutAtStop(text: string, stop: readonly string[] | undefined): { text: string; stopped: boolean } {
+  let cut = -1;
+  for (const s of stop ?? []) {
+    if (!s) continue;
+    const i = text.indexOf(s);
+    if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+  }
+  return cut >= 0 ? { text: text.slice(0, cut), stopped: true } : { text, stopped: false };
+}
+
+function seedOf(options: GenerateOptions): number {
+  return options.seed ?? 0;
+}
+
+/** Decoded text of generated ids up to (not including) the first end-of-text. */
+function textUntilEos(model: ParadecModel, ids: readonly number[]): { text: string; tokens: number; ended: boolean } {
+  const end = ids.findIndex((t) => model.eosTokenIds.includes(t));
+  const kept = end >= 0 ? ids.slice(0, end) : ids;
+  return { text: model.tokenizer.decode(kept, { skipSpecialTokens: true }), tokens: kept.length, ended: end >= 0 };
+}
+
+function defaultGenLength(model: ParadecModel): number {
+  return model.linePrompt ? 32 : 128;
+}
+
+/** Generate for one prompt; yields step events (diffusion), text deltas and a final event. */
+export async function* generate(
+  model: ParadecModel,
+  prompt: string | readonly ChatMessage[],
+  options: GenerateOptions = {},
+): AsyncGenerator<GenerationEvent, GenerationResult> {
+  const ids = encodePrompt(model, prompt);
+  if (model.runtime.kind === 'bidirectional') {
+    const results = yield* generateDiffusionRows(model, [ids], options);
+    return results[0]!;
+  }
+  return yield* generateAutoregressive(model, model.runtime, ids, options);
+}
+
+/** Generate and return the final result. */
+export async function generateText(model: ParadecModel, prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<GenerationResult> {
+  const it = generate(model, prompt, options);
+  for (;;) {
+    const n = await it.next();
+    if (n.done) return n.value;
+  }
+}
+
+/**
+ * Several prompts at once. Diffusion models decode them as one batch (one forward per step for
+ * all rows); autoregressive models decode them one after another.
+ */
+export async function generateBatch(model: ParadecModel, prompts: readonly (string | readonly ChatMessage[])[], options: GenerateOptions = {}): Promise<GenerationResult[]> {
+  if (model.runtime.kind === 'bidirectional') {
+    const it = generateDiffusionRows(model, prompts.map((p) => encodePrompt(model, p)), options);
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return n.value;
+    }
+  }
+  const out: GenerationResult[] = [];
+  for (const p of prompts) out.push(await generateText(model, p, options));
+  return out;
+}
+
+async function* generateDiffusionRows(model: ParadecModel, rows: number[][], options: GenerateOptions): AsyncGenerator<GenerationEvent, GenerationResult[]> {
+  const runtime = model.runtime as BidirectionalModel;
+  const def = findDiffusionStrategy(options.strategy ?? 'confidence');
+  const strategy = def.create(resolveParams(def.name, def.params, options.strategyOptions));
+  for (const [k, v] of [['max_tokens', options.maxTokens], ['top_p', options.topP], ['top_k', options.topK]] as const) {
+    if (v !== undefined && k !== 'max_tokens') throw new OptionError(`${k} is not supported by diffusion decoding (use temperature)`);
+  }
+  const genLength = options.genLength ?? (options.maxTokens !== undefined ? Math.max(1, options.maxTokens) : defaultGenLength(model));
+  const started = performance.now();
+  const it = runDiffusion(runtime, rows, strategy, model.eosTokenIds, {
+    genLength,
+    steps: options.steps,
+    blockLength: options.blockLength,
+    temperature: options.temperature ?? 0,
+    cfgScale: options.cfgScale ?? 0,
+    schedule: model.config.architecture === 'dream' ? 'dream' : 'llada',
+    rng: new Rng(seedOf(options)),
+    signal: options.signal,
+  });
+  const emitted = rows.map(() => '');
+  let results: DiffusionRowResult[];
+  for (;;) {
+    const n = await it.next();
+    if (n.done) {
+      results = n.value;
+      break;
+    }
+    const ev: StepEvent = n.value;
+    if (rows.length === 1) {
+      yield {
+        type: 'step',
+        nfe: ev.nfe,
+        committed: ev.committed.map((c) => ({ position: c.position - rows[0]!.length, token: c.token, text: model.tokenizer.decode([c.token]) })),
+        remasked: ev.remasked.map((p) => p - rows[0]!.length),
+      };
+      // stream the settled prefix; a self-correcting strategy may still rewrite it, so wait
+      if (ev.remasked.length === 0 && (options.stop ?? []).length === 0) {
+        const text = settledText(model, ev, runtime.maskTokenId);
+        if (text.length > emitted[0]!.length && text.startsWith(emitted[0]!)) {
+          yield { type: 'text', delta: text.slice(emitted[0]!.length) };
+          emitted[0] = text;
+        }
+      }
+    }
+  }
+  const ms = performance.now() - started;
+  const finals = results.map((r, i) => {
+    const { text: raw, tokens, ended } = textUntilEos(model, r.generated);
+    const { text, stopped } = cutAtStop(raw, options.stop);
+    const completionTokens = stopped ? model.tokenizer.encode(text, { addSpecialTokens: false }).length : tokens;
+    const produced = completionTokens + (ended && !stopped ? 1 : 0);
+    return {
+      text,
+      finishReason: ended || stopped ? 'stop' : 'length',
+      usage: { promptTokens: rows[i]!.length, completionTokens, totalTokens: rows[i]!.length + completionTokens },
+      nfe: r.nfe,
+      tokensPerForward: r.nfe > 0 ? produced / r.nfe : 0,
+      ms,
+      committedAt: r.committedAt,
+    } satisfies GenerationResult;
+  });
+  if (rows.length === 1) {
+    const final = finals[0]!;
+    if (final.text.length > emitted[0]!.length && final.text.startsWith(emitted[0]!)) {
+      yield { type: 'text', delta: final.text.slice(emitted[0]!.length) };
+    }
+    yield { type: 'done', ...final };
+  }
+  return finals;
+}
+
+/** The text settled so far: generated tokens before the first mask (and before end-of-text). */
+function settledText(model: ParadecModel, ev: StepEvent, mask: number): string {
+  const settled: number[] = [];
+  for (let pos = ev.promptLength; pos < ev.canvas.length; pos++) {
+    const t = ev.canvas[pos]!;
+    if (t === mask || model.eosTokenIds.includes(t)) break;
+    settled.push(t);
+  }
+  return model.tokenizer.decode(settled, { skipSpecialTokens: true });
+}
+
+async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel, ids: number[], options: GenerateOptions): AsyncGenerator<GenerationEvent, GenerationResult> {
+  const def = findAutoregressiveStrategy(options.strategy ?? 'greedy');
+  const strategy = def.create(resolveParams(def.name, def.params, options.strategyOptions));
+  for (const [k, v] of [['gen_length', options.genLength], ['steps', options.steps], ['block_length', options.blockLength]] as const) {
+    if (v !== undefined) throw new OptionError(`${k} applies to diffusion models; use max_tokens for an autoregressive model`);
+  }
+  const started = performance.now();
+  const it = runAutoregressive(runtime, ids, strategy, {
+    maxTokens: options.maxTokens ?? 128,
+    sampling: { temperature: options.temperature ?? 0, topK: options.topK ?? 0, topP: options.topP ?? 1 },
+    rng: new Rng(seedOf(options)),
+    eosTokenIds: model.eosTokenIds,
+    signal: options.signal,
+  });
+  const generated: number[] = [];
+  let emitted = '';
+  let result: ArResult;
+  let stopped = false;
+  for (;;) {
+    const n = await it.next();
+    if (n.done) {
+      result = n.value;
+      break;
+    }
+    generated.push(...n.value.tokens);
+    const { text } = textUntilEos(model, generated);
+    const cut = cutAtStop(text, options.stop);
+    // hold back a possible partial stop string at the end
+    const holdBack = Math.max(0, ...(options.stop ?? []).map((s) => s.length - 1));
+    const safe = cut.stopped ? cut.text : cut.text.slice(0, Math.max(emitted.length, cut.text.length - holdBack));
+    if (safe.length > emitted.length && safe.startsWith(emitted)) {
+      yield { type: 'text', delta: safe.slice(emitted.length) };
+      emitted = safe;
+    }
+    if (cut.stopped) {
+      stopped = true;
+      await it.return?.(undefined as never);
+      result = { generated, nfe: n.value.nfe, drafted: 0, accepted: 0, finishReason: 'stop' };
+      break;
+    }
+  }
+  const ms = performance.now() - started;
+  const { text: raw, tokens, ended } = textUntilEos(model, result.generated);
+  const { text } = cutAtStop(raw, options.stop);
+  if (text.length > emitted.length && text.startsWith(emitted)) yield { type: 'text', delta: text.slice(emitted.length) };
+  const completionTokens = stopped ? model.tokenizer.encode(text, { addSpecialTokens: false }).length : tokens;
+  const final: GenerationResult = {
+    text,
+    finishReason: stopped || ended ? 'stop' : 'length',
+    usage: { promptTokens: ids.length, completionTokens, totalTokens: ids.length + completionTokens },
+    nfe: result.nfe,
+    tokensPerForward: result.nfe > 0 ? result.generated.length / result.nfe : 0,
+    ms,
+    drafted: result.drafted,
+    accepted: result.accepted,
+  };
+  yield { type: 'done', ...final };
+  return final;
+}

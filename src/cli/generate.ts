@@ -1,0 +1,152 @@
+/**
+ * `paradec generate`: one prompt (text streamed to stdout, or --json), or a JSONL batch.
+ */
+import { createReadStream, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { InputError } from '../errors.js';
+import { generate, generateBatch, loadModel, type GenerateOptions, type GenerationResult, type ParadecModel } from '../api.js';
+import { parseSetFlags } from '../decode/params.js';
+import { parseFlags } from './main.js';
+import { progressBar } from './progress.js';
+
+const FLAGS = {
+  model: { type: 'string' },
+  strategy: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  'gen-length': { type: 'string' },
+  steps: { type: 'string' },
+  'block-length': { type: 'string' },
+  'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-p': { type: 'string' },
+  'top-k': { type: 'string' },
+  'cfg-scale': { type: 'string' },
+  seed: { type: 'string' },
+  stop: { type: 'string', multiple: true },
+  threads: { type: 'string' },
+  json: { type: 'boolean' },
+  input: { type: 'string' },
+  output: { type: 'string' },
+  'batch-size': { type: 'string' },
+} as const;
+
+function num(flag: string, v: string | undefined, integer = true): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new InputError(`--${flag} must be ${integer ? 'an integer' : 'a number'} (got '${v}')`);
+  }
+  return n;
+}
+
+type Values = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
+
+export function generateOptionsFromFlags(values: Values): GenerateOptions {
+  return {
+    strategy: values.strategy,
+    strategyOptions: parseSetFlags(values.set ?? []),
+    genLength: num('gen-length', values['gen-length']),
+    steps: num('steps', values.steps),
+    blockLength: num('block-length', values['block-length']),
+    maxTokens: num('max-tokens', values['max-tokens']),
+    temperature: num('temperature', values.temperature, false),
+    topP: num('top-p', values['top-p'], false),
+    topK: num('top-k', values['top-k']),
+    cfgScale: num('cfg-scale', values['cfg-scale'], false),
+    seed: num('seed', values.seed),
+    stop: values.stop,
+  };
+}
+
+export async function commandGenerate(argv: string[]): Promise<void> {
+  const { values, positionals } = parseFlags(argv, FLAGS);
+  const options = generateOptionsFromFlags(values);
+  if (values.input) {
+    if (!values.output) throw new InputError('--input needs --output FILE for the results');
+    const model = await loadModel(values.model, { threads: num('threads', values.threads) });
+    try {
+      await runBatch(model, values.input, values.output, options, num('batch-size', values['batch-size']) ?? 8);
+    } finally {
+      await model.dispose();
+    }
+    return;
+  }
+  if (positionals.length !== 1) throw new InputError('give exactly one prompt (quote it), or --input FILE');
+  const model = await loadModel(values.model, { threads: num('threads', values.threads) });
+  try {
+    const it = generate(model, positionals[0]!, options);
+    let final: GenerationResult | undefined;
+    for (;;) {
+      const n = await it.next();
+      if (n.done) {
+        final = n.value;
+        break;
+      }
+      if (n.value.type === 'text' && !values.json) process.stdout.write(n.value.delta);
+    }
+    if (values.json) {
+      process.stdout.write(JSON.stringify({ model: model.name, strategy: options.strategy ?? null, ...final, committedAt: undefined }) + '\n');
+    } else {
+      process.stdout.write('\n');
+      process.stderr.write(
+        `[${model.name}] ${final.usage.completionTokens} tokens, ${final.nfe} forward passes, ` +
+          `${final.tokensPerForward.toFixed(2)} tokens/forward, ${final.ms.toFixed(0)} ms\n`,
+      );
+    }
+  } finally {
+    await model.dispose();
+  }
+}
+
+interface BatchRow {
+  id: string;
+  prompt: string;
+}
+
+async function readJsonl(file: string): Promise<BatchRow[]> {
+  const rows: BatchRow[] = [];
+  let line = 0;
+  const stream = createReadStream(file, 'utf8');
+  const opened = new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', (e) => reject(new InputError(`${file}: cannot read (${e.message})`)));
+  });
+  await opened;
+  for await (const text of createInterface({ input: stream, crlfDelay: Infinity })) {
+    line += 1;
+    if (!text.trim()) continue;
+    let row: unknown;
+    try {
+      row = JSON.parse(text);
+    } catch {
+      throw new InputError(`${file}:${line}: not valid JSON`);
+    }
+    const r = row as { id?: unknown; prompt?: unknown };
+    if (typeof r.prompt !== 'string') throw new InputError(`${file}:${line}: 'prompt' must be a string`);
+    rows.push({ id: r.id === undefined ? String(rows.length) : String(r.id), prompt: r.prompt });
+  }
+  return rows;
+}
+
+async function runBatch(model: ParadecModel, input: string, output: string, options: GenerateOptions, batchSize: number): Promise<void> {
+  const rows = await readJsonl(input);
+  const bar = progressBar('generate', rows.length, ' | {tpf} tokens/forward');
+  const out: string[] = [];
+  let tokens = 0;
+  let nfe = 0;
+  for (let i = 0; i < rows.length; i += batchSize) {
+    const chunk = rows.slice(i, i + batchSize);
+    const started = performance.now();
+    const results = await generateBatch(model, chunk.map((r) => r.prompt), options);
+    const ms = (performance.now() - started) / chunk.length;
+    results.forEach((r, j) => {
+      tokens += r.usage.completionTokens;
+      nfe += r.nfe;
+      out.push(JSON.stringify({ id: chunk[j]!.id, text: r.text, nfe: r.nfe, completion_tokens: r.usage.completionTokens, ms: Math.round(ms) }));
+    });
+    bar.update(Math.min(rows.length, i + chunk.length), { tpf: nfe ? (tokens / nfe).toFixed(2) : '0' });
+  }
+  bar.stop();
+  writeFileSync(output, out.join('\n') + (out.length ? '\n' : ''));
+  process.stderr.write(`wrote ${rows.length} results to ${output}\n`);
+}

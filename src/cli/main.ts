@@ -1,0 +1,88 @@
+/**
+ * The `paradec` command line.
+ *
+ *   paradec generate [--model DIR] [--strategy NAME] [--set k=v ...] "prompt"
+ *   paradec generate --input prompts.jsonl --output results.jsonl
+ *   paradec info [--model DIR]
+ *   paradec strategies [--json]
+ *   paradec train ...            (see src/train/cli.ts)
+ *   paradec bench-engine         (engine speed vs raw ONNX Runtime MatMul)
+ *
+ * Errors a user can cause print one line and exit 1; anything else prints one line and exits 2
+ * (set PARADEC_DEBUG=1 for the stack).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ParadecError } from '../errors.js';
+import { commandGenerate } from './generate.js';
+import { commandInfo } from './info.js';
+import { commandStrategies } from './strategies.js';
+
+const USAGE = `paradec — parallel decoding for language models
+
+usage:
+  paradec generate [--model DIR] [--strategy NAME] [--set key=value ...]
+                   [--gen-length N --steps N --block-length N] [--max-tokens N]
+                   [--temperature T] [--seed S] [--json] "prompt"
+  paradec generate --input prompts.jsonl --output results.jsonl [--batch-size N]
+  paradec info [--model DIR] [--json]
+  paradec strategies [--json]
+  paradec train --objective diffusion|causal --out DIR [...]   (paradec train --help)
+  paradec bench-engine [--hidden 768 --layers 12 --seq 256 --runs 5]
+
+--model takes a checkpoint directory or a built-in model name (tiny-dlm, tiny-ar,
+tiny-ar-draft); the default is tiny-dlm.`;
+
+type Command = (argv: string[]) => Promise<void>;
+
+const commands: Record<string, () => Promise<Command>> = {
+  generate: async () => commandGenerate,
+  info: async () => commandInfo,
+  strategies: async () => commandStrategies,
+  train: async () => (await import('./train.js')).commandTrain,
+  'bench-engine': async () => (await import('./bench-engine.js')).commandBenchEngine,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return name ? 0 : 1;
+  }
+  if (name === '--version') {
+    process.stdout.write('paradec 0.1.0\n');
+    return 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`paradec: unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})\n`);
+    return 1;
+  }
+  try {
+    await (await load())(rest);
+    return 0;
+  } catch (e) {
+    if (e instanceof ParadecError) {
+      process.stderr.write(`paradec ${name}: ${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`paradec ${name}: ${e.message}\n`);
+      return 1;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`paradec ${name}: internal error: ${message.split('\n')[0]}\n`);
+    if (process.env['PARADEC_DEBUG'] && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return 2;
+  }
+}
+
+/** parseArgs with paradec's conventions (strict: unknown flags are errors that name the flag). */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  return parseArgs({ args: argv, options, allowPositionals: true, strict: true } as const);
+}
+
+const isEntry = process.argv[1] !== undefined && /(?:cli[/\\]main\.ts|paradec(?:\.js)?)$/.test(process.argv[1]);
+if (isEntry) {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+}

@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { threshold } from '../../src/decode/diffusion/threshold.js';
+import { factor } from '../../src/decode/diffusion/factor.js';
+import { localleap } from '../../src/decode/diffusion/localleap.js';
+import { dparallel } from '../../src/decode/diffusion/dparallel.js';
+import { margin } from '../../src/decode/diffusion/margin.js';
+import { entropy } from '../../src/decode/diffusion/entropy.js';
+import { leftToRight } from '../../src/decode/diffusion/left-to-right.js';
+import { bacd } from '../../src/decode/diffusion/bacd.js';
+import { cad } from '../../src/decode/diffusion/cad.js';
+import { eoserAss, eoserGamma } from '../../src/decode/diffusion/eoser-ass.js';
+import { resolveParams } from '../../src/decode/params.js';
+import type { DiffusionStrategyDefinition } from '../../src/decode/diffusion/types.js';
+import { EOS, oneStep, rel } from '../helpers/one-step.js';
+
+const make = (def: DiffusionStrategyDefinition, given: Record<string, unknown> = {}) => def.create(resolveParams(def.name, def.params, given));
+
+test('threshold commits every confidence >= 0.9 plus the top-1', async () => {
+  const s = make(threshold);
+  const a = oneStep({ gen: [{ token: 1, p: 0.95 }, { token: 2, p: 0.5 }, { token: 3, p: 0.91 }, { token: 4, p: 0.89 }] });
+  assert.deepEqual(rel(a.row, (await s.decide(a.row, a.pred, a.services)).commit), [0, 2]);
+  const b = oneStep({ gen: [{ token: 1, p: 0.3 }, { token: 2, p: 0.6 }, { token: 3, p: 0.5 }] });
+  assert.deepEqual(rel(b.row, (await s.decide(b.row, b.pred, b.services)).commit), [1]);
+  // only inside the current block
+  const c = oneStep({ gen: [{ token: 1, p: 0.95 }, { token: 2, p: 0.99 }], blockEnd: 1 });
+  assert.deepEqual(rel(c.row, (await s.decide(c.row, c.pred, c.services)).commit), [0]);
+});
+
+test('factor commits the largest n with (n+1)(1-c_n) <= f', async () => {
+  const s = make(factor);
+  // sorted: 0.9 (2*0.1=0.2 ok), 0.7 (3*0.3=0.9 ok), 0.72? order: 0.9, 0.72, 0.7, 0.6
+  const a = oneStep({ gen: [{ token: 1, p: 0.7 }, { token: 2, p: 0.9 }, { token: 3, p: 0.72 }, { token: 4, p: 0.6 }] });
+  // n=1: 2(0.1)=0.2; n=2: 3(0.28)=0.84; n=3: 4(0.3)=1.2 > 1 stop
+  assert.deepEqual(rel(a.row, (await s.decide(a.row, a.pred, a.services)).commit), [1, 2]);
+  const low = oneStep({ gen: [{ token: 1, p: 0.2 }, { token: 2, p: 0.3 }] });
+  assert.deepEqual(rel(low.row, (await s.decide(low.row, low.pred, low.services)).commit), [1]);
+  const loose = make(factor, { f: 3 });
+  assert.deepEqual(rel(a.row, (await loose.decide(a.row, a.pred, a.services)).commit), [0, 1, 2, 3]);
+});
+
+test('localleap relaxes the threshold to 0.75 within radius 4 of an anchor', async () => {
+  const s = make(localleap);
+  const gen = Array.from({ length: 12 }, (_, i) => ({ token: 1 + (i % 10), p: 0.8 }));
+  gen[2] = { token: 5, p: 0.95 }; // anchor at 2: neighbourhood 0..6
+  const a = oneStep({ gen });
+  assert.deepEqual(rel(a.row, (await s.decide(a.row, a.pred, a.services)).commit), [0, 1, 2, 3, 4, 5, 6]);
+  // no anchor: only the top-1
+  const b = oneStep({ gen: gen.map((g, i) => (i === 2 ? { token: 5, p: 0.85 } : g)) });
+  assert.deepEqual(rel(b.row, (await s.decide(b.row, b.pred, b.services)).commit), [2]);
+});
+
+test('dparallel commits entropy below 0.5 nats, at least the lowest', async () => {
+  const s = make(dparallel);
+  const a = oneStep({ gen: [{ token: 1, p: 0.99 }, { token: 2, p: 0.6 }, { token: 3, p: 0.97 }] });
+  const h = [0, 1, 2].map((i) => a.pred.entropy(a.row.promptLength + i));
+  const expected = [0, 1, 2].filter((i) => h[i]! < 0.5);
+  assert.ok(expected.length >= 1 && expected.length < 3, `entropies ${h}`);
+  assert.deepEqual(rel(a.row, (await s.decide(a.row, a.pred, a.services)).commit), expected);
+});
+
+test('margin ranks by p1 - p2, not by p1', async () => {
+  const s = make(margin, { k: 1 });
+  // pos0: p1 0.6, p2 0.35 (margin .25); pos1: p1 0.5, p2 0.05 (margin .45)
+  const a = oneStep({ gen: [{ token: 1, p: 0.6, second: [2, 0.35] }, { token: 3, p: 0.5, second: [4, 0.05] }] });
+  assert.deepEqual(rel(a.row, (await s.decide(a.row, a.pred, a.services)).commit), [1]);
+});
+
+test('entropy ranks by lowest entropy; left-to-right by position', async () => {
+  const a = oneStep({ gen: [{ token: 1, p: 0.6, second: [2, 0.39] }, { token: 3, p: 0.55 }, { token: 4, p: 0.5 }] });
+  // pos0's mass is on two tokens (low entropy) vs pos1 spread over 15
+  assert.deepEqual(rel(a.row, (await make(entropy, { k: 1 }).decide(a.row, a.pred, a.services)).commit), [0]);
+  const b = oneStep({ gen: [{ token: 1, p: 0.2 }, { token: 3, p: 0.99 }, { token: 4, p: 0.99 }] });
+  assert.deepEqual(rel(b.row, (await make(leftToRight, { k: 2 }).decide(b.row, b.pred, b.services)).commit), [0, 1]);
+});
+
+test('bacd: first step threshold = clamp(max conf), then mean of committed confidences', async () => {
+  const s = make(bacd);
+  // first step: max conf 0.95 → τ = 0.9: commits 0.95 and 0.92
+  const a = oneStep({ gen: [{ token: 1, p: 0.95 }, { token: 2, p: 0.92 }, { token: 3, p: 0.7 }, { token: 4, p: 0.65 }] });
+  assert.deepEqual(rel(a.row, (await s.decide(a.row, a.pred, a.services)).commit), [0, 1]);
+  // next step in the same block: mean committed 0.935 → τ 0.9 → nothing ≥ 0.9 → top-1 only (0.7)
+  const b = oneStep({ gen: [{ token: 1, p: 0.95, masked: false }, { token: 2, p: 0.92, masked: false }, { token: 3, p: 0.7 }, { token: 4, p: 0.65 }], stepInBlock: 1 });
+  assert.deepEqual(rel(b.row, (await s.decide(b.row, b.pred, b.services)).commit), [2]);
+  // a hard block: max conf 0.5 → τ clamps to 0.6 → top-1 only; then mean 0.5 → τ 0.6
+  const s2 = make(bacd);
+  const c = oneStep({ gen: [{ token: 1, p: 0.5 }, { token: 2, p: 0.45 }, { token: 3, p: 0.62 }] });
+  assert.deepEqual(rel(c.row, (await s2.decide(c.row, c.pred, c.services)).commit), [2]);
+  const d = oneStep({ gen: [{ token: 1, p: 0.61 }, { token: 2, p: 0.6 }, { token: 3, p: 0.62, masked: false }], stepInBlock: 1 });
+  // mean committed = 0.62 → τ = 0.62: only the top-1 (0.61) by the at-least-one rule
+  assert.deepEqual(rel(d.row, (await s2.decide(d.row, d.pred, d.services)).commit), [0]);
+});
+
+test('cad commits clamp(#conf>=0.8, 1, 4) and blocks end-of-text early', async () => {
+  const s = make(cad);
+  const gen = [0.95, 0.9, 0.85, 0.83, 0.81, 0.5, 0.4, 0.3].map((p, i) => ({ token: 1 + i, p }));
+  const a = oneStep({ gen });
+  assert.deepEqual(rel(a.row, (await s.decide(a.row, a.pred, a.services)).commit), [0, 1, 2, 3]);
+  const b = oneStep({ gen: gen.map((g) => ({ ...g, p: g.p * 0.5 })) });
+  assert.equal((await s.decide(b.row, b.pred, b.services)).commit.length, 1);
+  // end-of-text predicted confidently at the start: blocked, the second choice is taken instead
+  const c = oneStep({ gen: [{ token: EOS, p: 0.9, second: [7, 0.08] }, { token: 2, p: 0.3 }, { token: 3, p: 0.3 }, { token: 4, p: 0.3 }] });
+  const d = await s.decide(c.row, c.pred, c.services);
+  assert.deepEqual(rel(c.row, d.commit), [0]);
+  assert.deepEqual(d.tokens, [7]);
+  // past half the canvas end-of-text is allowed
+  const e = oneStep({ gen: [{ token: 1, p: 0.9, masked: false }, { token: 2, p: 0.9, masked: false }, { token: EOS, p: 0.9, second: [7, 0.08] }, { token: 4, p: 0.3 }] });
+  assert.deepEqual((await s.decide(e.row, e.pred, e.services)).tokens, [EOS]);
+});
+
+test('eoser-ass: 2^i tokens at step i, end-of-text damped early', async () => {
+  const s = make(eoserAss);
+  const gen = Array.from({ length: 16 }, (_, i) => ({ token: 1 + (i % 12), p: 0.5 + i / 40 }));
+  for (const [step, count] of [[0, 1], [1, 2], [2, 4], [3, 8]] as const) {
+    const a = oneStep({ gen, stepInBlock: step });
+    assert.equal((await s.decide(a.row, a.pred, a.services)).commit.length, count);
+  }
+  // EOS with the highest confidence loses to a normal token at step 0
+  const b = oneStep({ gen: [{ token: EOS, p: 0.99 }, { token: 2, p: 0.4 }, { token: 3, p: 0.3 }, { token: 4, p: 0.3 }] });
+  assert.deepEqual(rel(b.row, (await s.decide(b.row, b.pred, b.services)).commit), [1]);
+  assert.ok(eoserGamma(0, 16, 0.01) < 0.1 && eoserGamma(4, 16, 0.01) === 1 && eoserGamma(3, 16, 0.01) < 1);
+});
