@@ -1,0 +1,341 @@
+/**
+ * Checkpoint directories: loading (config + validated tensor table) and writing.
+ *
+ * The writer produces real Hugging Face layouts — config.json in the architecture's own keys,
+ * tensors under the architecture's own names, optionally sharded with an index — so tests and
+ * the trainer's exporter exercise exactly the code path a downloaded checkpoint takes.
+ */
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CheckpointError, OptionError } from '../errors.js';
+import { readModelConfig } from './config.js';
+import { loadTensorTable, writeSafetensors, type TensorEntry, type TensorToWrite } from './safetensors.js';
+import { writeWordTokenizer, type WordTokenizerOptions } from './tokenizer.js';
+import type { Architecture, ModelConfig, ModelWeights, RopeScaling } from './types.js';
+import { checkFinite, resolveWeights, tensorLayout, type LayoutDims } from './weights.js';
+
+export interface Checkpoint {
+  dir: string;
+  config: ModelConfig;
+  weights: ModelWeights;
+  /** Every tensor of the checkpoint by its own name, including ones paradec does not use. */
+  table: Map<string, TensorEntry>;
+}
+
+export interface LoadCheckpointOptions {
+  /**
+   * Scan every weight for NaN/Inf (default true). Reads the whole checkpoint once; pass false for
+   * multi-GB models whose provenance you trust.
+   */
+  checkFinite?: boolean;
+}
+
+/** Read config.json and the tensor table, and validate every tensor against the config. */
+export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {}): Checkpoint {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CheckpointError(`${dir}: checkpoint directory not found`);
+  const config = readModelConfig(dir);
+  const table = loadTensorTable(dir);
+  const weights = resolveWeights(config, table);
+  if (options.checkFinite ?? true) checkFinite(weights);
+  return { dir, config, weights, table };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/** Hyper-parameters of a checkpoint to write; everything optional has the HF default noted. */
+export interface CheckpointDims {
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  /** default numHeads */
+  numKvHeads?: number;
+  intermediateSize: number;
+  /** default hiddenSize / numHeads; written as `head_dim` when it differs, and always for qwen3 */
+  headDim?: number;
+  /** default 2048 */
+  maxPositions?: number;
+  /** default 10000 */
+  ropeTheta?: number;
+  /** default 1e-5 */
+  rmsNormEps?: number;
+  /** default false */
+  tieWordEmbeddings?: boolean;
+  /** llada only (`include_qkv_bias`); qwen2/dream always have q/k/v biases, llama/qwen3 never. */
+  attentionBias?: boolean;
+  /** default vocabSize - 1 for llada/dream (required there), none otherwise */
+  maskTokenId?: number | null;
+  /** default [2] (the word tokenizer's `<|eos|>`) */
+  eosTokenIds?: number[];
+  /** default 1 */
+  bosTokenId?: number | null;
+  /** default 0 */
+  padTokenId?: number | null;
+  ropeScaling?: RopeScaling | null;
+}
+
+export type WeightDtype = 'F32' | 'F16' | 'BF16';
+
+export interface WriteCheckpointOptions {
+  /** Tensor dtype on disk (default F32). */
+  dtype?: WeightDtype;
+  /** Split model.safetensors into shards with an index: true = 2 shards, or a shard count. */
+  sharded?: boolean | number;
+  /** Merged over the generated config.json last (tests use it to inject odd keys). */
+  extraConfig?: Record<string, unknown>;
+}
+
+/** Weight values by canonical name (`embed`, `layers.0.q`, ..., `finalNorm`, `lmHead`). */
+export type CanonicalTensors = Record<string, Float32Array>;
+
+/** Seeded random weights: matrices ~U(±scale·√3/√fanIn), norm weights ~1 ± 0.1, biases ±0.1. */
+export interface RandomWeights {
+  seed: number;
+  /** Multiplies matrix and embedding values (default 1). */
+  scale?: number;
+}
+
+export interface WrittenCheckpoint {
+  dir: string;
+  /** The normalized config the written directory will load as. */
+  dims: LayoutDims;
+  /** Files written, relative to dir. */
+  files: string[];
+}
+
+function isRandom(w: CanonicalTensors | RandomWeights): w is RandomWeights {
+  return typeof (w as { seed?: unknown }).seed === 'number';
+}
+
+/** mulberry32: tiny, seedable, good enough for test weights. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function positiveInt(what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new OptionError(`writeCheckpoint: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function normalizeDims(arch: Architecture, d: CheckpointDims): LayoutDims & {
+  maxPositions: number; ropeTheta: number; rmsNormEps: number; maskTokenId: number | null;
+  eosTokenIds: number[]; bosTokenId: number | null; padTokenId: number | null; ropeScaling: RopeScaling | null;
+} {
+  const vocabSize = positiveInt('vocabSize', d.vocabSize);
+  const hiddenSize = positiveInt('hiddenSize', d.hiddenSize);
+  const numHeads = positiveInt('numHeads', d.numHeads);
+  const numKvHeads = positiveInt('numKvHeads', d.numKvHeads ?? numHeads);
+  if (numHeads % numKvHeads !== 0) throw new OptionError(`writeCheckpoint: numHeads ${numHeads} is not a multiple of numKvHeads ${numKvHeads}`);
+  if (d.headDim === undefined && hiddenSize % numHeads !== 0) {
+    throw new OptionError(`writeCheckpoint: hiddenSize ${hiddenSize} is not divisible by numHeads ${numHeads}; give headDim`);
+  }
+  const headDim = positiveInt('headDim', d.headDim ?? hiddenSize / numHeads);
+  if (headDim % 2 !== 0) throw new OptionError(`writeCheckpoint: headDim ${headDim} must be even for RoPE`);
+  if (arch === 'llada' && headDim * numHeads !== hiddenSize) {
+    throw new OptionError(`writeCheckpoint: llada has no head_dim key, so headDim must equal hiddenSize / numHeads`);
+  }
+  const diffusion = arch === 'llada' || arch === 'dream';
+  const maskTokenId = d.maskTokenId ?? (diffusion ? vocabSize - 1 : null);
+  const ids: [string, number | null][] = [
+    ['maskTokenId', maskTokenId], ['bosTokenId', d.bosTokenId === undefined ? 1 : d.bosTokenId],
+    ['padTokenId', d.padTokenId === undefined ? 0 : d.padTokenId], ...(d.eosTokenIds ?? [2]).map((id): [string, number] => ['eosTokenIds', id]),
+  ];
+  for (const [name, id] of ids) {
+    if (id !== null && (!Number.isInteger(id) || id < 0 || id >= vocabSize)) {
+      throw new OptionError(`writeCheckpoint: ${name} ${id} is outside the vocabulary (0..${vocabSize - 1})`);
+    }
+  }
+  return {
+    architecture: arch, vocabSize, hiddenSize, numLayers: positiveInt('numLayers', d.numLayers), numHeads, numKvHeads, headDim,
+    intermediateSize: positiveInt('intermediateSize', d.intermediateSize),
+    tieWordEmbeddings: d.tieWordEmbeddings ?? false,
+    attentionBias: arch === 'qwen2' || arch === 'dream' || (arch === 'llada' && (d.attentionBias ?? false)),
+    qkNorm: arch === 'qwen3',
+    maxPositions: positiveInt('maxPositions', d.maxPositions ?? 2048),
+    ropeTheta: d.ropeTheta ?? 10000, rmsNormEps: d.rmsNormEps ?? 1e-5,
+    maskTokenId, eosTokenIds: d.eosTokenIds ?? [2],
+    bosTokenId: d.bosTokenId === undefined ? 1 : d.bosTokenId, padTokenId: d.padTokenId === undefined ? 0 : d.padTokenId,
+    ropeScaling: d.ropeScaling ?? null,
+  };
+}
+
+function ropeScalingJson(s: RopeScaling | null): Record<string, unknown> | null {
+  if (!s) return null;
+  if (s.type === 'linear') return { rope_type: 'linear', factor: s.factor };
+  return {
+    rope_type: 'llama3', factor: s.factor, low_freq_factor: s.lowFreqFactor, high_freq_factor: s.highFreqFactor,
+    original_max_position_embeddings: s.originalMaxPositions,
+  };
+}
+
+const TORCH_DTYPE: Record<WeightDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
+
+/** config.json in the architecture's own key names. */
+function configJson(d: ReturnType<typeof normalizeDims>, dtype: WeightDtype): Record<string, unknown> {
+  const eos = d.eosTokenIds.length === 1 ? d.eosTokenIds[0] : d.eosTokenIds;
+  if (d.architecture === 'llada') {
+    return {
+      model_type: 'llada', architectures: ['LLaDAModelLM'],
+      d_model: d.hiddenSize, n_heads: d.numHeads, n_kv_heads: d.numKvHeads, n_layers: d.numLayers,
+      mlp_hidden_size: d.intermediateSize, vocab_size: d.vocabSize, embedding_size: d.vocabSize,
+      max_sequence_length: d.maxPositions, rope_theta: d.ropeTheta, rms_norm_eps: d.rmsNormEps,
+      mask_token_id: d.maskTokenId, eos_token_id: eos, pad_token_id: d.padTokenId, bos_token_id: d.bosTokenId,
+      weight_tying: d.tieWordEmbeddings, include_bias: false, include_qkv_bias: d.attentionBias,
+      block_type: 'llama', activation_type: 'silu', layer_norm_type: 'rms', rope: true, alibi: false,
+      scale_logits: false, rope_scaling: ropeScalingJson(d.ropeScaling), torch_dtype: TORCH_DTYPE[dtype],
+    };
+  }
+  const archName = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', dream: 'DreamModel' }[d.architecture];
+  const cfg: Record<string, unknown> = {
+    model_type: d.architecture === 'dream' ? 'Dream' : d.architecture, architectures: [archName],
+    hidden_size: d.hiddenSize, num_attention_heads: d.numHeads, num_key_value_heads: d.numKvHeads,
+    num_hidden_layers: d.numLayers, intermediate_size: d.intermediateSize, vocab_size: d.vocabSize,
+    max_position_embeddings: d.maxPositions, rope_theta: d.ropeTheta, rms_norm_eps: d.rmsNormEps,
+    tie_word_embeddings: d.tieWordEmbeddings, hidden_act: 'silu',
+    bos_token_id: d.bosTokenId, eos_token_id: eos, pad_token_id: d.padTokenId,
+    rope_scaling: ropeScalingJson(d.ropeScaling), torch_dtype: TORCH_DTYPE[dtype],
+  };
+  if (d.architecture === 'qwen3' || d.headDim * d.numHeads !== d.hiddenSize) cfg['head_dim'] = d.headDim;
+  if (d.architecture === 'qwen2' || d.architecture === 'dream') cfg['use_sliding_window'] = false;
+  if (d.architecture === 'llama' || d.architecture === 'qwen3') cfg['attention_bias'] = false;
+  if (d.architecture === 'dream') cfg['mask_token_id'] = d.maskTokenId;
+  return cfg;
+}
+
+function randomTensor(canonical: string, shape: number[], next: () => number, scale: number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  const field = canonical.slice(canonical.lastIndexOf('.') + 1);
+  const u = (): number => next() * 2 - 1;
+  if (field.endsWith('Norm') || canonical === 'finalNorm') {
+    for (let i = 0; i < n; i++) out[i] = 1 + 0.1 * u();
+  } else if (field.endsWith('Bias')) {
+    for (let i = 0; i < n; i++) out[i] = 0.1 * u();
+  } else {
+    // embed: fanIn 1 would give huge values; unit-ish rows are what a trained embedding looks like.
+    const fanIn = canonical === 'embed' ? 3 : shape[shape.length - 1]!;
+    const a = (scale * Math.sqrt(3)) / Math.sqrt(fanIn);
+    for (let i = 0; i < n; i++) out[i] = a * u();
+  }
+  return out;
+}
+
+/**
+ * Write config.json and the weights of an `arch` checkpoint into `dir` (created if needed).
+ * `weights` is either every canonical tensor's values (exactly the layout's set; an lm head is
+ * not expected when embeddings are tied) or `{ seed }` for seeded random values — the same seed
+ * and dims give the same values whatever the dtype or sharding.
+ */
+export function writeCheckpoint(
+  dir: string,
+  arch: Architecture,
+  dims: CheckpointDims,
+  weights: CanonicalTensors | RandomWeights,
+  options: WriteCheckpointOptions = {},
+): WrittenCheckpoint {
+  const d = normalizeDims(arch, dims);
+  const dtype = options.dtype ?? 'F32';
+  if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new OptionError(`writeCheckpoint: dtype ${JSON.stringify(dtype)} must be F32, F16 or BF16`);
+  const layout = tensorLayout(d);
+  const tensors: [string, TensorToWrite][] = [];
+  if (isRandom(weights)) {
+    const next = rng(weights.seed);
+    const scale = weights.scale ?? 1;
+    for (const spec of layout) tensors.push([spec.name, { dtype, shape: spec.shape, data: randomTensor(spec.canonical, spec.shape, next, scale) }]);
+  } else {
+    const expected = new Set(layout.map((s) => s.canonical));
+    for (const key of Object.keys(weights)) {
+      if (!expected.has(key)) {
+        throw new OptionError(`writeCheckpoint: tensor '${key}' is not part of a ${arch} checkpoint with these dims${key === 'lmHead' ? ' (embeddings are tied)' : ''}`);
+      }
+    }
+    for (const spec of layout) {
+      const data = weights[spec.canonical];
+      if (!data) throw new OptionError(`writeCheckpoint: missing tensor '${spec.canonical}' (${spec.name}, shape ${JSON.stringify(spec.shape)})`);
+      const n = spec.shape.reduce((a, b) => a * b, 1);
+      if (!(data instanceof Float32Array) || data.length !== n) {
+        throw new OptionError(`writeCheckpoint: tensor '${spec.canonical}' has ${data.length} values, expected ${n} for shape ${JSON.stringify(spec.shape)}`);
+      }
+      tensors.push([spec.name, { dtype, shape: spec.shape, data }]);
+    }
+  }
+
+  mkdirSync(dir, { recursive: true });
+  const files = ['config.json'];
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...configJson(d, dtype), ...options.extraConfig }, null, 2));
+
+  const shardCount = options.sharded === true ? 2 : typeof options.sharded === 'number' ? options.sharded : 1;
+  if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > tensors.length) {
+    throw new OptionError(`writeCheckpoint: sharded must give between 1 and ${tensors.length} shards, got ${JSON.stringify(options.sharded)}`);
+  }
+  if (shardCount === 1) {
+    writeSafetensors(join(dir, 'model.safetensors'), Object.fromEntries(tensors));
+    files.push('model.safetensors');
+  } else {
+    // Contiguous groups of roughly equal byte size, each holding at least one tensor.
+    const bytes = tensors.map(([, t]) => t.data.length * (dtype === 'F32' ? 4 : 2));
+    const total = bytes.reduce((a, b) => a + b, 0);
+    const groups: [string, TensorToWrite][][] = [];
+    let current: [string, TensorToWrite][] = [];
+    let acc = 0;
+    tensors.forEach((t, i) => {
+      current.push(t);
+      acc += bytes[i]!;
+      const remainingTensors = tensors.length - i - 1;
+      const remainingShards = shardCount - groups.length - 1;
+      if (remainingShards > 0 && (acc >= (total * (groups.length + 1)) / shardCount || remainingTensors === remainingShards)) {
+        groups.push(current);
+        current = [];
+      }
+    });
+    if (current.length) groups.push(current);
+    const weightMap: Record<string, string> = {};
+    groups.forEach((group, i) => {
+      const name = `model-${String(i + 1).padStart(5, '0')}-of-${String(groups.length).padStart(5, '0')}.safetensors`;
+      writeSafetensors(join(dir, name), Object.fromEntries(group));
+      for (const [tensorName] of group) weightMap[tensorName] = name;
+      files.push(name);
+    });
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+    files.push('model.safetensors.index.json');
+  }
+  return { dir, dims: d, files };
+}
+
+export interface RandomCheckpointOptions extends CheckpointDims, WriteCheckpointOptions {
+  architecture: Architecture;
+  seed: number;
+  /** Multiplies the random matrices (default 1). */
+  scale?: number;
+  /** Ordinary vocabulary words for the tokenizer (see WordTokenizerOptions.words). */
+  words?: WordTokenizerOptions['words'];
+  chatTemplate?: string | null;
+}
+
+/**
+ * A complete random checkpoint directory: config.json, seeded weights and a word-level
+ * tokenizer (ids 0..3 = pad/bos/eos/unk, `<|mask|>` at the mask id) covering the whole vocabulary.
+ */
+export function writeRandomCheckpoint(dir: string, options: RandomCheckpointOptions): WrittenCheckpoint {
+  const { architecture, seed, scale, words, chatTemplate, dtype, sharded, extraConfig, ...dims } = options;
+  const writeOptions: WriteCheckpointOptions = {};
+  if (dtype !== undefined) writeOptions.dtype = dtype;
+  if (sharded !== undefined) writeOptions.sharded = sharded;
+  if (extraConfig !== undefined) writeOptions.extraConfig = extraConfig;
+  const written = writeCheckpoint(dir, architecture, dims, scale === undefined ? { seed } : { seed, scale }, writeOptions);
+  const maskTokenId = dims.maskTokenId ?? (architecture === 'llada' || architecture === 'dream' ? dims.vocabSize - 1 : null);
+  const tokOptions: WordTokenizerOptions = { vocabSize: dims.vocabSize, maskTokenId };
+  if (words !== undefined) tokOptions.words = words;
+  if (chatTemplate !== undefined) tokOptions.chatTemplate = chatTemplate;
+  writeWordTokenizer(dir, tokOptions);
+  written.files.push('tokenizer.json', 'tokenizer_config.json');
+  return written;
+}

@@ -1,0 +1,262 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadCheckpoint, writeCheckpoint, writeRandomCheckpoint, type CheckpointDims } from '../../src/model/checkpoint.js';
+import { readCanonicalTensors, tensorLayout, checkFinite, resolveWeights } from '../../src/model/weights.js';
+import { readModelConfig } from '../../src/model/config.js';
+import { loadTensorTable, readTensorF32, writeSafetensors } from '../../src/model/safetensors.js';
+import type { Architecture } from '../../src/model/types.js';
+import { CheckpointError, ConfigError, OptionError } from '../../src/errors.js';
+import { tempDir, throwsWith } from './helpers.js';
+
+const DIMS: CheckpointDims = { vocabSize: 64, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 48 };
+const ARCHS: Architecture[] = ['llada', 'dream', 'llama', 'qwen2', 'qwen3'];
+
+function random(arch: Architecture, extra: Partial<Parameters<typeof writeRandomCheckpoint>[1]> = {}): string {
+  const dir = tempDir();
+  writeRandomCheckpoint(dir, { architecture: arch, ...DIMS, seed: 7, ...extra });
+  return dir;
+}
+
+test('every architecture round-trips through writer and loader with its own names', () => {
+  const expectNames: Record<Architecture, { embed: string; q0: string; gate1: string; down1: string; norm: string; head: string }> = {
+    llada: {
+      embed: 'model.transformer.wte.weight', q0: 'model.transformer.blocks.0.q_proj.weight',
+      gate1: 'model.transformer.blocks.1.ff_proj.weight', down1: 'model.transformer.blocks.1.ff_out.weight',
+      norm: 'model.transformer.ln_f.weight', head: 'model.transformer.ff_out.weight',
+    },
+    dream: { embed: 'model.embed_tokens.weight', q0: 'model.layers.0.self_attn.q_proj.weight', gate1: 'model.layers.1.mlp.gate_proj.weight', down1: 'model.layers.1.mlp.down_proj.weight', norm: 'model.norm.weight', head: 'lm_head.weight' },
+    llama: { embed: 'model.embed_tokens.weight', q0: 'model.layers.0.self_attn.q_proj.weight', gate1: 'model.layers.1.mlp.gate_proj.weight', down1: 'model.layers.1.mlp.down_proj.weight', norm: 'model.norm.weight', head: 'lm_head.weight' },
+    qwen2: { embed: 'model.embed_tokens.weight', q0: 'model.layers.0.self_attn.q_proj.weight', gate1: 'model.layers.1.mlp.gate_proj.weight', down1: 'model.layers.1.mlp.down_proj.weight', norm: 'model.norm.weight', head: 'lm_head.weight' },
+    qwen3: { embed: 'model.embed_tokens.weight', q0: 'model.layers.0.self_attn.q_proj.weight', gate1: 'model.layers.1.mlp.gate_proj.weight', down1: 'model.layers.1.mlp.down_proj.weight', norm: 'model.norm.weight', head: 'lm_head.weight' },
+  };
+  for (const arch of ARCHS) {
+    const ck = loadCheckpoint(random(arch));
+    const n = expectNames[arch];
+    assert.equal(ck.config.architecture, arch);
+    assert.equal(ck.weights.embed.name, n.embed);
+    assert.deepEqual(ck.weights.embed.shape, [64, 32]);
+    assert.equal(ck.weights.layers.length, 2);
+    assert.equal(ck.weights.layers[0]!.q.name, n.q0);
+    assert.deepEqual(ck.weights.layers[0]!.k.shape, [16, 32], `${arch}: GQA k shape`);
+    assert.equal(ck.weights.layers[1]!.gate.name, n.gate1);
+    assert.equal(ck.weights.layers[1]!.down.name, n.down1);
+    assert.deepEqual(ck.weights.layers[1]!.down.shape, [32, 48]);
+    assert.equal(ck.weights.finalNorm.name, n.norm);
+    assert.equal(ck.weights.lmHead.name, n.head);
+    const biased = arch === 'qwen2' || arch === 'dream';
+    assert.equal(ck.weights.layers[0]!.qBias?.name, biased ? 'model.layers.0.self_attn.q_proj.bias' : undefined);
+    assert.equal(ck.weights.layers[0]!.vBias !== undefined, biased);
+    assert.equal(ck.weights.layers[1]!.kNorm?.name, arch === 'qwen3' ? 'model.layers.1.self_attn.k_norm.weight' : undefined);
+    if (arch === 'llada') assert.equal(ck.weights.layers[0]!.up.name, 'model.transformer.blocks.0.up_proj.weight');
+    assert.equal(ck.table.size, tensorLayout(ck.config).length);
+  }
+});
+
+test('tied embeddings: no lm head tensor, lmHead is the embedding', () => {
+  for (const arch of ['llada', 'qwen2'] as const) {
+    const ck = loadCheckpoint(random(arch, { tieWordEmbeddings: true }));
+    assert.equal(ck.config.tieWordEmbeddings, true);
+    assert.equal(ck.weights.lmHead, ck.weights.embed);
+    assert.ok(![...ck.table.keys()].some((k) => k === 'lm_head.weight' || k === 'model.transformer.ff_out.weight'));
+  }
+});
+
+test('given canonical values are written under the architecture names and read back exactly', () => {
+  const dir = tempDir();
+  const src = loadCheckpoint(random('llama'));
+  const values = readCanonicalTensors(src.weights);
+  values['layers.1.up']![5] = 0.125;
+  writeCheckpoint(dir, 'llada', DIMS, values);
+  const ck = loadCheckpoint(dir);
+  const back = readCanonicalTensors(ck.weights);
+  assert.deepEqual(Object.keys(back).sort(), Object.keys(values).sort());
+  for (const [k, v] of Object.entries(values)) assert.deepEqual(back[k], v, k);
+  assert.equal(readTensorF32(ck.table.get('model.transformer.blocks.1.up_proj.weight')!)[5], 0.125);
+  // wrong inputs to the writer name the tensor
+  throwsWith(() => writeCheckpoint(tempDir(), 'llama', DIMS, { ...values, 'layers.0.q': new Float32Array(3) }), OptionError, "'layers.0.q'", '[32,32]');
+  const { embed: _e, ...noEmbed } = values;
+  throwsWith(() => writeCheckpoint(tempDir(), 'llama', DIMS, noEmbed), OptionError, "'embed'");
+  throwsWith(() => writeCheckpoint(tempDir(), 'llama', { ...DIMS, tieWordEmbeddings: true }, values), OptionError, "'lmHead'", 'tied');
+});
+
+test('same seed → same weights regardless of sharding; different seed → different', () => {
+  const a = readCanonicalTensors(loadCheckpoint(random('qwen3')).weights);
+  const b = readCanonicalTensors(loadCheckpoint(random('qwen3', { sharded: 3 })).weights);
+  const c = readCanonicalTensors(loadCheckpoint(random('qwen3', { seed: 8 })).weights);
+  for (const k of Object.keys(a)) assert.deepEqual(a[k], b[k], k);
+  assert.notDeepEqual(a['layers.0.q'], c['layers.0.q']);
+  // norm weights near 1, matrices small
+  assert.ok(a['finalNorm']!.every((x) => x > 0.85 && x < 1.15));
+  assert.ok(a['layers.0.q']!.every((x) => Math.abs(x) < 0.4));
+});
+
+test('sharded checkpoint writes an index and loads; a missing shard names the file', () => {
+  const dir = random('llada', { sharded: 3 });
+  const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map: Record<string, string>; metadata: { total_size: number } };
+  const shards = [...new Set(Object.values(index.weight_map))].sort();
+  assert.deepEqual(shards, ['model-00001-of-00003.safetensors', 'model-00002-of-00003.safetensors', 'model-00003-of-00003.safetensors']);
+  assert.ok(!existsSync(join(dir, 'model.safetensors')));
+  const ck = loadCheckpoint(dir);
+  assert.equal(new Set([...ck.table.values()].map((e) => e.file)).size, 3);
+  assert.equal(index.metadata.total_size, [...ck.table.values()].reduce((s, e) => s + e.byteLength, 0));
+  rmSync(join(dir, 'model-00002-of-00003.safetensors'));
+  throwsWith(() => loadCheckpoint(dir), CheckpointError, 'model-00002-of-00003.safetensors');
+});
+
+test('F16 and BF16 checkpoints decode to the F32 values within format precision', () => {
+  const f32 = readCanonicalTensors(loadCheckpoint(random('qwen2')).weights);
+  for (const [dtype, relTol] of [['F16', 2 ** -11], ['BF16', 2 ** -8]] as const) {
+    const ck = loadCheckpoint(random('qwen2', { dtype }));
+    assert.equal(ck.weights.layers[0]!.q.dtype, dtype);
+    assert.equal(ck.config.raw['torch_dtype'], dtype === 'F16' ? 'float16' : 'bfloat16');
+    assert.equal(ck.weights.embed.byteLength, 64 * 32 * 2);
+    const got = readCanonicalTensors(ck.weights);
+    let exact = 0;
+    let total = 0;
+    for (const [k, ref] of Object.entries(f32)) {
+      const v = got[k]!;
+      for (let i = 0; i < ref.length; i++) {
+        const err = Math.abs(v[i]! - ref[i]!);
+        // relative rounding error; F16 subnormals (< 2^-14) have absolute precision 2^-24
+        assert.ok(err <= Math.abs(ref[i]!) * relTol + 2 ** -24, `${dtype} ${k}[${i}]: ${v[i]} vs ${ref[i]}`);
+        if (err === 0) exact++;
+        total++;
+      }
+    }
+    assert.ok(exact < total / 2, `${dtype} actually rounds (sanity: not storing F32)`);
+  }
+});
+
+test('NaN / Inf weights: CheckpointError naming the tensor; checkFinite:false skips the scan', () => {
+  for (const dtype of ['F32', 'F16', 'BF16'] as const) {
+    const dir = tempDir();
+    const values = readCanonicalTensors(loadCheckpoint(random('llama')).weights);
+    values['layers.1.up']![17] = dtype === 'F16' ? Infinity : NaN;
+    writeCheckpoint(dir, 'llama', DIMS, values, { dtype });
+    throwsWith(() => loadCheckpoint(dir), CheckpointError, "'model.layers.1.mlp.up_proj.weight'", 'NaN or Inf', 'element 17');
+    const ck = loadCheckpoint(dir, { checkFinite: false });
+    assert.ok(Number.isNaN(readTensorF32(ck.weights.layers[1]!.up)[17]) || readTensorF32(ck.weights.layers[1]!.up)[17] === Infinity);
+  }
+  // the largest finite values of each format are not flagged
+  for (const [dtype, big] of [['F32', 3.4e38], ['F16', 65504], ['BF16', 3.38e38]] as const) {
+    const ok = tempDir();
+    const values = readCanonicalTensors(loadCheckpoint(random('llama')).weights);
+    values['embed']![0] = big;
+    values['embed']![1] = -big;
+    writeCheckpoint(ok, 'llama', DIMS, values, { dtype });
+    const ck = loadCheckpoint(ok);
+    assert.ok(Number.isFinite(readTensorF32(ck.weights.embed)[0]) && readTensorF32(ck.weights.embed)[0]! > 6e4, dtype);
+  }
+});
+
+test('checkFinite streams large tensors quickly', () => {
+  const dir = tempDir();
+  const n = 4 * 1024 * 1024 + 3; // spans chunk boundaries
+  const data = new Float32Array(n).fill(0.5);
+  data[n - 1] = NaN;
+  writeSafetensors(join(dir, 'big.safetensors'), { big: { dtype: 'F32', shape: [n], data } });
+  const entry = loadTensorTableFromFile(join(dir, 'big.safetensors'));
+  const weights = { embed: entry, layers: [], finalNorm: entry, lmHead: entry };
+  const t0 = performance.now();
+  throwsWith(() => checkFinite(weights), CheckpointError, "'big'", `element ${n - 1}`);
+  assert.ok(performance.now() - t0 < 2000, 'scan of 16 MB took over 2 s');
+});
+
+function loadTensorTableFromFile(file: string) {
+  const dir = file.slice(0, file.lastIndexOf('/'));
+  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { big: 'big.safetensors' } }));
+  return loadTensorTable(dir).get('big')!;
+}
+
+test('missing directory, config.json or weights: CheckpointError naming the path', () => {
+  throwsWith(() => loadCheckpoint('/nonexistent/paradec-ckpt'), CheckpointError, '/nonexistent/paradec-ckpt');
+  const noCfg = random('llama');
+  rmSync(join(noCfg, 'config.json'));
+  throwsWith(() => loadCheckpoint(noCfg), CheckpointError, join(noCfg, 'config.json'));
+  const noWeights = random('llama');
+  rmSync(join(noWeights, 'model.safetensors'));
+  throwsWith(() => loadCheckpoint(noWeights), CheckpointError, noWeights, 'model.safetensors');
+});
+
+test('unknown model_type in a written checkpoint is a ConfigError', () => {
+  const dir = tempDir();
+  writeCheckpoint(dir, 'llama', DIMS, { seed: 1 }, { extraConfig: { model_type: 'mistral' } });
+  throwsWith(() => loadCheckpoint(dir), ConfigError, '"mistral"', 'supported');
+});
+
+test('truncated safetensors file names the file and tensor', () => {
+  const dir = random('llama');
+  const file = join(dir, 'model.safetensors');
+  truncateSync(file, statSync(file).size - 10);
+  throwsWith(() => loadCheckpoint(dir), CheckpointError, file, 'lm_head.weight', 'beyond the end');
+  truncateSync(file, 5);
+  throwsWith(() => loadCheckpoint(dir), CheckpointError, file, 'truncated');
+});
+
+/** Rewrite model.safetensors' JSON header through `edit`, keeping its byte length. */
+function editHeader(dir: string, edit: (header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>) => void): string {
+  const file = join(dir, 'model.safetensors');
+  const buf = readFileSync(file);
+  const len = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + len).toString('utf8'));
+  delete header['__metadata__']; // frees a few bytes so edits may lengthen numbers
+  edit(header);
+  let json = JSON.stringify(header);
+  assert.ok(Buffer.byteLength(json) <= len, 'edited header must not grow');
+  json = json.padEnd(len, ' ');
+  buf.write(json, 8, 'utf8');
+  writeFileSync(file, buf);
+  return file;
+}
+
+test('a header that lies: offsets beyond the file, byte count not matching shape', () => {
+  const dir = random('llama');
+  const file = editHeader(dir, (h) => {
+    const t = h['model.norm.weight']!;
+    t.data_offsets = [t.data_offsets[0] + 1_000_000, t.data_offsets[1] + 1_000_000];
+  });
+  throwsWith(() => loadCheckpoint(dir), CheckpointError, file, 'model.norm.weight', 'beyond the end');
+
+  const dir2 = random('llama');
+  const file2 = editHeader(dir2, (h) => {
+    h['model.layers.0.self_attn.o_proj.weight']!.shape = [32, 31];
+  });
+  throwsWith(() => loadCheckpoint(dir2), CheckpointError, file2, 'model.layers.0.self_attn.o_proj.weight', 'needs');
+});
+
+test('shape mismatch against the config names tensor, got and expected', () => {
+  const dir = tempDir();
+  writeCheckpoint(dir, 'qwen2', DIMS, { seed: 3 }, { extraConfig: { intermediate_size: 40 } });
+  throwsWith(() => loadCheckpoint(dir), CheckpointError, "'model.layers.0.mlp.gate_proj.weight'", '[48,32]', '[40,32]');
+  // header edited to a consistent but wrong shape
+  const dir2 = random('llada');
+  editHeader(dir2, (h) => {
+    h['model.transformer.blocks.1.attn_out.weight']!.shape = [16, 64];
+  });
+  throwsWith(() => loadCheckpoint(dir2), CheckpointError, 'model.transformer.blocks.1.attn_out.weight', '[16,64]', '[32,32]');
+});
+
+test('wrong dtype names the tensor', () => {
+  const dir = random('qwen3');
+  const file = editHeader(dir, (h) => {
+    h['model.layers.1.self_attn.q_norm.weight']!.dtype = 'I32';
+  });
+  throwsWith(() => loadCheckpoint(dir), CheckpointError, 'model.layers.1.self_attn.q_norm.weight', 'I32', file);
+});
+
+test('a missing tensor names the tensor and the file', () => {
+  const dir = random('dream');
+  const table = loadTensorTable(dir);
+  const config = readModelConfig(dir);
+  table.delete('model.layers.1.self_attn.v_proj.bias');
+  throwsWith(() => resolveWeights(config, table), CheckpointError, "'model.layers.1.self_attn.v_proj.bias'", join(dir, 'model.safetensors'));
+  // and through the loader, with a rewritten file lacking the tensor
+  const dir2 = random('llada');
+  const full = loadTensorTable(dir2);
+  const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+  for (const [name, e] of full) if (name !== 'model.transformer.blocks.0.up_proj.weight') tensors[name] = { dtype: 'F32', shape: e.shape, data: readTensorF32(e) };
+  writeSafetensors(join(dir2, 'model.safetensors'), tensors);
+  throwsWith(() => loadCheckpoint(dir2), CheckpointError, "'model.transformer.blocks.0.up_proj.weight'", 'model.safetensors');
+});
