@@ -83,6 +83,11 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(ar
 
 const isEntry = process.argv[1] !== undefined && /(?:cli[/\\]main\.ts|paradec(?:\.js)?)$/.test(process.argv[1]);
 if (isEntry) {
+  // `paradec strategies | head`: a closed pipe ends the command quietly
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const code = await main(process.argv.slice(2));
   process.exitCode = code;
 }
