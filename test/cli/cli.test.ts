@@ -1,0 +1,89 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, truncateSync, statSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeRandomCheckpoint } from '../../src/model/checkpoint.js';
+
+const BIN = resolve('bin/paradec.js');
+let dir: string;
+
+function paradec(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, PARADEC_CACHE: join(dir, 'cache') }, timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'paradec-cli-'));
+  writeRandomCheckpoint(join(dir, 'llada'), { architecture: 'llada', vocabSize: 40, hiddenSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 2, intermediateSize: 32, seed: 5 });
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('generate --json reports text, forward passes and tokens per forward', () => {
+  const r = paradec(['generate', '--model', join(dir, 'llada'), '--gen-length', '8', '--set', 'k=2', '--json', 'w4 w5']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { text: string; nfe: number; tokensPerForward: number; usage: { completionTokens: number } };
+  assert.equal(out.nfe, 4);
+  assert.equal(typeof out.text, 'string');
+});
+
+test('batch mode reads prompts.jsonl and writes one result row per prompt', () => {
+  const input = join(dir, 'prompts.jsonl');
+  const output = join(dir, 'results.jsonl');
+  writeFileSync(input, ['{"id":"a","prompt":"w4 w5"}', '{"id":"b","prompt":"w6"}', '', '{"id":7,"prompt":"w7 w8 w9"}'].join('\n'));
+  const r = paradec(['generate', '--model', join(dir, 'llada'), '--gen-length', '8', '--input', input, '--output', output, '--batch-size', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  const rows = readFileSync(output, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(rows.map((x) => x['id']), ['a', 'b', '7']);
+  for (const row of rows) {
+    assert.deepEqual(Object.keys(row).sort(), ['completion_tokens', 'id', 'ms', 'nfe', 'text']);
+    assert.equal(row['nfe'], 8);
+  }
+  // each row equals its single-prompt run
+  const single = paradec(['generate', '--model', join(dir, 'llada'), '--gen-length', '8', '--json', 'w6']);
+  assert.equal((JSON.parse(single.stdout) as { text: string }).text, rows[1]!['text']);
+});
+
+test('bad input: one line on stderr naming the culprit, non-zero exit', () => {
+  const cases: [string[], RegExp][] = [
+    [['generate', '--model', join(dir, 'missing'), 'x'], /missing/],
+    [['generate', '--model', join(dir, 'llada'), '--strategy', 'nope', 'x'], /unknown strategy 'nope'/],
+    [['generate', '--model', join(dir, 'llada'), '--set', 'q=1', 'x'], /unknown option 'q'/],
+    [['generate', '--model', join(dir, 'llada'), '--gen-length', '8', '--block-length', '3', 'x'], /block_length 3/],
+    [['generate', '--model', join(dir, 'llada'), '--gen-length', 'ten', 'x'], /--gen-length/],
+    [['generate', '--model', join(dir, 'llada'), '--input', join(dir, 'none.jsonl'), '--output', join(dir, 'o.jsonl')], /none\.jsonl/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = paradec(args);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
+  }
+});
+
+test('a truncated checkpoint and NaN weights are named', () => {
+  const broken = join(dir, 'broken');
+  cpSync(join(dir, 'llada'), broken, { recursive: true });
+  const st = join(broken, 'model.safetensors');
+  truncateSync(st, statSync(st).size - 100);
+  const r = paradec(['generate', '--model', broken, 'x']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /model\.safetensors/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+
+  const nan = join(dir, 'nan');
+  cpSync(join(dir, 'llada'), nan, { recursive: true });
+  const file = join(nan, 'model.safetensors');
+  const bytes = readFileSync(file);
+  const headerLen = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8')) as Record<string, { data_offsets: [number, number] }>;
+  const [name, info] = Object.entries(header).find(([k]) => k !== '__metadata__')!;
+  bytes.writeFloatLE(Number.NaN, 8 + headerLen + info.data_offsets[0] + 4);
+  writeFileSync(file, bytes);
+  const n = paradec(['generate', '--model', nan, 'x']);
+  assert.equal(n.code, 1);
+  assert.ok(n.stderr.includes(name), n.stderr);
+  assert.match(n.stderr, /NaN|finite/i);
+});
