@@ -19,6 +19,13 @@ import { eoserAss } from './diffusion/eoser-ass.js';
 import { bacd } from './diffusion/bacd.js';
 import { cad } from './diffusion/cad.js';
 import { dparallel } from './diffusion/dparallel.js';
+import { adablock } from './diffusion/adablock.js';
+import { freedave } from './diffusion/freedave.js';
+import { ete } from './diffusion/ete.js';
+import { ccd } from './diffusion/ccd.js';
+import { learn2pd } from './diffusion/learn2pd.js';
+import { selfEdit } from './diffusion/self-edit.js';
+import { oracle } from './diffusion/oracle.js';
 import { greedy } from './autoregressive/greedy.js';
 
 export const DIFFUSION_STRATEGIES: readonly DiffusionStrategyDefinition[] = [
@@ -36,6 +43,13 @@ export const DIFFUSION_STRATEGIES: readonly DiffusionStrategyDefinition[] = [
   bacd,
   cad,
   dparallel,
+  adablock,
+  freedave,
+  ete,
+  ccd,
+  learn2pd,
+  selfEdit,
+  oracle,
 ];
 
 export const AUTOREGRESSIVE_STRATEGIES: readonly AutoregressiveStrategyDefinition[] = [greedy];

@@ -1,0 +1,99 @@
+/**
+ * Small pieces shared by the strategies that look past one step's predictions (FreeDave, ETE,
+ * self-edit, oracle, Learn2PD): reading one row of a decode-head output produced by
+ * `services.forwardCandidates`, the one-token-per-step ranking, the Fast-dLLM threshold rule,
+ * the "text is settled" test behind the loop's end-of-text fill, and token-id list parameters.
+ */
+import type { DecodeHeadOutput } from '../../runtime/types.js';
+import { OptionError } from '../../errors.js';
+import type { Predictions } from './types.js';
+
+/** Argmax token, its probability and the entropy of row `b` of a head output, per position. */
+export interface HeadRow {
+  token(pos: number): number;
+  confidence(pos: number): number;
+  entropy(pos: number): number;
+  topkIds(pos: number): Int32Array;
+  topkProbs(pos: number): Float32Array;
+}
+
+export function headRow(head: DecodeHeadOutput, b: number): HeadRow {
+  const k = head.k;
+  const base = b * head.length;
+  return {
+    token: (pos) => head.topkIds[(base + pos) * k]!,
+    confidence: (pos) => head.topkProbs[(base + pos) * k]!,
+    entropy: (pos) => head.entropy[base + pos]!,
+    topkIds: (pos) => head.topkIds.subarray((base + pos) * k, (base + pos + 1) * k),
+    topkProbs: (pos) => head.topkProbs.subarray((base + pos) * k, (base + pos + 1) * k),
+  };
+}
+
+/** The loop's predictions seen through the same interface. */
+export function predictionsRow(pred: Predictions): HeadRow {
+  return {
+    token: (pos) => pred.tokens[pos]!,
+    confidence: (pos) => pred.confidence[pos]!,
+    entropy: (pos) => pred.entropy(pos),
+    topkIds: (pos) => pred.topkIds(pos),
+    topkProbs: (pos) => pred.topkProbs(pos),
+  };
+}
+
+/** Masked positions of `canvas` in [from, to), ascending. */
+export function maskedIn(canvas: Int32Array, mask: number, from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i < to; i++) if (canvas[i] === mask) out.push(i);
+  return out;
+}
+
+/**
+ * Positions ranked as the one-token-per-step `confidence` rule ranks them (ranking.ts
+ * `commitTopScored`): confidence descending, ties to the leftmost.
+ */
+export function rankByConfidence(positions: readonly number[], confidence: (pos: number) => number): number[] {
+  return [...positions].sort((a, b) => confidence(b) - confidence(a) || a - b);
+}
+
+/** Fast-dLLM's rule: every candidate with confidence >= tau, and always the most confident one. */
+export function thresholdCommit(candidates: readonly number[], confidence: (pos: number) => number, tau: number): number[] {
+  if (candidates.length === 0) return [];
+  let best = candidates[0]!;
+  const commit: number[] = [];
+  for (const pos of candidates) {
+    if (confidence(pos) > confidence(best)) best = pos;
+    if (confidence(pos) >= tau) commit.push(pos);
+  }
+  if (!commit.includes(best)) commit.push(best);
+  return commit;
+}
+
+/**
+ * Whether the text of a canvas is settled: an end-of-text token with no mask before it in the
+ * generation region. This is the condition under which the loop's `eosFill` fills every mask after
+ * it (loop.ts `fillAfterEos`).
+ */
+export function isSettled(canvas: Int32Array, promptLength: number, mask: number, eos: readonly number[]): boolean {
+  for (let pos = promptLength; pos < canvas.length; pos++) {
+    const t = canvas[pos]!;
+    if (t === mask) return false;
+    if (eos.includes(t)) return true;
+  }
+  return false;
+}
+
+/** The first end-of-text position of the generation region, or -1. */
+export function firstEos(canvas: Int32Array, promptLength: number, eos: readonly number[]): number {
+  for (let pos = promptLength; pos < canvas.length; pos++) if (eos.includes(canvas[pos]!)) return pos;
+  return -1;
+}
+
+/** Parse a comma-separated list of token ids (a string parameter). */
+export function parseIdList(owner: string, key: string, raw: string | null | undefined): number[] {
+  if (raw === null || raw === undefined || raw.trim() === '') return [];
+  return raw.split(',').map((s) => {
+    const v = Number(s.trim());
+    if (!Number.isInteger(v) || v < 0) throw new OptionError(`${owner}: option '${key}' must be comma-separated token ids (got ${JSON.stringify(raw)})`);
+    return v;
+  });
+}

@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runDiffusion, type DiffusionOptions, type DiffusionRowResult, type StepEvent } from '../../src/decode/diffusion/loop.js';
+import { confidence } from '../../src/decode/diffusion/confidence.js';
+import { freedave } from '../../src/decode/diffusion/freedave.js';
+import { resolveParams } from '../../src/decode/params.js';
+import type { DiffusionStrategy } from '../../src/decode/diffusion/types.js';
+import { ScriptedBidirectional, type RowScript } from '../helpers/scripted-model.js';
+import { chainScript, EOS, hashScript, MASK, V } from '../helpers/canvas-models.js';
+
+const rng = { float: () => 0.5 };
+
+async function run(script: RowScript, prompts: number[][], strategy: DiffusionStrategy, options: Partial<DiffusionOptions> & { genLength: number }) {
+  const model = new ScriptedBidirectional(V, MASK, script);
+  const it = runDiffusion(model, prompts, strategy, [EOS], { rng, ...options });
+  const events: StepEvent[] = [];
+  for (;;) {
+    const n = await it.next();
+    if (n.done) return { results: n.value as DiffusionRowResult[], events, calls: model.calls };
+    events.push(n.value);
+  }
+}
+
+const fd = (given: Record<string, unknown> = {}) => freedave.create(resolveParams('freedave', freedave.params, given));
+const k1 = () => confidence.create({ k: 1 });
+
+test('freedave reproduces the k=1 confidence output exactly, with fewer forwards, on a left-to-right model', async () => {
+  for (const blockLength of [undefined, 4]) {
+    for (const eosFill of [true, false]) {
+      const script = chainScript(2, 9);
+      const opts = { genLength: 12, blockLength, eosFill };
+      const base = await run(script, [[3, 5]], k1(), opts);
+      const fast = await run(script, [[3, 5]], fd(), opts);
+      assert.deepEqual(fast.results[0]!.generated, base.results[0]!.generated, `block ${blockLength} eosFill ${eosFill}`);
+      assert.ok(3 * fast.results[0]!.nfe <= 2 * base.results[0]!.nfe, `nfe ${fast.results[0]!.nfe} vs ${base.results[0]!.nfe}`);
+      // one batched forward per verification round: forwards == the row's NFE
+      assert.equal(fast.calls, fast.results[0]!.nfe);
+    }
+  }
+});
+
+test('freedave equals the k=1 baseline on randomized canvas-dependent models (every prompt), never with more forwards', async () => {
+  let saved = 0;
+  for (let seed = 1; seed <= 24; seed++) {
+    const prompts = [[3, seed % 13], [4], [5, 6, 7]];
+    const window = seed % 3 === 0 ? null : seed % 3; // whole-canvas or local dependence
+    const script = hashScript(seed, 0, { window, eosFrom: seed % 2 === 0 ? 6 : undefined });
+    const drafts = 2 + (seed % 4);
+    const blockLength = seed % 2 === 0 ? 4 : undefined;
+    for (const eosFill of [true, false]) {
+      const opts = { genLength: 8, blockLength, eosFill };
+      // rows decode independently: compare each prompt on its own too
+      const base = await run(script, prompts, k1(), opts);
+      const fast = await run(script, prompts, fd({ drafts }), opts);
+      for (let r = 0; r < prompts.length; r++) {
+        assert.deepEqual(fast.results[r]!.generated, base.results[r]!.generated, `seed ${seed} row ${r} eosFill ${eosFill}`);
+        assert.ok(fast.results[r]!.nfe <= base.results[r]!.nfe, `seed ${seed} row ${r}: ${fast.results[r]!.nfe} > ${base.results[r]!.nfe}`);
+        saved += base.results[r]!.nfe - fast.results[r]!.nfe;
+      }
+    }
+  }
+  assert.ok(saved > 0, 'drafts were accepted somewhere');
+});
+
+test('freedave accepts exactly the chain of drafts whose next one-token step agrees', async () => {
+  // Position g predicts token g+1. Confidence: gen 0 > 1 > 2 > 3 on an empty canvas, so the drafts
+  // fill 0, then 0+1, 0+1+2, 0+1+2+3. Once gen 0 is filled, gen 2 jumps above gen 1: the baseline's
+  // second commit is 2, not 1, so the chain stops after draft_0.
+  const script: RowScript = (tokens) => {
+    const out = new Float32Array(tokens.length * V).fill(Math.log(0.01));
+    for (let i = 0; i < tokens.length; i++) {
+      const g = i - 1;
+      let p = [0.9, 0.8, 0.7, 0.6][g] ?? 0.9;
+      if (g === 2 && tokens[1] !== MASK) p = 0.85;
+      out[i * V + Math.max(0, g) + 1] = Math.log(p);
+    }
+    return out;
+  };
+  const { events, results } = await run(script, [[3]], fd({ drafts: 4, max_rounds: 1 }), { genLength: 4, eosFill: false });
+  // step 1: draft_0 (gen 0) accepted, chain broken at draft_1; then the exact next step (gen 2) for free
+  assert.deepEqual(events[0]!.committed.map((c) => c.position - 1), [0, 2]);
+  const base = await run(script, [[3]], k1(), { genLength: 4, eosFill: false });
+  assert.deepEqual(results[0]!.generated, base.results[0]!.generated);
+  assert.deepEqual(base.events.map((e) => e.committed[0]!.position - 1), [0, 2, 1, 3]);
+});
