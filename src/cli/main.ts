@@ -27,6 +27,7 @@ usage:
   paradec info [--model DIR] [--json]
   paradec strategies [--json]
   paradec train --objective diffusion|causal --out DIR [...]   (paradec train --help)
+  paradec train-filter [--model DIR] [--n 20] [--epochs 200] [--out FILE]   (Learn2PD filter)
   paradec bench-engine [--hidden 768 --layers 12 --seq 256 --runs 5]
 
 --model takes a checkpoint directory or a built-in model name (tiny-dlm, tiny-ar,
@@ -40,6 +41,7 @@ const commands: Record<string, () => Promise<Command>> = {
   strategies: async () => commandStrategies,
   train: async () => (await import('./train.js')).commandTrain,
   'bench-engine': async () => (await import('./bench-engine.js')).commandBenchEngine,
+  'train-filter': async () => (await import('./train-filter.js')).commandTrainFilter,
 };
 
 export async function main(argv: string[]): Promise<number> {
