@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { InputError } from '../errors.js';
 import { generate, generateBatch, loadModel, type GenerateOptions, type GenerationResult, type ParadecModel } from '../api.js';
 import { parseSetFlags } from '../decode/params.js';
-import { parseFlags } from './main.js';
+import { parseFlags } from './flags.js';
 import { progressBar } from './progress.js';
 
 const FLAGS = {

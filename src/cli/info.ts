@@ -2,7 +2,7 @@
 import { resolveModelDir } from '../api.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { loadTokenizer } from '../model/tokenizer.js';
-import { parseFlags } from './main.js';
+import { parseFlags } from './flags.js';
 
 export async function commandInfo(argv: string[]): Promise<void> {
   const { values } = parseFlags(argv, { model: { type: 'string' }, json: { type: 'boolean' } } as const);

@@ -7,11 +7,12 @@
  *   paradec strategies [--json]
  *   paradec train ...            (see src/train/cli.ts)
  *   paradec bench-engine         (engine speed vs raw ONNX Runtime MatMul)
+ *   paradec bench ...            (strategies × settings × task suite; src/bench/run.ts)
+ *   paradec serve ...            (OpenAI-compatible server + live page, see src/cli/serve.ts)
  *
  * Errors a user can cause print one line and exit 1; anything else prints one line and exits 2
  * (set PARADEC_DEBUG=1 for the stack).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ParadecError } from '../errors.js';
 import { commandGenerate } from './generate.js';
 import { commandInfo } from './info.js';
@@ -29,6 +30,9 @@ usage:
   paradec train --objective diffusion|causal --out DIR [...]   (paradec train --help)
   paradec train-filter [--model DIR] [--n 20] [--epochs 200] [--out FILE]   (Learn2PD filter)
   paradec bench-engine [--hidden 768 --layers 12 --seq 256 --runs 5]
+  paradec bench [--model DIR ...] [--strategies a,b] [--sweep key=v1,v2] [--tasks ...]
+                [--n N] [--seed S] [--out DIR] [--quick]         (paradec bench --help)
+  paradec serve [--model NAME|DIR ...] [--host 127.0.0.1] [--port 8080] [--api-key KEY]
 
 --model takes a checkpoint directory or a built-in model name (tiny-dlm, tiny-ar,
 tiny-ar-draft); the default is tiny-dlm.`;
@@ -41,6 +45,8 @@ const commands: Record<string, () => Promise<Command>> = {
   strategies: async () => commandStrategies,
   train: async () => (await import('./train.js')).commandTrain,
   'bench-engine': async () => (await import('./bench-engine.js')).commandBenchEngine,
+  bench: async () => (await import('./bench.js')).commandBench,
+  serve: async () => (await import('./serve.js')).commandServe,
   'train-filter': async () => (await import('./train-filter.js')).commandTrainFilter,
 };
 
@@ -76,11 +82,6 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env['PARADEC_DEBUG'] && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     return 2;
   }
-}
-
-/** parseArgs with paradec's conventions (strict: unknown flags are errors that name the flag). */
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
-  return parseArgs({ args: argv, options, allowPositionals: true, strict: true } as const);
 }
 
 const isEntry = process.argv[1] !== undefined && /(?:cli[/\\]main\.ts|paradec(?:\.js)?)$/.test(process.argv[1]);

@@ -1,6 +1,6 @@
 /** `paradec strategies`: every decoding strategy with its parameters and defaults. */
 import { allStrategies } from '../decode/registry.js';
-import { parseFlags } from './main.js';
+import { parseFlags } from './flags.js';
 
 export async function commandStrategies(argv: string[]): Promise<void> {
   const { values } = parseFlags(argv, { json: { type: 'boolean' } } as const);

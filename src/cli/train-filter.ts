@@ -8,7 +8,7 @@ import { encodePrompt, loadModel } from '../api.js';
 import { trainLearn2pdFilter } from '../decode/diffusion/learn2pd-train.js';
 import { generateSuite } from '../tasks/suite.js';
 import type { BidirectionalModel } from '../runtime/types.js';
-import { parseFlags } from './main.js';
+import { parseFlags } from './flags.js';
 import { progressBar } from './progress.js';
 
 export async function commandTrainFilter(argv: string[]): Promise<void> {

@@ -1,0 +1,213 @@
+/**
+ * Serving one generation request (both endpoints): pick the model and strategy, check the
+ * strategy's parameters before queueing, wait for a slot, run `generate`, and answer with one
+ * JSON object or a stream of chunks (with canvas frames when asked).
+ *
+ * Cancellation: the caller's AbortSignal (client gone, time limit, shutdown) is passed to
+ * `generate`, whose loops check it before every forward pass and throw its reason; a queued
+ * request whose signal aborts leaves the queue. Either way the slot is released in `finally`.
+ */
+import type { ServerResponse } from 'node:http';
+import { generate, type GenerateOptions, type GenerationEvent, type GenerationResult } from '../api.js';
+import { findAutoregressiveStrategy, findDiffusionStrategy, type AnyStrategyDefinition } from '../decode/registry.js';
+import { resolveParams } from '../decode/params.js';
+import { OptionError } from '../errors.js';
+import { canvasEnd, canvasStart, canvasStep } from './canvas.js';
+import { Cancelled, HttpError } from './http-error.js';
+import type { Limiter } from './limiter.js';
+import type { ServerMetrics } from './metrics.js';
+import { defaultGenLength, type ModelPool } from './models.js';
+import { chatResponse, chunk, completionResponse, newId, timingsOf, usageChunk, type ResponseMeta, type Timings } from './openai-format.js';
+import type { GenerationRequest } from './schema.js';
+import { SseWriter } from './sse.js';
+
+export interface GenerationDeps {
+  pool: ModelPool;
+  limiter: Limiter;
+  metrics: ServerMetrics;
+}
+
+/**
+ * Strategy parameters are also how a strategy is told which draft model or weights file to
+ * load. A remote client must not make the server read files of its choosing, so free-form
+ * string parameters may not hold paths (built-in model names such as `tiny-ar-draft` are fine),
+ * and the parameters below, which are always files, cannot be set at all.
+ * (A `path` flag on ParamSpec would make this automatic; see docs/server.md.)
+ */
+const SERVER_ONLY_PARAMS: Record<string, readonly string[]> = { learn2pd: ['filter'] };
+const LOOKS_LIKE_PATH = /[/\\]|^[.~]/;
+
+function findStrategy(family: 'diffusion' | 'autoregressive', name: string | undefined): AnyStrategyDefinition {
+  try {
+    return family === 'diffusion' ? findDiffusionStrategy(name ?? 'confidence') : findAutoregressiveStrategy(name ?? 'greedy');
+  } catch (e) {
+    if (e instanceof OptionError) throw new HttpError(400, `strategy: ${e.message}`, { param: 'strategy', code: 'unknown_strategy' });
+    throw e;
+  }
+}
+
+/** strategy_options plus top-level fields named like the strategy's parameters, checked now. */
+function strategyOptions(def: AnyStrategyDefinition, request: GenerationRequest): Record<string, unknown> {
+  const options: Record<string, unknown> = { ...request.strategyOptions };
+  for (const [key, value] of Object.entries(request.extraFields)) {
+    if (!(key in def.params)) continue;
+    if (key in options) throw new HttpError(400, `${key}: given both at the top level and in strategy_options`, { param: key });
+    options[key] = value;
+  }
+  for (const key of SERVER_ONLY_PARAMS[def.name] ?? []) {
+    if (options[key] !== undefined && options[key] !== null) {
+      throw new HttpError(400, `strategy_options.${key}: names a file on the server and cannot be set by a request`, { param: `strategy_options.${key}` });
+    }
+  }
+  for (const [key, value] of Object.entries(options)) {
+    const spec = def.params[key];
+    if (spec?.type === 'string' && !spec.choices && typeof value === 'string' && LOOKS_LIKE_PATH.test(value)) {
+      throw new HttpError(400, `strategy_options.${key}: file paths are not accepted over HTTP (use a built-in model name)`, { param: `strategy_options.${key}` });
+    }
+  }
+  try {
+    resolveParams(def.name, def.params, options);
+  } catch (e) {
+    if (e instanceof OptionError) throw new HttpError(400, `strategy_options: ${e.message}`, { param: 'strategy_options', code: 'invalid_strategy_option' });
+    throw e;
+  }
+  return options;
+}
+
+interface Plan {
+  modelName: string;
+  strategy: string;
+  options: GenerateOptions;
+  /** diffusion: canvas length; null for autoregressive models */
+  genLength: number | null;
+}
+
+function plan(request: GenerationRequest, pool: ModelPool, signal: AbortSignal): Plan & { model: ReturnType<ModelPool['get']>['model'] } {
+  const { name, model } = pool.get(request.model);
+  const def = findStrategy(model.family, request.strategy);
+  const options: GenerateOptions = {
+    strategy: def.name,
+    strategyOptions: strategyOptions(def, request),
+    maxTokens: request.maxTokens,
+    temperature: request.temperature,
+    topP: request.topP,
+    topK: request.topK,
+    seed: request.seed,
+    stop: request.stop,
+    steps: request.steps,
+    blockLength: request.blockLength,
+    cfgScale: request.cfgScale,
+    signal,
+  };
+  let genLength: number | null = null;
+  if (model.family === 'diffusion') {
+    // the canvas length is decided here (api.ts' rule) so canvas frames can announce it up front
+    genLength = request.genLength ?? request.maxTokens ?? defaultGenLength(model);
+    options.genLength = genLength;
+    if (options.topP === 1) options.topP = undefined; // top_p = 1 means "no nucleus cut": nothing to refuse
+  } else {
+    options.genLength = request.genLength;
+  }
+  return { modelName: name, model, strategy: def.name, options, genLength };
+}
+
+/** Serve one validated request; throws HttpError/Cancelled before anything is written. */
+export async function serveGeneration(res: ServerResponse, request: GenerationRequest, deps: GenerationDeps, signal: AbortSignal): Promise<void> {
+  const p = plan(request, deps.pool, signal);
+  const queuedAt = performance.now();
+  let release: () => void;
+  try {
+    release = await deps.limiter.acquire(signal);
+  } catch (e) {
+    if (e instanceof HttpError && e.status === 503) deps.metrics.rejected.inc({ reason: String(e.details.code ?? 'overloaded') });
+    throw e;
+  }
+  const queuedMs = performance.now() - queuedAt;
+  deps.metrics.queueSeconds.observe(queuedMs / 1000);
+  const meta: ResponseMeta = { id: newId(request.endpoint), created: Math.floor(Date.now() / 1000), model: p.modelName };
+  const it = generate(p.model, request.prompt, p.options);
+  let outcome = 'error';
+  try {
+    const final = request.stream ? await streamAnswer(res, request, p, meta, it, queuedMs, signal) : await jsonAnswer(res, request, p, meta, it, queuedMs);
+    outcome = 'completed';
+    const labels = { model: p.modelName };
+    deps.metrics.promptTokens.inc(labels, final.usage.promptTokens);
+    deps.metrics.completionTokens.inc(labels, final.usage.completionTokens);
+    deps.metrics.forwardPasses.inc(labels, final.nfe);
+    if (final.drafted) deps.metrics.draftedTokens.inc(labels, final.drafted);
+    if (final.accepted) deps.metrics.acceptedTokens.inc(labels, final.accepted);
+  } catch (e) {
+    if (e instanceof Cancelled) outcome = `cancelled_${e.reason}`;
+    else if (signal.aborted && signal.reason instanceof Cancelled) outcome = `cancelled_${signal.reason.reason}`;
+    throw signal.aborted && signal.reason instanceof Cancelled ? signal.reason : e;
+  } finally {
+    await it.return(undefined as never).catch(() => undefined);
+    release();
+    deps.metrics.generations.inc({ model: p.modelName, outcome });
+    deps.metrics.generationSeconds.observe((performance.now() - queuedAt - queuedMs) / 1000, { model: p.modelName });
+  }
+}
+
+type Events = AsyncGenerator<GenerationEvent, GenerationResult>;
+
+async function jsonAnswer(res: ServerResponse, request: GenerationRequest, p: Plan, meta: ResponseMeta, it: Events, queuedMs: number): Promise<GenerationResult> {
+  let final: GenerationResult;
+  for (;;) {
+    const n = await it.next();
+    if (n.done) {
+      final = n.value;
+      break;
+    }
+  }
+  const timings = timingsOf(final, p.strategy, queuedMs, p.genLength);
+  const body = request.endpoint === 'chat' ? chatResponse(meta, final, timings) : completionResponse(meta, final, timings);
+  const text = JSON.stringify(body);
+  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+  return final;
+}
+
+async function streamAnswer(
+  res: ServerResponse,
+  request: GenerationRequest,
+  p: Plan,
+  meta: ResponseMeta,
+  it: Events,
+  queuedMs: number,
+  signal: AbortSignal,
+): Promise<GenerationResult> {
+  const sse = new SseWriter(res);
+  const endpoint = request.endpoint;
+  const usageField = request.includeUsage;
+  const canvas = request.canvas && p.genLength !== null;
+  let first = true;
+  const send = async (c: Record<string, unknown>): Promise<void> => {
+    if (!(await sse.send(c))) throw signal.aborted ? signal.reason : new Cancelled('disconnect');
+  };
+  // The first event is awaited before anything is written, so a prompt the model refuses
+  // (too long for its context, …) still gets a proper 400 instead of an error inside a 200 stream.
+  for (;;) {
+    const n = await it.next();
+    if (n.done) return n.value;
+    const ev = n.value;
+    if (first) {
+      first = false;
+      if (endpoint === 'chat') await send(chunk(endpoint, meta, { text: '', finishReason: null, first: true, usageField }));
+      if (canvas) await send(chunk(endpoint, meta, { text: '', finishReason: null, usageField, extra: { paradec_canvas: canvasStart(p.genLength!) } }));
+    }
+    if (ev.type === 'step') {
+      if (canvas) await send(chunk(endpoint, meta, { text: '', finishReason: null, usageField, extra: { paradec_canvas: canvasStep(ev, p.genLength!) } }));
+    } else if (ev.type === 'text') {
+      if (ev.delta) await send(chunk(endpoint, meta, { text: ev.delta, finishReason: null, usageField }));
+    } else {
+      const timings: Timings = timingsOf(ev, p.strategy, queuedMs, p.genLength);
+      const extra: Record<string, unknown> = { timings };
+      if (canvas) extra['paradec_canvas'] = canvasEnd(ev.nfe, p.genLength!, ev.committedAt);
+      await send(chunk(endpoint, meta, { text: '', finishReason: ev.finishReason, usageField, extra }));
+      if (request.includeUsage) await send(usageChunk(endpoint, meta, { prompt_tokens: ev.usage.promptTokens, completion_tokens: ev.usage.completionTokens, total_tokens: ev.usage.totalTokens }));
+      await sse.done();
+      const { type: _type, ...result } = ev;
+      return result;
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The models a server offers: each loaded once, by name, and shared by every request for it
+ * (strategies are created per request; a model's runtime keeps no per-generation state).
+ *
+ * Only configured names are served: a request cannot make the server read a directory of its
+ * choosing. The first model is the default for requests that name none.
+ */
+import { loadModel, type LoadOptions, type ParadecModel } from '../api.js';
+import { DIFFUSION_STRATEGIES, AUTOREGRESSIVE_STRATEGIES } from '../decode/registry.js';
+import { HttpError } from './http-error.js';
+
+export type ModelSpec = { name: string; dir: string } | { name: string; model: ParadecModel };
+
+export interface ModelInfo {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: 'paradec';
+  paradec: {
+    family: 'diffusion' | 'autoregressive';
+    architecture: string;
+    default_strategy: string;
+    strategies: string[];
+    /** diffusion: the canvas length used when a request gives neither gen_length nor max_tokens */
+    default_gen_length: number | null;
+    max_positions: number;
+    /** 'line': the model reads `<prompt>\n` (paradec's task models); 'text': the prompt as given */
+    prompt_format: 'line' | 'text';
+  };
+}
+
+/** The canvas length api.ts uses when a request gives neither gen_length nor max_tokens. */
+export function defaultGenLength(model: ParadecModel): number {
+  return model.linePrompt ? 32 : 128;
+}
+
+export class ModelPool {
+  private readonly models = new Map<string, ParadecModel>();
+  private readonly owned = new Set<string>();
+  private readonly created = Math.floor(Date.now() / 1000);
+
+  constructor(private readonly specs: readonly ModelSpec[], private readonly loadOptions: LoadOptions = {}) {
+    if (specs.length === 0) throw new RangeError('a server needs at least one model');
+    const names = new Set<string>();
+    for (const s of specs) {
+      if (names.has(s.name)) throw new RangeError(`model name '${s.name}' is given twice`);
+      names.add(s.name);
+    }
+  }
+
+  /** Load every model (once). */
+  async load(): Promise<void> {
+    for (const spec of this.specs) {
+      if (this.models.has(spec.name)) continue;
+      if ('model' in spec) {
+        this.models.set(spec.name, spec.model);
+      } else {
+        this.models.set(spec.name, await loadModel(spec.dir, this.loadOptions));
+        this.owned.add(spec.name);
+      }
+    }
+  }
+
+  get names(): string[] {
+    return this.specs.map((s) => s.name);
+  }
+
+  /** The model for a request's `model` field (default: the first one); 404 for an unknown name. */
+  get(name: string | undefined): { name: string; model: ParadecModel } {
+    const key = name ?? this.specs[0]!.name;
+    const model = this.models.get(key);
+    if (!model) {
+      throw new HttpError(404, `model '${key}' not found (models: ${this.names.join(', ')})`, { param: 'model', code: 'model_not_found' });
+    }
+    return { name: key, model };
+  }
+
+  info(): ModelInfo[] {
+    return this.names.map((name) => {
+      const { model } = this.get(name);
+      const diffusion = model.family === 'diffusion';
+      return {
+        id: name,
+        object: 'model',
+        created: this.created,
+        owned_by: 'paradec',
+        paradec: {
+          family: model.family,
+          architecture: model.config.architecture,
+          default_strategy: diffusion ? 'confidence' : 'greedy',
+          strategies: (diffusion ? DIFFUSION_STRATEGIES : AUTOREGRESSIVE_STRATEGIES).map((s) => s.name),
+          default_gen_length: diffusion ? defaultGenLength(model) : null,
+          max_positions: model.config.maxPositions,
+          prompt_format: model.linePrompt ? 'line' : 'text',
+        },
+      };
+    });
+  }
+
+  /** Dispose the models this pool loaded itself. */
+  async dispose(): Promise<void> {
+    for (const name of this.owned) await this.models.get(name)?.dispose();
+    this.models.clear();
+    this.owned.clear();
+  }
+}
