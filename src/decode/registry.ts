@@ -27,6 +27,17 @@ import { learn2pd } from './diffusion/learn2pd.js';
 import { selfEdit } from './diffusion/self-edit.js';
 import { oracle } from './diffusion/oracle.js';
 import { greedy } from './autoregressive/greedy.js';
+import { speculative } from './autoregressive/speculative.js';
+import { multipath } from './autoregressive/multipath.js';
+import { pearl } from './autoregressive/pearl.js';
+import { lookup } from './autoregressive/lookup.js';
+import { aded } from './autoregressive/aded.js';
+import { layerskip } from './autoregressive/layerskip.js';
+import { deer } from './autoregressive/deer.js';
+import { cntp } from './autoregressive/cntp.js';
+import { adadec } from './autoregressive/adadec.js';
+import { superposed } from './autoregressive/superposed.js';
+import { anchored } from './autoregressive/anchored.js';
 
 export const DIFFUSION_STRATEGIES: readonly DiffusionStrategyDefinition[] = [
   confidence,
@@ -52,7 +63,20 @@ export const DIFFUSION_STRATEGIES: readonly DiffusionStrategyDefinition[] = [
   oracle,
 ];
 
-export const AUTOREGRESSIVE_STRATEGIES: readonly AutoregressiveStrategyDefinition[] = [greedy];
+export const AUTOREGRESSIVE_STRATEGIES: readonly AutoregressiveStrategyDefinition[] = [
+  greedy,
+  speculative,
+  multipath,
+  pearl,
+  lookup,
+  aded,
+  layerskip,
+  deer,
+  cntp,
+  adadec,
+  superposed,
+  anchored,
+];
 
 export type AnyStrategyDefinition = DiffusionStrategyDefinition | AutoregressiveStrategyDefinition;
 

@@ -14,6 +14,13 @@ export interface AutoregressiveOptions {
   rng: RandomSource;
   eosTokenIds: readonly number[];
   signal?: AbortSignal;
+  /** text of a token (strategies that look at punctuation, e.g. CNTP, use it when given) */
+  tokenText?: (id: number) => string;
+  /**
+   * leave the strategy alive at the end (the caller reuses it for more prompts and disposes it
+   * itself); by default the loop disposes it when the generation ends, however it ends
+   */
+  keepStrategy?: boolean;
 }
 
 export interface ArEvent {
@@ -29,6 +36,10 @@ export interface ArResult {
   drafted: number;
   accepted: number;
   finishReason: 'stop' | 'length';
+  /** target forwards that verified drafts (draft-and-verify strategies) */
+  verifies?: number;
+  /** forward passes of the strategy's draft models, counted apart from `nfe` */
+  draftNfe?: number;
 }
 
 export async function* runAutoregressive(
@@ -43,26 +54,40 @@ export async function* runAutoregressive(
   }
   const maxTokens = Math.min(options.maxTokens, model.maxPositions - prompt.length);
   const session = new ArSession(model, prompt, options.sampling, options.rng);
+  session.maxLength = prompt.length + maxTokens;
+  session.tokenText = options.tokenText;
   let drafted = 0;
   let accepted = 0;
   let finishReason: 'stop' | 'length' = 'length';
-  while (session.generated.length < maxTokens) {
-    if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
-    const before = session.generated.length;
-    const step = await strategy.step(session);
-    drafted += step.drafted;
-    accepted += step.accepted;
-    let fresh = session.generated.slice(before);
-    const eosAt = fresh.findIndex((t) => options.eosTokenIds.includes(t));
-    if (eosAt >= 0) {
-      fresh = fresh.slice(0, eosAt + 1);
-      finishReason = 'stop';
+  try {
+    while (session.generated.length < maxTokens) {
+      if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
+      const before = session.generated.length;
+      const step = await strategy.step(session);
+      drafted += step.drafted;
+      accepted += step.accepted;
+      let fresh = session.generated.slice(before);
+      const eosAt = fresh.findIndex((t) => options.eosTokenIds.includes(t));
+      if (eosAt >= 0) {
+        fresh = fresh.slice(0, eosAt + 1);
+        finishReason = 'stop';
+      }
+      if (before + fresh.length > maxTokens) fresh = fresh.slice(0, maxTokens - before);
+      session.tokens.length = session.promptLength + before + fresh.length;
+      yield { tokens: fresh, nfe: session.nfe, drafted: step.drafted, accepted: step.accepted };
+      if (finishReason === 'stop') break;
     }
-    if (before + fresh.length > maxTokens) fresh = fresh.slice(0, maxTokens - before);
-    session.tokens.length = session.promptLength + before + fresh.length;
-    yield { tokens: fresh, nfe: session.nfe, drafted: step.drafted, accepted: step.accepted };
-    if (finishReason === 'stop') break;
+  } finally {
+    // also when the consumer stops early (stop strings) or a step throws: draft models are released
+    if (!options.keepStrategy) await strategy.dispose?.();
   }
-  await strategy.dispose?.();
-  return { generated: session.generated, nfe: session.nfe, drafted, accepted, finishReason };
+  return {
+    generated: session.generated,
+    nfe: session.nfe,
+    drafted,
+    accepted,
+    finishReason,
+    verifies: session.stats.verifies,
+    draftNfe: session.stats.draftForwards,
+  };
 }

@@ -1,0 +1,186 @@
+/**
+ * ADED: Adaptive Draft-Verification for Efficient LLM Decoding (Liu et al., AAAI 2025,
+ * arXiv:2407.12021; reference: liuxukun2000/Adaptix `DraftRetriever/src/{lib.rs,mcts_sub.rs}`).
+ *
+ * The draft "model" is a tri-gram table (t−2, t−1) → {t: weight} that adapts during decoding:
+ * after every step each tri-gram in the last 16 context tokens gains 0.04 (capped at 3.0). Drafts
+ * come from a Monte-Carlo tree search from the last bigram: 150 iterations, paths of up to 3 draft
+ * tokens (path length 4 with the root), the 24 heaviest continuations per node, PUCT selection
+ * Q/N + (c1 + ln((N_p + c2 + 1)/c2)) · P · √N_p / (1 + N) with c1 = 32, c2 = 8 (the reference
+ * code's constants; P is the node's share of its siblings' tri-gram weight, the leaf value the
+ * path's tri-gram probability). The most visited distinct paths (≤ 24) form the draft tree,
+ * verified in one batched target forward with exact match (lossless: identical to greedy at
+ * temperature 0 and to the target's distribution when sampling; the paper's nucleus "typical"
+ * acceptance for sampling is lossy and not used).
+ *
+ * Gap: ADED builds its initial table offline from a corpus datastore (hundreds of MB); paradec
+ * has none to ship, so the table starts from the prompt's tri-grams (weight 1 each) and grows
+ * online as above.
+ */
+import type { ParamValues } from '../params.js';
+import type { ArSession } from './session.js';
+import type { AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
+import { verifyPathsExact } from './multipath.js';
+import { targetView } from './verify.js';
+
+export interface AdedSettings {
+  iterations: number;
+  depth: number;
+  topK: number;
+  choices: number;
+  c1: number;
+  c2: number;
+  window: number;
+  increment: number;
+  cap: number;
+}
+
+/** (a, b) → {c: weight} */
+export class TrigramTable {
+  private readonly table = new Map<number, Map<number, number>>();
+  constructor(private readonly vocab: number) {}
+
+  private key(a: number, b: number): number {
+    return a * this.vocab + b;
+  }
+
+  add(a: number, b: number, c: number, amount: number, cap = Number.POSITIVE_INFINITY): void {
+    const k = this.key(a, b);
+    let row = this.table.get(k);
+    if (!row) this.table.set(k, (row = new Map()));
+    row.set(c, Math.min(cap, (row.get(c) ?? 0) + amount));
+  }
+
+  /** The `k` heaviest continuations of (a, b), heaviest first, with their share of the row. */
+  next(a: number, b: number, k: number): { token: number; p: number }[] {
+    const row = this.table.get(this.key(a, b));
+    if (!row) return [];
+    let total = 0;
+    for (const w of row.values()) total += w;
+    return [...row.entries()]
+      .sort((x, y) => y[1] - x[1] || x[0] - y[0])
+      .slice(0, k)
+      .map(([token, w]) => ({ token, p: w / total }));
+  }
+
+  weight(a: number, b: number, c: number): number {
+    return this.table.get(this.key(a, b))?.get(c) ?? 0;
+  }
+}
+
+interface Node {
+  token: number;
+  p: number;
+  /** probability of the path root → this node under the table */
+  pathP: number;
+  n: number;
+  w: number;
+  children: Node[] | null;
+}
+
+/** MCTS over the tri-gram table from the context's last bigram; returns distinct draft paths. */
+export function mctsDrafts(table: TrigramTable, context: readonly number[], s: AdedSettings): number[][] {
+  if (context.length < 2) return [];
+  const root: Node = { token: context[context.length - 1]!, p: 1, pathP: 1, n: 0, w: 0, children: null };
+  const before = context[context.length - 2]!;
+  const expand = (node: Node, prev: number): void => {
+    node.children = table.next(prev, node.token, s.topK).map(({ token, p }) => ({ token, p, pathP: node.pathP * p, n: 0, w: 0, children: null }));
+  };
+  for (let it = 0; it < s.iterations; it++) {
+    const path: Node[] = [root];
+    let node = root;
+    while (node.children && node.children.length > 0 && path.length - 1 < s.depth) {
+      const np = node.n;
+      let best: Node | undefined;
+      let bestScore = -Infinity;
+      for (const child of node.children) {
+        const q = child.n > 0 ? child.w / child.n : 0;
+        const u = (s.c1 + Math.log((np + s.c2 + 1) / s.c2)) * child.p * Math.sqrt(np) / (1 + child.n);
+        const score = q + u;
+        if (score > bestScore) {
+          bestScore = score;
+          best = child;
+        }
+      }
+      node = best!;
+      path.push(node);
+    }
+    if (!node.children && path.length - 1 < s.depth) expand(node, path.length >= 2 ? path[path.length - 2]!.token : before);
+    const value = node.pathP;
+    for (const n of path) {
+      n.n += 1;
+      n.w += value;
+    }
+  }
+  // distinct maximal visited paths, most visited leaves first
+  const out: { path: number[]; n: number }[] = [];
+  const walk = (node: Node, path: number[]): void => {
+    const visited = (node.children ?? []).filter((c) => c.n > 0);
+    if (visited.length === 0) {
+      if (path.length > 0) out.push({ path, n: node.n });
+      return;
+    }
+    for (const c of visited) walk(c, [...path, c.token]);
+  };
+  walk(root, []);
+  out.sort((a, b) => b.n - a.n || b.path.length - a.path.length);
+  return out.slice(0, s.choices).map((o) => o.path);
+}
+
+export function createAded(params: ParamValues): AutoregressiveStrategy {
+  const settings: AdedSettings = {
+    iterations: params['iterations'] as number,
+    depth: params['depth'] as number,
+    topK: params['top_k'] as number,
+    choices: params['choices'] as number,
+    c1: 32,
+    c2: 8,
+    window: 16,
+    increment: 0.04,
+    cap: 3.0,
+  };
+  let table: TrigramTable | undefined;
+  let current: ArSession | undefined;
+  return {
+    name: 'aded',
+    async step(session) {
+      if (session !== current || !table) {
+        current = session;
+        table = new TrigramTable(session.model.vocabSize);
+        const t = session.tokens;
+        for (let i = 2; i < t.length; i++) table.add(t[i - 2]!, t[i - 1]!, t[i]!, 1);
+      }
+      const room = session.draftRoom();
+      const eos = session.model.eosTokenIds;
+      let paths = room > 0 ? mctsDrafts(table, session.tokens, { ...settings, depth: Math.min(settings.depth, room) }) : [];
+      paths = paths.map((p) => {
+        const at = p.findIndex((x) => eos.includes(x));
+        return at >= 0 ? p.slice(0, at + 1) : p;
+      });
+      const rows = paths.length > 0 ? paths : [[]];
+      const scored = await session.scoreRows(rows);
+      if (paths.length > 0) session.stats.verifies += 1;
+      const views = rows.map((_, r) => targetView(session, scored.head, r * scored.width + scored.first));
+      const verdict = verifyPathsExact(rows, views);
+      session.commitRow(verdict.tokens, scored, verdict.row);
+      // online update: every tri-gram in the last `window` tokens
+      const t = session.tokens;
+      for (let i = Math.max(2, t.length - settings.window); i < t.length; i++) table.add(t[i - 2]!, t[i - 1]!, t[i]!, settings.increment, settings.cap);
+      return { tokens: verdict.tokens, drafted: rows[verdict.row]!.length, accepted: verdict.accepted };
+    },
+  };
+}
+
+export const aded: AutoregressiveStrategyDefinition = {
+  name: 'aded',
+  family: 'autoregressive',
+  summary: 'an online-updated tri-gram table drafts a tree by Monte-Carlo tree search; the target verifies it in one batched forward',
+  paper: 'Liu et al., Adaptive Draft-Verification for Efficient LLM Decoding (ADED), AAAI 2025 (arXiv:2407.12021)',
+  params: {
+    iterations: { type: 'int', default: 150, min: 1, max: 10000, description: 'MCTS iterations per step' },
+    depth: { type: 'int', default: 3, min: 1, max: 32, description: 'draft tokens per path (the reference\'s path length 4 includes the root)' },
+    top_k: { type: 'int', default: 24, min: 1, max: 1024, description: 'continuations considered per node' },
+    choices: { type: 'int', default: 24, min: 1, max: 256, description: 'draft paths verified per step (rows of the batched forward)' },
+  },
+  create: (params) => createAded(params),
+};

@@ -1,0 +1,158 @@
+/**
+ * A causal model whose ONNX Runtime session runs on the calling thread, for small draft models.
+ *
+ * paradec's compiled models run each session in a worker thread (runtime/session.ts) so a long
+ * forward never blocks the event loop. A drafter is the opposite case: its forwards are tiny,
+ * sequential and latency-bound, and the thread hop (post, wake, clone the KV cache, reply) costs
+ * more than the forward itself — on the 2-core reference machine a 1-layer d64 draft forward
+ * takes ~0.16–0.25 ms in-process and ~0.47–0.85 ms through a worker, while a 4-layer d128 target
+ * forward takes ~1.4 ms through its worker. Running the draft in-process keeps the draft/target cost ratio, the
+ * number that decides whether speculative decoding pays off, low. (PEARL keeps workers: its
+ * point is that the draft and the target run at the same time.)
+ *
+ * The graph is the one the runtime compiles (`compileGraph`, same cache, same decode head and I/O
+ * names), so the outputs are those of the worker-backed model. A runtime option for in-process
+ * sessions would make this file unnecessary.
+ */
+import { readFile } from 'node:fs/promises';
+import ort from 'onnxruntime-node';
+import { InputError, RuntimeFailure } from '../../errors.js';
+import type { ModelConfig, ModelWeights } from '../../model/types.js';
+import { compileGraph, HEAD_OUTPUTS } from '../../runtime/compile.js';
+import type { CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from '../../runtime/types.js';
+
+export interface InProcessOptions {
+  threads?: number;
+  topK?: number;
+  cacheDir?: string;
+}
+
+export class InProcessCausalModel implements CausalModel {
+  readonly kind = 'causal' as const;
+  readonly vocabSize: number;
+  readonly maxPositions: number;
+  readonly numLayers: number;
+  readonly eosTokenIds: readonly number[];
+  private readonly presentNames: string[] = [];
+  private readonly hasPositions: boolean;
+  private readonly hasCacheBranch: boolean;
+
+  private constructor(
+    private readonly config: ModelConfig,
+    private readonly session: ort.InferenceSession,
+    readonly topK: number,
+  ) {
+    this.vocabSize = config.vocabSize;
+    this.maxPositions = config.maxPositions;
+    this.numLayers = config.numLayers;
+    this.eosTokenIds = config.eosTokenIds;
+    for (let i = 0; i < config.numLayers; i++) this.presentNames.push(`present.${i}.key`, `present.${i}.value`);
+    this.hasPositions = session.inputNames.includes('position_ids');
+    this.hasCacheBranch = session.inputNames.includes('use_cache_branch');
+  }
+
+  /** Compile (or fetch from the graph cache) and open in this thread. */
+  static async open(source: { config: ModelConfig; weights: ModelWeights }, options: InProcessOptions = {}): Promise<InProcessCausalModel> {
+    const graph = compileGraph(source.config, source.weights, {
+      kind: 'causal',
+      ...(options.topK !== undefined ? { topK: options.topK } : {}),
+      ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+    });
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      interOpNumThreads: 1,
+      logSeverityLevel: 3,
+      extra: { session: { model_external_initializers_file_folder_path: graph.externalDataDir } },
+    };
+    if (options.threads !== undefined && options.threads > 0) sessionOptions.intraOpNumThreads = options.threads;
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(await readFile(graph.modelPath), sessionOptions);
+    } catch (e) {
+      throw new RuntimeFailure(`${graph.modelPath}: ONNX Runtime could not load the draft graph: ${(e as Error).message}`, { cause: e });
+    }
+    return new InProcessCausalModel(source.config, session, graph.topK);
+  }
+
+  emptyCache(batch: number): KvCache {
+    const none = () => Array.from({ length: this.numLayers }, () => new Float32Array(0));
+    return { batch, length: 0, keys: none(), values: none() };
+  }
+
+  async forward(tokens: Int32Array, batch: number, newLength: number, cache: KvCache, options: ForwardOptions = {}): Promise<{ head: DecodeHeadOutput; cache: KvCache }> {
+    if (tokens.length !== batch * newLength) throw new InputError(`forward: ${tokens.length} tokens for batch ${batch} × length ${newLength}`);
+    if (cache.batch !== batch) throw new InputError(`forward: cache is for batch ${cache.batch}, tokens for batch ${batch}`);
+    const past = cache.length;
+    const total = past + newLength;
+    if (total > this.maxPositions) throw new InputError(`forward: ${total} positions exceed the model's ${this.maxPositions}`);
+    const c = this.config;
+    const ids = new BigInt64Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
+      if (t < 0 || t >= this.vocabSize) throw new InputError(`forward: token ${t} is outside the vocabulary (0..${this.vocabSize - 1})`);
+      ids[i] = BigInt(t);
+    }
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', ids, [batch, newLength]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(batch * total).fill(1n), [batch, total]),
+    };
+    if (this.hasPositions) {
+      const pos = new BigInt64Array(batch * newLength);
+      for (let b = 0; b < batch; b++) for (let j = 0; j < newLength; j++) pos[b * newLength + j] = BigInt(past + j);
+      feeds['position_ids'] = new ort.Tensor('int64', pos, [batch, newLength]);
+    }
+    if (this.hasCacheBranch) feeds['use_cache_branch'] = new ort.Tensor('bool', Uint8Array.of(past > 0 ? 1 : 0), [1]);
+    const kvDims = [batch, c.numKvHeads, past, c.headDim];
+    const own = (a: Float32Array): Float32Array => (a.buffer instanceof ArrayBuffer ? a : a.slice());
+    for (let i = 0; i < this.numLayers; i++) {
+      feeds[`past_key_values.${i}.key`] = new ort.Tensor('float32', own(cache.keys[i]!), kvDims);
+      feeds[`past_key_values.${i}.value`] = new ort.Tensor('float32', own(cache.values[i]!), kvDims);
+    }
+    const fetches = [HEAD_OUTPUTS.topkIds, HEAD_OUTPUTS.topkProbs, HEAD_OUTPUTS.entropy, ...(options.logits ? [HEAD_OUTPUTS.logits] : []), ...this.presentNames];
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await this.session.run(feeds, fetches);
+    } catch (e) {
+      throw new RuntimeFailure(`draft forward failed: ${(e as Error).message}`, { cause: e });
+    }
+    const ids64 = out[HEAD_OUTPUTS.topkIds]!.data as BigInt64Array;
+    const head: DecodeHeadOutput = {
+      batch,
+      length: newLength,
+      k: this.topK,
+      topkIds: Int32Array.from(ids64, (x) => Number(x)),
+      topkProbs: out[HEAD_OUTPUTS.topkProbs]!.data as Float32Array,
+      entropy: out[HEAD_OUTPUTS.entropy]!.data as Float32Array,
+      vocabSize: this.vocabSize,
+    };
+    if (options.logits) head.logits = out[HEAD_OUTPUTS.logits]!.data as Float32Array;
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let i = 0; i < this.numLayers; i++) {
+      keys.push(out[`present.${i}.key`]!.data as Float32Array);
+      values.push(out[`present.${i}.value`]!.data as Float32Array);
+    }
+    return { head, cache: { batch, length: total, keys, values } };
+  }
+
+  truncateCache(cache: KvCache, length: number): KvCache {
+    if (!Number.isInteger(length) || length < 0 || length > cache.length) {
+      throw new InputError(`truncateCache: length ${length} is not within the cache's 0..${cache.length}`);
+    }
+    const rows = cache.batch * this.config.numKvHeads;
+    const oldRow = cache.length * this.config.headDim;
+    const newRow = length * this.config.headDim;
+    const cut = (a: Float32Array): Float32Array => {
+      const out = new Float32Array(rows * newRow);
+      for (let r = 0; r < rows; r++) out.set(a.subarray(r * oldRow, r * oldRow + newRow), r * newRow);
+      return out;
+    };
+    return { batch: cache.batch, length, keys: cache.keys.map(cut), values: cache.values.map(cut) };
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}

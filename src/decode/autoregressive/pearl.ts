@@ -1,0 +1,178 @@
+/**
+ * PEARL: Parallel spEculative decoding with Adaptive dRaft Length (Liu et al., ICLR 2025,
+ * arXiv:2408.11850; reference: smart-lty/ParallelSpeculativeDecoding `parallel_speculative_decoding`).
+ *
+ * The draft and the target run at the same time instead of taking turns:
+ *
+ * - pre-verify: while the draft writes γ tokens, the target scores the context alone and so
+ *   verifies the first draft token in advance. Rejected: the target's correction is committed,
+ *   the other drafts dropped. Accepted: switch to post-verify with the remaining γ−1 drafts.
+ * - post-verify: while the target verifies the current window of drafts, the draft already writes
+ *   the next γ tokens after the window. All accepted: the target's extra last position also checks
+ *   the first new draft token, and decoding stays in post-verify with the new window, so the
+ *   effective draft length grows as long as the draft keeps being right; a rejection commits the
+ *   correction, drops the speculative drafts, and returns to pre-verify.
+ *
+ * Concurrency in paradec: every compiled model runs its ONNX Runtime session in its own worker
+ * thread, so a target forward and the draft's forwards issued together (Promise.all) really
+ * overlap on two cores; the main thread only schedules them. The draft model gets 1 ORT thread by
+ * default so both fit the machine.
+ *
+ * γ: the paper sets γ to the target/draft speed ratio c, so the draft's γ forwards take as long
+ * as one target forward. `gamma=0` (the default) measures it: γ = round(c) from the running mean
+ * forward times (clamped to 1..`max_gamma`); the README's fixed setting is `gamma=5`.
+ * Verification is exact match at temperature 0 (identical to plain greedy) and speculative
+ * sampling otherwise (exact in distribution).
+ */
+import type { CausalModel } from '../../runtime/types.js';
+import type { ParamValues } from '../params.js';
+import { DraftRunner, type Proposal } from './draft-model.js';
+import { Lazy, loadCausal, type Loaded } from './models.js';
+import type { ArSession } from './session.js';
+import type { ArStepResult, AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
+import { targetView, verifyDraft, type Draft } from './verify.js';
+
+/** Running mean forward times → γ = target / draft. */
+class SpeedRatio {
+  private target = 0;
+  private targetN = 0;
+  private draft = 0;
+  private draftN = 0;
+
+  noteTarget(ms: number): void {
+    this.target += ms;
+    this.targetN += 1;
+  }
+
+  noteDraft(ms: number, forwards: number): void {
+    if (forwards <= 0) return;
+    this.draft += ms;
+    this.draftN += forwards;
+  }
+
+  gamma(max: number): number {
+    if (this.targetN === 0 || this.draftN === 0) return Math.min(max, 4);
+    const c = this.target / this.targetN / (this.draft / this.draftN);
+    return Math.max(1, Math.min(max, Math.round(c)));
+  }
+}
+
+async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const start = performance.now();
+  const value = await f();
+  return { value, ms: performance.now() - start };
+}
+
+function slice(d: Draft, from: number, to = d.tokens.length): Draft {
+  return { tokens: d.tokens.slice(from, to), ...(d.q ? { q: d.q.slice(from, to) } : {}) };
+}
+
+export function createPearl(params: ParamValues, load?: (session: ArSession) => Promise<Loaded<CausalModel>>): AutoregressiveStrategy {
+  const dir = params['draft'] as string;
+  const threads = params['threads'] as number;
+  const fixedGamma = params['gamma'] as number;
+  const maxGamma = params['max_gamma'] as number;
+  const lazy = new Lazy<Loaded<CausalModel>>();
+  const speed = new SpeedRatio();
+  let runner: DraftRunner | undefined;
+  let current: ArSession | undefined;
+  /** post-verify: drafts after the committed tokens that the target has not verified yet */
+  let window: Draft | null = null;
+
+  const gamma = (): number => (fixedGamma > 0 ? fixedGamma : speed.gamma(maxGamma));
+
+  const propose = async (session: ArSession, context: readonly number[], n: number): Promise<Proposal> => {
+    const { value, ms } = await timed(() =>
+      runner!.propose(context, n, {
+        sampling: session.sampling,
+        rng: session.rng,
+        probabilities: !session.greedy,
+        minConfidence: 0,
+        eosTokenIds: session.model.eosTokenIds,
+      }),
+    );
+    speed.noteDraft(ms, value.forwards);
+    session.stats.draftForwards += value.forwards;
+    return value;
+  };
+
+  return {
+    name: 'pearl',
+    async step(session): Promise<ArStepResult> {
+      const draft = await lazy.get(() => (load ?? ((s: ArSession) => loadCausal('pearl', 'draft model', dir, s.model, threads)))(session));
+      if (session !== current || !runner) {
+        current = session;
+        runner = new DraftRunner(draft.model);
+        window = null;
+      }
+      const eos = session.model.eosTokenIds;
+      if (window && (window.tokens.length === 0 || window.tokens.length > session.draftRoom())) window = null;
+
+      if (!window) {
+        // pre-verify: the target scores the context while the draft writes γ tokens
+        const n = Math.min(gamma(), session.draftRoom());
+        const [scored, proposal] = await Promise.all([
+          timed(() => session.score([], { logits: !session.greedy })),
+          propose(session, session.tokens, n),
+        ]);
+        speed.noteTarget(scored.ms);
+        const { head, first, cache } = scored.value;
+        if (proposal.tokens.length === 0) {
+          const token = session.choose(head, first);
+          session.commit([token], cache);
+          return { tokens: [token], drafted: 0, accepted: 0 };
+        }
+        session.stats.verifies += 1;
+        const verdict = verifyDraft(session, slice(proposal, 0, 1), targetView(session, head, first), 'sampling', { bonus: false });
+        session.commit(verdict.tokens, cache);
+        // accepted: the first draft is the target's own next token; the rest becomes the window
+        window = verdict.accepted === 1 && !eos.includes(proposal.tokens[0]!) ? slice(proposal, 1) : null;
+        return { tokens: verdict.tokens, drafted: 1, accepted: verdict.accepted };
+      }
+
+      // post-verify: the target verifies the window while the draft continues after it
+      const w = window;
+      const m = w.tokens.length;
+      const context = [...session.tokens, ...w.tokens];
+      const ahead = eos.includes(w.tokens[m - 1]!) ? 0 : Math.min(gamma(), Math.max(0, session.draftRoom() - m - 1));
+      const [scored, proposal] = await Promise.all([
+        timed(() => session.score(w.tokens, { logits: !session.greedy })),
+        propose(session, context, ahead),
+      ]);
+      speed.noteTarget(scored.ms);
+      const { head, first, cache } = scored.value;
+      session.stats.verifies += 1;
+      const view = targetView(session, head, first);
+      const verdict = verifyDraft(session, w, view, 'sampling', { bonus: false });
+      if (verdict.accepted < m) {
+        session.commit(verdict.tokens, cache);
+        window = null;
+        return { tokens: verdict.tokens, drafted: m, accepted: verdict.accepted };
+      }
+      // all accepted: the target's last position verifies the first new draft token (the next
+      // window's pre-verify, for free), or gives the bonus token when nothing was drafted ahead
+      const after = { p: (i: number) => view.p(m + i), pick: (i: number) => view.pick(m + i) };
+      const next = verifyDraft(session, slice(proposal, 0, 1), after, 'sampling', { bonus: proposal.tokens.length === 0 });
+      const tokens = [...w.tokens, ...next.tokens];
+      session.commit(tokens, cache);
+      window = next.accepted === 1 && !eos.includes(proposal.tokens[0]!) ? slice(proposal, 1) : null;
+      const verified = m + (proposal.tokens.length > 0 ? 1 : 0);
+      return { tokens, drafted: verified, accepted: m + next.accepted };
+    },
+    dispose: () => lazy.dispose(),
+  };
+}
+
+export const pearl: AutoregressiveStrategyDefinition = {
+  name: 'pearl',
+  family: 'autoregressive',
+  summary: 'draft and target run concurrently (pre-verify / post-verify), so the draft length adapts on its own',
+  paper: 'Liu et al., PEARL: Parallel Speculative Decoding with Adaptive Draft Length, ICLR 2025 (arXiv:2408.11850)',
+  params: {
+    draft: { type: 'string', default: 'tiny-ar-draft', description: 'draft model: a checkpoint directory or a built-in model name' },
+    gamma: { type: 'int', default: 0, min: 0, max: 128, description: 'draft tokens per round; 0 = the measured target/draft speed ratio (the paper\'s choice)' },
+    max_gamma: { type: 'int', default: 16, min: 1, max: 128, description: 'upper bound of the measured γ' },
+    threads: { type: 'int', default: 1, min: 0, max: 256, description: 'ORT threads of the draft model (0 = ORT default)' },
+  },
+  create: (params) => createPearl(params),
+};

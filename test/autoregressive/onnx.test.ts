@@ -1,0 +1,231 @@
+/**
+ * Draft-and-verify on compiled ONNX models (random-weight tiny checkpoints written here): greedy
+ * output equal to plain greedy for every draft source on every prompt, KV rollback equal to a
+ * fresh prefill, and speculative sampling matching the target's distribution.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadCheckpoint, writeRandomCheckpoint } from '../../src/model/checkpoint.js';
+import { InProcessCausalModel } from '../../src/decode/autoregressive/inprocess.js';
+import { loadModel, generateText, encodePrompt, type ParadecModel } from '../../src/api.js';
+import type { CausalModel, KvCache } from '../../src/runtime/types.js';
+import { ArSession } from '../../src/decode/autoregressive/session.js';
+import { GREEDY } from '../../src/decode/autoregressive/sampling.js';
+import { verifyAndCommit } from '../../src/decode/autoregressive/verify.js';
+import { gatherRows } from '../../src/decode/autoregressive/kv.js';
+import { runAutoregressive, type ArResult } from '../../src/decode/autoregressive/loop.js';
+import type { AutoregressiveStrategy } from '../../src/decode/autoregressive/types.js';
+import { greedy } from '../../src/decode/autoregressive/greedy.js';
+import { findAutoregressiveStrategy } from '../../src/decode/registry.js';
+import { InputError, OptionError } from '../../src/errors.js';
+import { createSpeculative, speculative } from '../../src/decode/autoregressive/speculative.js';
+import { resolveParams } from '../../src/decode/params.js';
+import { Rng } from '../../src/tasks/rng.js';
+import { chiSquareP } from './helpers.js';
+
+let dir: string;
+let ar: ParadecModel;
+const dirs = { target: '', draft: '', dlm: '' };
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'paradec-ar-'));
+  process.env['PARADEC_CACHE'] = join(dir, 'cache');
+  dirs.target = join(dir, 'target');
+  dirs.draft = join(dir, 'draft');
+  dirs.dlm = join(dir, 'dlm');
+  const dims = { vocabSize: 48, hiddenSize: 32, numHeads: 4, numKvHeads: 2, intermediateSize: 64 };
+  writeRandomCheckpoint(dirs.target, { architecture: 'llama', ...dims, numLayers: 4, seed: 11, scale: 2 });
+  writeRandomCheckpoint(dirs.draft, { architecture: 'llama', ...dims, numLayers: 1, seed: 12, scale: 2 });
+  writeRandomCheckpoint(dirs.dlm, { architecture: 'llada', ...dims, numKvHeads: 4, numLayers: 1, seed: 13, scale: 2 });
+  ar = await loadModel(dirs.target, { threads: 1, cacheDir: join(dir, 'cache') });
+});
+
+after(async () => {
+  await ar?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const PROMPTS = ['w5 w6 w7', 'w9 w10 w9 w10 w9', 'w20', 'w30 w31 w32 w33 w30 w31'];
+
+const SOURCES: [string, () => Record<string, unknown>][] = [
+  ['speculative', () => ({ draft: dirs.draft })],
+  ['speculative', () => ({ draft: dirs.target, gamma: 3 })], // a perfect draft: every token accepted
+  ['speculative', () => ({ draft: dirs.draft, verify: 'block' })],
+  ['speculative', () => ({ draft: dirs.draft, in_process: false })], // the draft in its own worker
+  ['multipath', () => ({ draft: dirs.draft, paths: 3, length: 4 })],
+  ['multipath', () => ({ draft: dirs.target, paths: 2, length: 4 })],
+  ['pearl', () => ({ draft: dirs.draft })],
+  ['pearl', () => ({ draft: dirs.target, gamma: 3 })],
+  ['lookup', () => ({})],
+  ['aded', () => ({ iterations: 60 })],
+  ['layerskip', () => ({})],
+  ['deer', () => ({ drafter: dirs.dlm, block: 6 })],
+];
+
+async function generateIds(model: CausalModel, prompt: readonly number[], strategy: AutoregressiveStrategy, maxTokens: number, eos: readonly number[]): Promise<ArResult> {
+  const it = runAutoregressive(model, prompt, strategy, { maxTokens, sampling: GREEDY, rng: new Rng(0), eosTokenIds: eos, keepStrategy: true });
+  for (;;) {
+    const n = await it.next();
+    if (n.done) return n.value;
+  }
+}
+
+test('greedy speculative output equals plain greedy for every draft source on every prompt', async () => {
+  const model = ar.runtime as CausalModel;
+  const prompts = PROMPTS.map((p) => encodePrompt(ar, p));
+  const plain = [];
+  for (const ids of prompts) plain.push(await generateIds(model, ids, greedy.create({}), 16, ar.eosTokenIds));
+  // one strategy per source (drafts load once), every prompt through it
+  for (const [name, opts] of SOURCES) {
+    const def = findAutoregressiveStrategy(name);
+    const strategy = def.create(resolveParams(name, def.params, opts()));
+    try {
+      for (let i = 0; i < prompts.length; i++) {
+        const got = await generateIds(model, prompts[i]!, strategy, 16, ar.eosTokenIds);
+        assert.deepEqual(got.generated, plain[i]!.generated, `${name} ${JSON.stringify(opts())} on '${PROMPTS[i]}'`);
+        assert.ok(got.nfe <= plain[i]!.nfe, `${name}: ${got.nfe} target forwards vs ${plain[i]!.nfe}`);
+      }
+    } finally {
+      await strategy.dispose?.();
+    }
+  }
+});
+
+test('through the API: a draft model given by directory, released at the end', async () => {
+  const plain = await generateText(ar, PROMPTS[1]!, { maxTokens: 16 });
+  for (const [strategy, opts] of [['speculative', { draft: dirs.draft }], ['deer', { drafter: dirs.dlm }]] as const) {
+    const got = await generateText(ar, PROMPTS[1]!, { maxTokens: 16, strategy, strategyOptions: opts });
+    assert.equal(got.text, plain.text, strategy);
+    assert.ok(got.drafted !== undefined && got.drafted > 0, `${strategy} drafted`);
+  }
+  await assert.rejects(generateText(ar, 'w5', { strategy: 'speculative', strategyOptions: { draft: join(dir, 'nope') } }), (e: unknown) => e instanceof InputError && /nope/.test(e.message));
+  await assert.rejects(generateText(ar, 'w5', { strategy: 'speculative', strategyOptions: { verify: 'maybe' } }), (e: unknown) => e instanceof OptionError && /verify/.test(e.message));
+  await assert.rejects(generateText(ar, 'w5', { strategy: 'deer', strategyOptions: { drafter: dirs.draft } }), (e: unknown) => e instanceof OptionError && /not a diffusion model/.test(e.message));
+});
+
+test('a perfect draft: every draft token is accepted, ≥ 2 tokens per target forward', async () => {
+  const got = await generateText(ar, PROMPTS[0]!, { maxTokens: 16, strategy: 'speculative', strategyOptions: { draft: dirs.target, confidence: 0 } });
+  assert.equal(got.accepted, got.drafted);
+  assert.ok(got.tokensPerForward >= 2, `${got.tokensPerForward} tokens per forward`);
+});
+
+function maxDiff(a: KvCache, b: KvCache): number {
+  assert.equal(a.length, b.length);
+  assert.equal(a.batch, b.batch);
+  let m = 0;
+  for (const [x, y] of [[a.keys, b.keys], [a.values, b.values]] as const) {
+    for (let l = 0; l < x.length; l++) {
+      assert.equal(x[l]!.length, y[l]!.length);
+      for (let i = 0; i < x[l]!.length; i++) m = Math.max(m, Math.abs(x[l]![i]! - y[l]![i]!));
+    }
+  }
+  return m;
+}
+
+async function prefill(model: CausalModel, tokens: readonly number[]): Promise<KvCache> {
+  const { cache } = await model.forward(Int32Array.from(tokens), 1, tokens.length, model.emptyCache(1));
+  return cache;
+}
+
+test('KV rollback after rejected drafts equals a fresh prefill of the accepted prefix', async () => {
+  const model = ar.runtime as CausalModel;
+  const prompt = encodePrompt(ar, 'w5 w6 w7');
+  const session = new ArSession(model, prompt, GREEDY, new Rng(0));
+  // the target's own next two tokens, then two wrong ones: 2 accepted + the correction
+  const probe = await session.score([]);
+  const t1 = probe.head.topkIds[probe.first * probe.head.k]!;
+  const next = await model.forward(Int32Array.of(t1), 1, 1, probe.cache);
+  const t2 = next.head.topkIds[0]!;
+  const wrong = (t: number): number => (t + 1) % model.vocabSize;
+  const third = await model.forward(Int32Array.of(t2), 1, 1, next.cache);
+  const t3 = third.head.topkIds[0]!;
+  session.nfe = 0;
+  const verdict = await verifyAndCommit(session, { tokens: [t1, t2, wrong(t3), 5] }, 'greedy');
+  assert.equal(verdict.accepted, 2);
+  assert.deepEqual(verdict.tokens, [t1, t2, t3]);
+  assert.equal(session.cache.length, session.tokens.length - 1);
+  const fresh = await prefill(model, session.tokens.slice(0, -1));
+  assert.ok(maxDiff(session.cache, fresh) < 1e-4, `rollback differs from a fresh prefill by ${maxDiff(session.cache, fresh)}`);
+
+  // batched rows: verify three paths at once, commit the middle row
+  const rowsScored = await session.scoreRows([[7, 8], [9], [10, 11, 12]]);
+  session.commitRow([9, 13], rowsScored, 1);
+  const fresh2 = await prefill(model, session.tokens.slice(0, -1));
+  assert.ok(maxDiff(session.cache, fresh2) < 1e-4, 'row commit differs from a fresh prefill');
+
+  // gathering rows of a real cache: row r of a batch equals that row's own cache
+  const a = await prefill(model, [4, 5, 6]);
+  const b = await prefill(model, [7, 8, 9]);
+  const both = await model.forward(Int32Array.of(4, 5, 6, 7, 8, 9), 2, 3, model.emptyCache(2));
+  assert.ok(maxDiff(gatherRows(both.cache, [1]), b) < 1e-4);
+  assert.ok(maxDiff(gatherRows(both.cache, [0]), a) < 1e-4);
+});
+
+test('an in-process drafter computes what the worker-backed model computes', async () => {
+  const model = ar.runtime as CausalModel;
+  const inproc = await InProcessCausalModel.open(loadCheckpoint(dirs.target), { threads: 1, cacheDir: join(dir, 'cache') });
+  try {
+    const tokens = Int32Array.of(4, 9, 17, 3, 22);
+    const w = await model.forward(tokens, 1, 5, model.emptyCache(1), { logits: true });
+    const p = await inproc.forward(tokens, 1, 5, inproc.emptyCache(1), { logits: true });
+    assert.deepEqual(Array.from(p.head.topkIds), Array.from(w.head.topkIds));
+    let d = 0;
+    for (let i = 0; i < w.head.logits!.length; i++) d = Math.max(d, Math.abs(w.head.logits![i]! - p.head.logits![i]!));
+    assert.ok(d < 1e-4, `logits differ by ${d}`);
+    assert.ok(maxDiff(p.cache, w.cache) < 1e-4);
+    const t = inproc.truncateCache(p.cache, 3);
+    assert.ok(maxDiff(t, await prefill(model, [4, 9, 17])) < 1e-4);
+  } finally {
+    await inproc.dispose();
+  }
+});
+
+test('speculative sampling matches the target distribution on a small model (chi-square)', async () => {
+  const model = ar.runtime as CausalModel;
+  const prompt = encodePrompt(ar, 'w5 w6');
+  const V = model.vocabSize;
+  // the target's exact marginals of the first two tokens
+  const first = await model.forward(Int32Array.from(prompt), 1, prompt.length, model.emptyCache(1), { logits: true });
+  const soft = (l: Float32Array, off: number): number[] => {
+    let m = -Infinity;
+    for (let v = 0; v < V; v++) m = Math.max(m, l[off + v]!);
+    const e = Array.from({ length: V }, (_, v) => Math.exp(l[off + v]! - m));
+    const s = e.reduce((x, y) => x + y, 0);
+    return e.map((x) => x / s);
+  };
+  const p1 = soft(first.head.logits!, (prompt.length - 1) * V);
+  const rows = Int32Array.from({ length: V }, (_, v) => v);
+  const second = await model.forward(rows, V, 1, gatherRows(first.cache, Array.from({ length: V }, () => 0)), { logits: true });
+  const p2 = new Array<number>(V).fill(0);
+  for (let x = 0; x < V; x++) soft(second.head.logits!, x * V).forEach((q, y) => (p2[y] = p2[y]! + p1[x]! * q));
+
+  const strategy = createSpeculative(resolveParams('speculative', speculative.params, { draft: dirs.draft, verify: 'sampling', gamma: 2, schedule: 'constant', confidence: 0 }));
+  const N = 1500;
+  const c1 = new Map<string, number>();
+  const c2 = new Map<string, number>();
+  let accepted = 0;
+  for (let i = 0; i < N; i++) {
+    const it = runAutoregressive(model, prompt, strategy, { maxTokens: 2, sampling: { temperature: 1, topK: 0, topP: 1 }, rng: new Rng(500 + i), eosTokenIds: [], keepStrategy: true });
+    let r;
+    for (;;) {
+      const n = await it.next();
+      if (n.done) {
+        r = n.value;
+        break;
+      }
+    }
+    accepted += r.accepted;
+    c1.set(String(r.generated[0]), (c1.get(String(r.generated[0])) ?? 0) + 1);
+    c2.set(String(r.generated[1]), (c2.get(String(r.generated[1])) ?? 0) + 1);
+  }
+  await strategy.dispose?.();
+  const asMap = (p: number[]): Map<string, number> => new Map(p.map((x, v) => [String(v), x]));
+  const t1 = chiSquareP(c1, asMap(p1), N);
+  const t2 = chiSquareP(c2, asMap(p2), N);
+  assert.ok(t1.p > 1e-3, `first token: chi-square ${t1.stat.toFixed(1)} on ${t1.df} df, p = ${t1.p}`);
+  assert.ok(t2.p > 1e-3, `second token: chi-square ${t2.stat.toFixed(1)} on ${t2.df} df, p = ${t2.p}`);
+  assert.ok(accepted > 0, 'some drafts were accepted (the test exercises acceptance)');
+});

@@ -1,0 +1,170 @@
+/**
+ * The quality decoders' triggers, shown on scripted models: CNTP samples trials only when the
+ * entropy is high and keeps the lowest-perplexity one; AdaDec pauses and reranks only above its
+ * entropy threshold; Anchored Decoding moves from the target to the safe model as the budget
+ * shrinks; Superposed Decoding feeds a superposition of its drafts' embeddings.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runAutoregressive, type ArResult } from '../../src/decode/autoregressive/loop.js';
+import type { AutoregressiveStrategy } from '../../src/decode/autoregressive/types.js';
+import { greedy } from '../../src/decode/autoregressive/greedy.js';
+import { cntp, cntpTrials, createCntp } from '../../src/decode/autoregressive/cntp.js';
+import { adadec, createAdadec } from '../../src/decode/autoregressive/adadec.js';
+import { anchored, anchoredLambda, createAnchored, geometricMixture } from '../../src/decode/autoregressive/anchored.js';
+import { createSuperposed, superposed } from '../../src/decode/autoregressive/superposed.js';
+import { borrowed } from '../../src/decode/autoregressive/models.js';
+import { resolveParams } from '../../src/decode/params.js';
+import { OptionError } from '../../src/errors.js';
+import { Rng } from '../../src/tasks/rng.js';
+import { BatchScripted, EmbeddingScripted, logitsOf } from './helpers.js';
+
+async function run(model: BatchScripted, prompt: number[], strategy: AutoregressiveStrategy, options: { maxTokens?: number; temperature?: number; tokenText?: (id: number) => string } = {}): Promise<ArResult> {
+  const it = runAutoregressive(model, prompt, strategy, {
+    maxTokens: options.maxTokens ?? 8,
+    sampling: { temperature: options.temperature ?? 0, topK: 0, topP: 1 },
+    rng: new Rng(3),
+    eosTokenIds: model.eosTokenIds,
+    ...(options.tokenText ? { tokenText: options.tokenText } : {}),
+  });
+  for (;;) {
+    const n = await it.next();
+    if (n.done) return n.value;
+  }
+}
+
+const dist = (vocab: number, spec: Record<number, number>): Float32Array => {
+  const rest = 1 - Object.values(spec).reduce((a, b) => a + b, 0);
+  const free = vocab - Object.keys(spec).length;
+  return logitsOf(Array.from({ length: vocab }, (_, v) => spec[v] ?? rest / free));
+};
+
+// ---- CNTP ----------------------------------------------------------------------------------
+// vocab: 0 eos, 1..4 words, 5 = "." ; after the prompt the next word is uniform (high entropy);
+// after word 3 the sentence ends at once with certainty, after the others it rambles
+const CNTP_V = 6;
+const cntpText = (id: number): string => (id === 5 ? '.' : id === 0 ? '<eos>' : `w${id} `);
+const cntpModel = (): BatchScripted =>
+  new BatchScripted(CNTP_V, [0], (p) => {
+    const last = p[p.length - 1]!;
+    if (p.length === 1) return dist(CNTP_V, { 1: 0.25, 2: 0.25, 3: 0.25, 4: 0.25 });
+    if (last === 5) return dist(CNTP_V, { 0: 0.99 });
+    if (last === 3) return dist(CNTP_V, { 5: 0.99 });
+    return dist(CNTP_V, { 1: 0.2, 2: 0.2, 4: 0.2, 5: 0.2 });
+  });
+
+test('cntp: trial count follows the entropy (reference formula)', () => {
+  assert.equal(cntpTrials(0, 40, 0.01, 1.5), 1);
+  assert.equal(cntpTrials(0.01, 40, 0.01, 1.5), 1);
+  assert.equal(cntpTrials(1.5, 40, 0.01, 1.5), 40);
+  assert.equal(cntpTrials(5, 40, 0.01, 1.5), 40);
+  assert.equal(cntpTrials(0.755, 40, 0.01, 1.5), 20);
+});
+
+test('cntp: at a high-entropy step it samples trials to the punctuation and keeps the lowest-perplexity one', async () => {
+  const plain = await run(cntpModel(), [2], greedy.create({}));
+  assert.deepEqual(plain.generated.slice(0, 1), [1]); // greedy takes the first of the tied words
+  const strategy = createCntp(resolveParams('cntp', cntp.params, {}));
+  const got = await run(cntpModel(), [2], strategy, { tokenText: cntpText });
+  assert.deepEqual(got.generated.slice(0, 2), [3, 5], `got ${got.generated}`);
+  assert.ok(got.nfe > got.generated.length, 'the trials cost forward passes');
+});
+
+test('cntp: at low entropy it is plain decoding', async () => {
+  const peaked = (): BatchScripted => new BatchScripted(CNTP_V, [0], (p) => dist(CNTP_V, { [(p.length % 4) + 1]: 0.999 }));
+  const plain = await run(peaked(), [2], greedy.create({}));
+  const got = await run(peaked(), [2], createCntp(resolveParams('cntp', cntp.params, {})), { tokenText: cntpText });
+  assert.deepEqual(got.generated, plain.generated);
+  assert.equal(got.nfe, plain.nfe);
+});
+
+// ---- AdaDec --------------------------------------------------------------------------------
+// after the prompt: 1 (0.4), 2 (0.35), 3 (0.25): entropy 1.08 nats > 1.0; after 1 the model is
+// lost (uniform), after 2 it is sure of every next token
+const ADA_V = 8;
+const adaModel = (): BatchScripted =>
+  new BatchScripted(ADA_V, [0], (p) => {
+    if (p.length === 1) return dist(ADA_V, { 1: 0.4, 2: 0.35, 3: 0.25 });
+    if (p[1] === 2) return dist(ADA_V, { [(p.length % 5) + 3]: 0.99 });
+    return logitsOf(new Array(ADA_V).fill(1 / ADA_V));
+  });
+
+test('adadec: above the entropy threshold it pauses and reranks by lookahead', async () => {
+  const plain = await run(adaModel(), [5], greedy.create({}), { maxTokens: 3 });
+  assert.equal(plain.generated[0], 1);
+  const strategy = createAdadec(resolveParams('adadec', adadec.params, {}));
+  const got = await run(adaModel(), [5], strategy, { maxTokens: 3 });
+  assert.equal(got.generated[0], 2, `got ${got.generated}`);
+  assert.ok(strategy.pauses >= 1);
+  assert.ok(got.nfe > plain.nfe, 'the lookahead costs forward passes');
+});
+
+test('adadec: below the threshold it is greedy', async () => {
+  const strategy = createAdadec(resolveParams('adadec', adadec.params, { threshold: 2.5 }));
+  const plain = await run(adaModel(), [5], greedy.create({}), { maxTokens: 3 });
+  const got = await run(adaModel(), [5], strategy, { maxTokens: 3 });
+  assert.deepEqual(got.generated, plain.generated);
+  assert.equal(strategy.pauses, 0);
+  assert.equal(got.nfe, plain.nfe);
+});
+
+// ---- Anchored ------------------------------------------------------------------------------
+const ANC_V = 5;
+const risky = (): BatchScripted => new BatchScripted(ANC_V, [], () => dist(ANC_V, { 1: 0.9 }));
+const safe = (): BatchScripted => new BatchScripted(ANC_V, [], () => dist(ANC_V, { 2: 0.9 }));
+
+test('anchored: the geometric mixture spans safe (λ = 0) to target (λ = 1), KL grows with λ', () => {
+  const ls = Float64Array.from([0.1, 0.2, 0.7], Math.log);
+  const lt = Float64Array.from([0.6, 0.3, 0.1], Math.log);
+  assert.ok(geometricMixture(ls, lt, 0).kl < 1e-12);
+  let last = -1;
+  for (const l of [0, 0.25, 0.5, 0.75, 1]) {
+    const { kl } = geometricMixture(ls, lt, l);
+    assert.ok(kl >= last - 1e-12);
+    last = kl;
+  }
+  const pick = anchoredLambda(ls, lt, 0.1);
+  assert.ok(pick.kl <= 0.1 + 1e-9 && pick.lambda > 0 && pick.lambda < 1);
+});
+
+test('anchored: a large budget decodes the target, none decodes the safe model, the spend never exceeds the budget', async () => {
+  const mk = (budget: number) => createAnchored(resolveParams('anchored', anchored.params, { budget }), async () => borrowed(safe()));
+  const free = await run(risky(), [0], mk(1e9), { maxTokens: 6 });
+  assert.deepEqual(free.generated, [1, 1, 1, 1, 1, 1]);
+  const none = await run(risky(), [0], mk(0), { maxTokens: 6 });
+  assert.deepEqual(none.generated, [2, 2, 2, 2, 2, 2]);
+  const some = mk(12);
+  const mid = await run(risky(), [0], some, { maxTokens: 6 });
+  assert.ok(some.spent <= 12 + 1e-9, `spent ${some.spent}`);
+  assert.ok(some.trace.some((t) => t.lambda > 0 && t.lambda < 1), 'the budget binds at some step');
+  assert.ok(mid.generated.includes(1), `some target tokens: ${mid.generated}`);
+});
+
+// ---- Superposed ----------------------------------------------------------------------------
+// vocab 0 eos, 1..6; the prompt repeats "1 2 3"; the model continues the pattern with p 0.6
+const SUP_V = 7;
+const supModel = (): EmbeddingScripted =>
+  new EmbeddingScripted(SUP_V, [0], (p) => {
+    const last = p[p.length - 1]!;
+    if (p.length >= 12) return dist(SUP_V, { 0: 0.9 });
+    const next = (last % 3) + 1;
+    return dist(SUP_V, { [next]: 0.6, [((next + 1) % 6) + 1]: 0.2 });
+  });
+
+test('superposed: k drafts from one forward per token, fed as a superposition of their embeddings', async () => {
+  const model = supModel();
+  const strategy = createSuperposed(resolveParams('superposed', superposed.params, {}));
+  const got = await run(model, [1, 2, 3, 1, 2, 3], strategy, { maxTokens: 8 });
+  assert.equal(got.generated.length > 0, true);
+  assert.deepEqual(got.generated.slice(0, 3), [1, 2, 3], `got ${got.generated}`);
+  assert.equal(strategy.lastDrafts.length, 3);
+  assert.ok(model.seen.length > 0);
+  assert.ok(model.seen.some((x) => x.filter((w) => w > 1e-6).length > 1), 'some input mixes several drafts');
+  for (const x of model.seen) assert.ok(Math.abs(x.reduce((a, b) => a + b, 0) - 1) < 1e-5, 'weights are normalised');
+  // one forward per generated position (after the prefill), never one per draft
+  assert.ok(got.nfe <= 1 + got.generated.length, `nfe ${got.nfe} for ${got.generated.length} tokens`);
+});
+
+test('superposed: a model without an embeddings input is refused by name', async () => {
+  await assert.rejects(run(risky(), [0], createSuperposed(resolveParams('superposed', superposed.params, {}))), (e: unknown) => e instanceof OptionError && /inputs_embeds/.test(e.message));
+});

@@ -1,0 +1,142 @@
+/**
+ * The draft sources' own rules (prompt lookup, ADED's tri-gram MCTS, unified layer skipping, the
+ * draft length schedule, multi-path exact match), block verification's advantage, the registry
+ * entries, and the release of draft models however a generation ends.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lookupDraft } from '../../src/decode/autoregressive/lookup.js';
+import { mctsDrafts, TrigramTable } from '../../src/decode/autoregressive/aded.js';
+import { unifiedKeptLayers, borrowed, type Loaded } from '../../src/decode/autoregressive/models.js';
+import { DraftLength } from '../../src/decode/autoregressive/draft-model.js';
+import { verifyPathsExact } from '../../src/decode/autoregressive/multipath.js';
+import { createSpeculative, speculative } from '../../src/decode/autoregressive/speculative.js';
+import { runAutoregressive } from '../../src/decode/autoregressive/loop.js';
+import { AUTOREGRESSIVE_STRATEGIES, findAutoregressiveStrategy } from '../../src/decode/registry.js';
+import { resolveParams } from '../../src/decode/params.js';
+import type { CausalModel } from '../../src/runtime/types.js';
+import { OptionError } from '../../src/errors.js';
+import { Rng } from '../../src/tasks/rng.js';
+import { BatchScripted, hashedDistribution, logitsOf } from './helpers.js';
+
+test('lookup: continuation of the earliest match of the longest tail n-gram (HF rule)', () => {
+  // tail bigram (7, 8) occurs at 1 → continuation 9 10 11
+  assert.deepEqual(lookupDraft([5, 7, 8, 9, 10, 11, 7, 8], 2, 3), [9, 10, 11]);
+  assert.deepEqual(lookupDraft([5, 7, 8, 9, 10, 11, 7, 8], 2, 10), [9, 10, 11, 7, 8]);
+  // no bigram match: the unigram 8 matches at 2
+  assert.deepEqual(lookupDraft([1, 2, 8, 4, 3, 8], 2, 2), [4, 3]);
+  // the earliest occurrence wins
+  assert.deepEqual(lookupDraft([1, 2, 3, 1, 2, 4, 1, 2], 2, 1), [3]);
+  assert.deepEqual(lookupDraft([1, 2, 3], 2, 4), []);
+});
+
+test('aded: the tri-gram MCTS drafts the continuation the context keeps repeating', () => {
+  const table = new TrigramTable(16);
+  const ctx = [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 5, 1, 2];
+  for (let i = 2; i < ctx.length; i++) table.add(ctx[i - 2]!, ctx[i - 1]!, ctx[i]!, 1);
+  const paths = mctsDrafts(table, ctx, { iterations: 150, depth: 3, topK: 24, choices: 24, c1: 32, c2: 8, window: 16, increment: 0.04, cap: 3 });
+  assert.ok(paths.length >= 2, 'both continuations of (1, 2, 3) are explored');
+  assert.deepEqual(paths[0], [3, 4, 1], `most visited: ${JSON.stringify(paths)}`);
+  assert.ok(paths.some((p) => p[1] === 5));
+  table.add(1, 2, 3, 10, 3);
+  assert.equal(table.weight(1, 2, 3), 3, 'online updates are capped');
+});
+
+test('unified layer skipping: keep round(L / ratio) layers, first and last kept, the rest evenly spread', () => {
+  assert.deepEqual(unifiedKeptLayers(4, 2), [0, 3]);
+  assert.deepEqual(unifiedKeptLayers(8, 2), [0, 2, 5, 7]);
+  assert.deepEqual(unifiedKeptLayers(12, 1.5), [0, 2, 3, 5, 6, 8, 9, 11]);
+  assert.deepEqual(unifiedKeptLayers(4, 1), [0, 1, 2, 3]);
+  assert.throws(() => unifiedKeptLayers(4, 0.5), OptionError);
+});
+
+test('draft length: +2 after a fully accepted round, −1 after a rejection (floor 1), capped', () => {
+  const d = new DraftLength(5, 'heuristic', 8);
+  d.update(5, 5, 5);
+  assert.equal(d.current, 7);
+  d.update(7, 7, 7);
+  assert.equal(d.current, 8);
+  d.update(8, 8, 3);
+  assert.equal(d.current, 7);
+  for (let i = 0; i < 10; i++) d.update(1, 1, 0);
+  assert.equal(d.current, 1);
+  d.update(1, 1, 1);
+  assert.equal(d.current, 3);
+  const c = new DraftLength(4, 'constant', 8);
+  c.update(4, 4, 4);
+  assert.equal(c.current, 4);
+});
+
+test('multi-path exact match keeps the longest agreeing path', () => {
+  const picks = [4, 5, 6, 7]; // the target's tokens along the kept prefix
+  const views = [0, 1, 2].map(() => ({ p: () => new Float64Array(0), pick: (i: number) => picks[i]! }));
+  const v = verifyPathsExact([[4, 9], [4, 5, 6, 1], [4, 5]], views);
+  assert.equal(v.row, 1);
+  assert.equal(v.accepted, 3);
+  assert.deepEqual(v.tokens, [4, 5, 6, 7]);
+  assert.deepEqual(verifyPathsExact([[1], [2]], views), { row: 0, accepted: 0, tokens: [4] });
+});
+
+const V = 4;
+const target = (): BatchScripted => new BatchScripted(V, [], (p) => logitsOf(hashedDistribution(p, V, 1, 2.5)));
+const draft = (): BatchScripted => new BatchScripted(V, [], (p) => logitsOf(hashedDistribution(p, V, 2, 2.5)));
+
+async function meanAccepted(verify: string, runs: number): Promise<number> {
+  let accepted = 0;
+  let verifies = 0;
+  for (let i = 0; i < runs; i++) {
+    const s = createSpeculative(resolveParams('speculative', speculative.params, { verify, gamma: 4, schedule: 'constant', confidence: 0 }), async () => borrowed(draft()));
+    const it = runAutoregressive(target(), [1, 2], s, { maxTokens: 5, sampling: { temperature: 1, topK: 0, topP: 1 }, rng: new Rng(i), eosTokenIds: [] });
+    for (;;) {
+      const n = await it.next();
+      if (n.done) {
+        accepted += n.value.accepted;
+        verifies += n.value.verifies ?? 0;
+        break;
+      }
+    }
+  }
+  return accepted / verifies;
+}
+
+test('block verification keeps at least as many drafts as token-wise speculative sampling', async () => {
+  const token = await meanAccepted('sampling', 1500);
+  const block = await meanAccepted('block', 1500);
+  assert.ok(block > token, `block ${block.toFixed(3)} vs token-wise ${token.toFixed(3)} accepted per verify`);
+});
+
+test('registry: every method of the issue, with its paper, defaults and typed params', () => {
+  const names = AUTOREGRESSIVE_STRATEGIES.map((s) => s.name);
+  for (const n of ['greedy', 'speculative', 'multipath', 'pearl', 'lookup', 'aded', 'layerskip', 'deer', 'cntp', 'adadec', 'superposed', 'anchored']) {
+    assert.ok(names.includes(n), n);
+    const def = findAutoregressiveStrategy(n);
+    assert.equal(def.family, 'autoregressive');
+    assert.ok(def.paper.length > 10, `${n} cites its paper`);
+    resolveParams(n, def.params, {}); // defaults are valid
+  }
+  assert.equal(resolveParams('speculative', speculative.params, { verify: 'block' })['verify'], 'block');
+  assert.throws(() => resolveParams('speculative', speculative.params, { verify: 'nope' }), OptionError);
+  assert.throws(() => resolveParams('speculative', speculative.params, { gama: 3 }), /unknown option 'gama'/);
+  assert.equal(findAutoregressiveStrategy('speculative').params['draft']!.default, 'tiny-ar-draft');
+  assert.equal(findAutoregressiveStrategy('deer').params['drafter']!.default, 'tiny-dlm');
+});
+
+test('draft models are loaded lazily and released however the generation ends', async () => {
+  let loads = 0;
+  let releases = 0;
+  const load = async (): Promise<Loaded<CausalModel>> => {
+    loads += 1;
+    return { model: draft(), dir: 'spy', dispose: async () => void (releases += 1) };
+  };
+  const s1 = createSpeculative(resolveParams('speculative', speculative.params, {}), load);
+  assert.equal(loads, 0, 'nothing loads at creation');
+  const it = runAutoregressive(target(), [1, 2], s1, { maxTokens: 6, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] });
+  for (;;) if ((await it.next()).done) break;
+  assert.deepEqual([loads, releases], [1, 1]);
+  // a consumer that stops early (stop strings)
+  const s2 = createSpeculative(resolveParams('speculative', speculative.params, {}), load);
+  const it2 = runAutoregressive(target(), [1, 2], s2, { maxTokens: 6, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] });
+  await it2.next();
+  await it2.return(undefined as never);
+  assert.deepEqual([loads, releases], [2, 2]);
+});
