@@ -137,6 +137,8 @@ export interface GenerationResult {
 export type GenerationEvent =
   | { type: 'step'; nfe: number; committed: { position: number; token: number; text: string }[]; remasked: number[] }
   | { type: 'text'; delta: string }
+  /** autoregressive: one target forward pass and what it committed (drafts proposed/accepted) */
+  | { type: 'verify'; nfe: number; tokens: number[]; drafted: number; accepted: number }
   | ({ type: 'done' } & GenerationResult);
 
 /** Turn a prompt (string or chat messages) into token ids for this model. */
@@ -175,7 +177,8 @@ function textUntilEos(model: ParadecModel, ids: readonly number[]): { text: stri
   return { text: model.tokenizer.decode(kept, { skipSpecialTokens: true }), tokens: kept.length, ended: end >= 0 };
 }
 
-function defaultGenLength(model: ParadecModel): number {
+/** The canvas length used when a request does not give one: 32 for paradec's task models. */
+export function defaultGenLength(model: ParadecModel): number {
   return model.linePrompt ? 32 : 128;
 }
 
@@ -314,8 +317,11 @@ async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel
     rng: new Rng(seedOf(options)),
     eosTokenIds: model.eosTokenIds,
     signal: options.signal,
+    tokenText: (id) => model.tokenizer.decode([id]),
   });
   const generated: number[] = [];
+  let drafted = 0;
+  let accepted = 0;
   let emitted = '';
   let result: ArResult;
   let stopped = false;
@@ -326,6 +332,9 @@ async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel
       break;
     }
     generated.push(...n.value.tokens);
+    drafted += n.value.drafted;
+    accepted += n.value.accepted;
+    yield { type: 'verify', nfe: n.value.nfe, tokens: n.value.tokens, drafted: n.value.drafted, accepted: n.value.accepted };
     const { text } = textUntilEos(model, generated);
     const cut = cutAtStop(text, options.stop);
     // hold back a possible partial stop string at the end
@@ -338,7 +347,7 @@ async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel
     if (cut.stopped) {
       stopped = true;
       await it.return?.(undefined as never);
-      result = { generated, nfe: n.value.nfe, drafted: 0, accepted: 0, finishReason: 'stop' };
+      result = { generated, nfe: n.value.nfe, drafted, accepted, finishReason: 'stop' };
       break;
     }
   }

@@ -197,6 +197,12 @@ async function streamAnswer(
     }
     if (ev.type === 'step') {
       if (canvas) await send(chunk(endpoint, meta, { text: '', finishReason: null, usageField, extra: { paradec_canvas: canvasStep(ev, p.genLength!) } }));
+    } else if (ev.type === 'verify') {
+      // autoregressive: one frame per target forward with the drafts it accepted (canvas mode only)
+      if (request.canvas) {
+        const frame = { nfe: ev.nfe, tokens: ev.tokens.length, drafted: ev.drafted, accepted: ev.accepted };
+        await send(chunk(endpoint, meta, { text: '', finishReason: null, usageField, extra: { paradec_verify: frame } }));
+      }
     } else if (ev.type === 'text') {
       if (ev.delta) await send(chunk(endpoint, meta, { text: ev.delta, finishReason: null, usageField }));
     } else {

@@ -5,7 +5,7 @@
  * Only configured names are served: a request cannot make the server read a directory of its
  * choosing. The first model is the default for requests that name none.
  */
-import { loadModel, type LoadOptions, type ParadecModel } from '../api.js';
+import { defaultGenLength, loadModel, type LoadOptions, type ParadecModel } from '../api.js';
 import { DIFFUSION_STRATEGIES, AUTOREGRESSIVE_STRATEGIES } from '../decode/registry.js';
 import { HttpError } from './http-error.js';
 
@@ -30,9 +30,7 @@ export interface ModelInfo {
 }
 
 /** The canvas length api.ts uses when a request gives neither gen_length nor max_tokens. */
-export function defaultGenLength(model: ParadecModel): number {
-  return model.linePrompt ? 32 : 128;
-}
+export { defaultGenLength };
 
 export class ModelPool {
   private readonly models = new Map<string, ParadecModel>();
