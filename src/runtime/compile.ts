@@ -1,0 +1,453 @@
+/**
+ * ModelConfig + ModelWeights → an ONNX graph, cached on disk.
+ *
+ * One builder serves every architecture; the differences are switches (q/k/v biases, per-head
+ * q/k norm, Dream's logit shift, causal vs bidirectional attention). Design choices, all made
+ * for CPU speed with ONNX Runtime 1.30:
+ *
+ * - Weights are external-data initializers pointing into the checkpoint's safetensors files by
+ *   byte offset, in their stored dtype. F16/BF16 weights get a Cast to float32 that ORT's constant
+ *   folding evaluates once at session load, so fp32 math runs on them with no copy in JS.
+ * - Linear layers use com.microsoft FusedMatMul with transB=1 directly on HF `[out, in]` weights
+ *   (ORT prepacks the constant B, transposed or not). q/k/v and gate/up are each one matmul on
+ *   row-concatenated weights (a Concat of initializers, also folded at load): fewer, larger GEMMs.
+ * - Attention is the opset-23 `Attention` op: grouped-query natively, an additive mask built in
+ *   the graph (padding, and causal with an arbitrary past), and past/present KV in
+ *   [batch, kvHeads, length, headDim]. Unlike GroupQueryAttention it accepts batch > 1 with several
+ *   new tokens on top of a past, which batched draft verification needs.
+ * - RoPE is the opset-23 `RotaryEmbedding` (rotate-half) with cos/sin computed in the graph from
+ *   position ids and the same inverse frequencies the reference uses, so no position table is
+ *   baked in (models with 128k positions would otherwise carry a 64 MB table).
+ * - The decode head (top-k ids/probs, entropy) is appended to the graph so decoders never pull
+ *   full-vocabulary logits into JavaScript; `logits` stays an output, fetched only on request.
+ */
+import { createHash } from 'node:crypto';
+import {
+  closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { CheckpointError, OptionError } from '../errors.js';
+import { readTensorBytes, readTensorF32, type TensorEntry } from '../model/safetensors.js';
+import { ropeInverseFrequencies } from '../model/rope.js';
+import type { ModelConfig, ModelWeights } from '../model/types.js';
+import { float, Graph, MICROSOFT, type ElemType } from './graph.js';
+import { quantizeInt4 } from './quantize.js';
+
+/** Bumped whenever the emitted graph changes, so stale cache entries are never reused. */
+export const COMPILER_VERSION = 1;
+
+export type GraphKind = 'bidirectional' | 'causal';
+export type Quantization = 'none' | 'int4';
+
+export interface GraphOptions {
+  kind: GraphKind;
+  /** k of the in-graph top-k (default 8; clamped to the vocabulary size) */
+  topK?: number;
+  /** 'int4': MatMulNBits weights (block 32, symmetric RTN at compile time) for the layer linears */
+  quantize?: Quantization;
+  /** append the decode head (default true); false gives a plain transformers.js-style graph */
+  head?: boolean;
+}
+
+export interface CompileGraphOptions extends GraphOptions {
+  /** cache root (default: env PARADEC_CACHE, else ~/.cache/paradec) */
+  cacheDir?: string;
+}
+
+/** Names of the decode head's outputs. */
+export const HEAD_OUTPUTS = { topkIds: 'topk_ids', topkProbs: 'topk_probs', entropy: 'entropy', logits: 'logits' } as const;
+
+export interface CompiledGraph {
+  kind: GraphKind;
+  /** the .onnx file (weights not included) */
+  modelPath: string;
+  /** the directory external-data `location`s are relative to */
+  externalDataDir: string;
+  /** effective k of the head (0 when compiled without a head) */
+  topK: number;
+  quantize: Quantization;
+  /** cache key */
+  key: string;
+  /** true when the graph came from the cache instead of being built now */
+  cached: boolean;
+}
+
+const DEFAULT_TOP_K = 8;
+const INT4_BLOCK = 32;
+/** Additive attention-mask value for excluded keys: finite, so fully masked rows stay NaN-free. */
+const MASKED = -1e30;
+
+export function cacheRoot(override?: string): string {
+  return override ?? process.env['PARADEC_CACHE'] ?? join(homedir(), '.cache', 'paradec');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where initializers come from
+
+const DTYPE_ELEM: Record<string, ElemType> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
+
+/**
+ * Supplies initializers to the builder. The checkpoint store points into the safetensors files;
+ * the bundle store (int4) writes a self-contained weights file next to the graph, because an ORT
+ * session has a single external-data directory and quantized blobs cannot live in the checkpoint.
+ */
+export interface WeightStore {
+  /** The float32 value of a checkpoint tensor. */
+  float(g: Graph, e: TensorEntry): string;
+  /** An initializer from bytes computed at compile time. */
+  data(g: Graph, hint: string, type: ElemType, dims: readonly number[], bytes: Uint8Array): string;
+}
+
+function checkFloat(e: TensorEntry): ElemType {
+  const t = DTYPE_ELEM[e.dtype];
+  if (!t) throw new CheckpointError(`${e.file}: tensor '${e.name}' has dtype ${e.dtype}; paradec compiles F32, F16 and BF16 weights`);
+  return t;
+}
+
+class CheckpointStore implements WeightStore {
+  private readonly seen = new Map<TensorEntry, string>();
+  readonly dir: string;
+
+  constructor(weights: ModelWeights) {
+    const dirs = new Set(allEntries(weights).map((e) => dirname(e.file)));
+    if (dirs.size !== 1) throw new CheckpointError(`weights come from several directories (${[...dirs].join(', ')}); a compiled graph needs one`);
+    this.dir = [...dirs][0]!;
+  }
+
+  float(g: Graph, e: TensorEntry): string {
+    const hit = this.seen.get(e);
+    if (hit) return hit;
+    const type = checkFloat(e);
+    const init = g.external(e.name, type, e.shape, { location: basename(e.file), offset: e.offset, length: e.byteLength });
+    const value = type === 'float32' ? init : g.cast(init, 'float32');
+    this.seen.set(e, value);
+    return value;
+  }
+
+  data(g: Graph, hint: string, type: ElemType, dims: readonly number[], bytes: Uint8Array): string {
+    return g.raw(hint, type, dims, bytes);
+  }
+}
+
+class BundleStore implements WeightStore {
+  static readonly FILE = 'weights.bin';
+  private readonly seen = new Map<TensorEntry, string>();
+  private readonly fd: number;
+  private offset = 0;
+
+  constructor(dir: string) {
+    this.fd = openSync(join(dir, BundleStore.FILE), 'w');
+  }
+
+  private append(bytes: Uint8Array): { location: string; offset: number; length: number } {
+    const pad = (64 - (this.offset % 64)) % 64;
+    if (pad) writeSync(this.fd, new Uint8Array(pad));
+    this.offset += pad;
+    const at = this.offset;
+    writeSync(this.fd, bytes);
+    this.offset += bytes.byteLength;
+    return { location: BundleStore.FILE, offset: at, length: bytes.byteLength };
+  }
+
+  float(g: Graph, e: TensorEntry): string {
+    const hit = this.seen.get(e);
+    if (hit) return hit;
+    const type = checkFloat(e);
+    const init = g.external(e.name, type, e.shape, this.append(readTensorBytes(e)));
+    const value = type === 'float32' ? init : g.cast(init, 'float32');
+    this.seen.set(e, value);
+    return value;
+  }
+
+  data(g: Graph, hint: string, type: ElemType, dims: readonly number[], bytes: Uint8Array): string {
+    return g.external(hint, type, dims, this.append(bytes));
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function allEntries(w: ModelWeights): TensorEntry[] {
+  const out: TensorEntry[] = [w.embed, w.finalNorm, w.lmHead];
+  for (const l of w.layers) for (const e of Object.values(l)) if (e) out.push(e as TensorEntry);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The decode head
+
+export interface HeadOptions {
+  /** ai.onnx opset of the graph the head is added to (ReduceSum takes axes as an input from 13) */
+  opset?: number;
+  /**
+   * declare the outputs' shapes with paradec's symbolic dims (default true); off for graphs we
+   * did not build, whose own dim names could mean something else
+   */
+  shapes?: boolean;
+}
+
+/**
+ * Append the decode head to a graph whose `logits` value is float32 [batch, seq, vocab]:
+ * outputs `topk_ids` int64 [b, s, k], `topk_probs` float [b, s, k] (softmax, temperature 1),
+ * `entropy` float [b, s] in nats.
+ *
+ * Everything is computed from log-softmax, which ORT evaluates stably (max-subtracted):
+ * probabilities of the top-k are exp(logsoftmax), and entropy = -Σ p·logp (equal to
+ * logsumexp − Σ p·logit), a sum of non-negative terms with no cancellation.
+ */
+export function appendDecodeHead(g: Graph, logits: string, k: number, options: HeadOptions = {}): void {
+  const opset = options.opset ?? 23;
+  const logp = g.node('LogSoftmax', [logits], { axis: -1 }, '', `logp`);
+  const [vals, ids] = g.nodeN('TopK', [logp, g.ints([k])], 2, { axis: -1, largest: 1, sorted: 1 }, '', `topk`) as [string, string];
+  const probs = g.node('Exp', [vals], {}, '', `topk_probs`);
+  const plogp = g.node('Mul', [g.node('Exp', [logp], {}, '', `p`), logp], {}, '', `plogp`);
+  const sum = opset >= 13
+    ? g.node('ReduceSum', [plogp, g.ints([-1])], { keepdims: 0 }, '', `sum`)
+    : g.node('ReduceSum', [plogp], { axes: [-1], keepdims: 0 }, '', `sum`);
+  const entropy = g.node('Neg', [sum], {}, '', `entropy`);
+  const shaped = options.shapes ?? true;
+  g.output(ids, HEAD_OUTPUTS.topkIds, 'int64', shaped ? ['batch_size', 'sequence_length', k] : undefined);
+  g.output(probs, HEAD_OUTPUTS.topkProbs, 'float32', shaped ? ['batch_size', 'sequence_length', k] : undefined);
+  g.output(entropy, HEAD_OUTPUTS.entropy, 'float32', shaped ? ['batch_size', 'sequence_length'] : undefined);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The transformer
+
+function floatBytes(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Build the graph (no caching). Exposed for tests and for tools that want the raw proto. */
+export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<GraphOptions>, store: WeightStore): Graph {
+  const { kind, quantize } = options;
+  const causal = kind === 'causal';
+  const H = c.hiddenSize;
+  const D = c.headDim;
+  const nH = c.numHeads;
+  const nKv = c.numKvHeads;
+  const I = c.intermediateSize;
+  const g = new Graph(`paradec_${c.architecture}_${kind}`);
+
+  const rms = (x: string, weight: TensorEntry): string =>
+    g.node('RMSNormalization', [x, store.float(g, weight)], { axis: -1, epsilon: float(c.rmsNormEps) }, '', 'rmsnorm');
+
+  /** x @ [W1; W2; ...]^T (+ [b1; b2; ...]) for HF [out, in] weights stacked by rows. */
+  const linear = (x: string, ws: TensorEntry[], biases: (TensorEntry | undefined)[] = [], quantizable = true): string => {
+    let y: string;
+    if (quantize === 'int4' && quantizable) {
+      const K = ws[0]!.shape[1]!;
+      const N = ws.reduce((n, e) => n + e.shape[0]!, 0);
+      const all = new Float32Array(N * K);
+      let row = 0;
+      for (const e of ws) {
+        all.set(readTensorF32(e), row * K);
+        row += e.shape[0]!;
+      }
+      const q = quantizeInt4(all, N, K, INT4_BLOCK);
+      const hint = ws.map((e) => e.name).join('+');
+      const B = store.data(g, `${hint}.q4`, 'uint8', [N, q.blocksPerRow, INT4_BLOCK / 2], q.packed);
+      const S = store.data(g, `${hint}.scales`, 'float32', [N * q.blocksPerRow], floatBytes(q.scales));
+      y = g.node('MatMulNBits', [x, B, S], { K, N, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, MICROSOFT, 'linear_q4');
+    } else {
+      const mats = ws.map((e) => store.float(g, e));
+      y = g.linearT(x, mats.length === 1 ? mats[0]! : g.concat(mats, 0));
+    }
+    if (biases.length && biases.every((b) => b)) {
+      const bs = biases.map((b) => store.float(g, b!));
+      y = g.add(y, bs.length === 1 ? bs[0]! : g.concat(bs, 0));
+    }
+    return y;
+  };
+
+  const split = (x: string, sizes: number[]): string[] => g.nodeN('Split', [x, g.ints(sizes)], sizes.length, { axis: -1 });
+
+  // ---- inputs ----
+  const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
+  let mask: string;
+  let positions: string;
+  let bias: string;
+  if (causal) {
+    mask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
+    positions = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
+    // allowed[b, 1, i, j] = key j is real and j <= past + i
+    const total = g.shape(mask, 1, 2);
+    const past = g.sub(total, g.shape(ids, 1, 2));
+    const zero = g.ints([0]);
+    const one = g.ints([1]);
+    const kIdx = g.node('Range', [g.squeeze(zero, [0]), g.squeeze(total, [0]), g.squeeze(one, [0])]);
+    const qIdx = g.node('Range', [g.squeeze(past, [0]), g.squeeze(total, [0]), g.squeeze(one, [0])]);
+    const causalOk = g.node('LessOrEqual', [kIdx, g.unsqueeze(qIdx, [1])]); // [S, T]
+    const realKey = g.unsqueeze(g.cast(mask, 'bool'), [1, 2]); // [B, 1, 1, T]
+    const allowed = g.node('And', [causalOk, realKey]); // [B, 1, S, T]
+    bias = g.node('Where', [allowed, g.scalar(0), g.scalar(MASKED)], {}, '', 'attn_bias');
+  } else {
+    mask = g.input('attention_mask', 'int64', ['batch_size', 'sequence_length']);
+    // Positions count real tokens only, so a row's result does not depend on where its padding is.
+    const cum = g.node('CumSum', [mask, g.constant('int64', [], [1])]);
+    positions = g.node('Max', [g.sub(cum, g.constant('int64', [], [1])), g.constant('int64', [], [0])], {}, '', 'positions');
+    const m = g.cast(mask, 'float32');
+    const keyBias = g.unsqueeze(g.mul(g.sub(g.scalar(1), m), g.scalar(MASKED)), [1, 2]); // [B, 1, 1, S]
+    // ORT's Attention wants the mask's query axis spelled out: [B, 1, S, S]
+    const seq = g.shape(ids, 1, 2);
+    bias = g.node('Expand', [keyBias, g.concat([g.shape(ids, 0, 1), g.ints([1]), seq, seq], 0)], {}, '', 'attn_bias');
+  }
+
+  // ---- RoPE angles: cos/sin [B, S, D/2] ----
+  const invFreq = Float32Array.from(ropeInverseFrequencies(c));
+  const angles = g.mul(g.unsqueeze(g.cast(positions, 'float32'), [-1]), g.constant('float32', [D / 2], invFreq, 'inv_freq'));
+  const cos = g.node('Cos', [angles]);
+  const sin = g.node('Sin', [angles]);
+  const rope = (x: string, heads: number): string =>
+    g.node('RotaryEmbedding', [x, cos, sin], { interleaved: 0, num_heads: heads }, '', 'rope');
+  const headNorm = (x: string, weight: TensorEntry, heads: number): string =>
+    g.reshape(rms(g.reshape(x, [0, 0, heads, D]), weight), [0, 0, heads * D]);
+
+  // ---- layers ----
+  let x = g.gather(store.float(g, w.embed), ids);
+  w.layers.forEach((L, i) => {
+    const h = rms(x, L.attnNorm);
+    let [q, k, v] = split(linear(h, [L.q, L.k, L.v], [L.qBias, L.kBias, L.vBias]), [nH * D, nKv * D, nKv * D]) as [string, string, string];
+    if (c.qkNorm) {
+      if (!L.qNorm || !L.kNorm) throw new CheckpointError(`layer ${i}: ${c.architecture} needs q_norm and k_norm weights`);
+      q = headNorm(q, L.qNorm, nH);
+      k = headNorm(k, L.kNorm, nKv);
+    }
+    q = rope(q, nH);
+    k = rope(k, nKv);
+    const attrs = { q_num_heads: nH, kv_num_heads: nKv, scale: float(1 / Math.sqrt(D)) };
+    let a: string;
+    if (causal) {
+      const kvDims = ['batch_size', nKv, 'past_sequence_length', D];
+      const pastK = g.input(`past_key_values.${i}.key`, 'float32', kvDims);
+      const pastV = g.input(`past_key_values.${i}.value`, 'float32', kvDims);
+      const outs = g.nodeN('Attention', [q, k, v, bias, pastK, pastV], 3, attrs, '', `attn${i}`);
+      a = outs[0]!;
+      const presentDims = ['batch_size', nKv, 'total_sequence_length', D];
+      g.output(outs[1]!, `present.${i}.key`, 'float32', presentDims);
+      g.output(outs[2]!, `present.${i}.value`, 'float32', presentDims);
+    } else {
+      a = g.node('Attention', [q, k, v, bias], attrs, '', `attn${i}`);
+    }
+    x = g.add(x, linear(a, [L.o]));
+    const h2 = rms(x, L.ffnNorm);
+    const [gate, up] = split(linear(h2, [L.gate, L.up]), [I, I]) as [string, string];
+    const act = g.mul(g.mul(gate, g.node('Sigmoid', [gate])), up);
+    x = g.add(x, linear(act, [L.down]));
+  });
+
+  let hf = rms(x, w.finalNorm);
+  if (c.shiftLogits) {
+    // Dream: position i takes the prediction made at i-1 (position 0 keeps its own). Shifting the
+    // hidden state before the lm head is the same thing on a tensor vocab/hidden times smaller.
+    const first = g.slice(hf, [0], [1], [1]);
+    const rest = g.slice(hf, [0], [-1], [1]);
+    hf = g.concat([first, rest], 1);
+  }
+  const logits = g.output(linear(hf, [w.lmHead], [], false), HEAD_OUTPUTS.logits, 'float32', ['batch_size', 'sequence_length', c.vocabSize]);
+  if (options.head) appendDecodeHead(g, logits, options.topK);
+  return g;
+}
+
+export const GRAPH_OPSETS = { '': 23, [MICROSOFT]: 1 };
+
+// ---------------------------------------------------------------------------------------------
+// Caching
+
+function cacheKey(c: ModelConfig, w: ModelWeights, options: Required<GraphOptions>): string {
+  const { raw: _raw, ...config } = c;
+  const files = [...new Set(allEntries(w).map((e) => e.file))].sort().map((f) => {
+    const st = statSync(f);
+    return [f, st.size, st.mtimeMs, st.ino];
+  });
+  const tensors = allEntries(w).map((e) => [e.name, basename(e.file), e.dtype, e.shape, e.offset, e.byteLength]);
+  const json = JSON.stringify({ v: COMPILER_VERSION, config, files, tensors, options });
+  return createHash('sha256').update(json).digest('hex').slice(0, 32);
+}
+
+interface CacheMeta {
+  kind: GraphKind;
+  topK: number;
+  quantize: Quantization;
+  /** null: the checkpoint directory (recorded separately), else a path relative to the entry */
+  externalDataDir: string | null;
+  checkpointDir: string;
+  architecture: string;
+  created: string;
+}
+
+/**
+ * Compile (or fetch from the cache) the graph of a checkpoint. The cache entry is a directory
+ * `<root>/graphs/<key>/` holding `model.onnx`, `meta.json` and, for int4, `weights.bin`; it is
+ * built in a temporary directory and renamed into place, so concurrent compiles never see a
+ * half-written entry.
+ */
+export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGraphOptions): CompiledGraph {
+  const topK = options.topK ?? DEFAULT_TOP_K;
+  if (!Number.isInteger(topK) || topK < 1) throw new OptionError(`topK must be a positive integer, got ${topK}`);
+  const quantize = options.quantize ?? 'none';
+  if (quantize !== 'none' && quantize !== 'int4') throw new OptionError(`quantize must be 'none' or 'int4', got '${String(quantize)}'`);
+  if (options.kind !== 'causal' && options.kind !== 'bidirectional') throw new OptionError(`graph kind must be 'causal' or 'bidirectional', got '${String(options.kind)}'`);
+  const resolved: Required<GraphOptions> = { kind: options.kind, topK: Math.min(topK, c.vocabSize), quantize, head: options.head ?? true };
+  if (options.kind === 'causal' && c.shiftLogits) {
+    // Dream's shift moves each prediction one position right; with a KV cache the first new
+    // token of every step would get its own logits instead of its predecessor's.
+    throw new OptionError(`${c.architecture} shifts its logits (position i predicts token i); it cannot run as a causal model with a KV cache`);
+  }
+  if (c.headDim % 2 !== 0) throw new CheckpointError(`head dimension ${c.headDim} must be even for RoPE`);
+
+  const checkpointStore = new CheckpointStore(w);
+  const key = cacheKey(c, w, resolved);
+  const entry = join(cacheRoot(options.cacheDir), 'graphs', key);
+  const modelPath = join(entry, 'model.onnx');
+  const result = (cached: boolean): CompiledGraph => {
+    const meta = JSON.parse(readFileSync(join(entry, 'meta.json'), 'utf8')) as CacheMeta;
+    return {
+      kind: resolved.kind,
+      modelPath,
+      externalDataDir: meta.externalDataDir === null ? checkpointStore.dir : join(entry, meta.externalDataDir),
+      topK: resolved.head ? resolved.topK : 0,
+      quantize,
+      key,
+      cached,
+    };
+  };
+  if (existsSync(join(entry, 'meta.json')) && existsSync(modelPath)) return result(true);
+
+  const tmp = `${entry}.tmp-${process.pid}-${Date.now()}`;
+  mkdirSync(tmp, { recursive: true });
+  try {
+    let store: WeightStore = checkpointStore;
+    let bundle: BundleStore | undefined;
+    if (quantize === 'int4') store = bundle = new BundleStore(tmp);
+    let bytes: Uint8Array;
+    try {
+      const g = buildGraph(c, w, resolved, store);
+      bytes = g.serialize(GRAPH_OPSETS, { 'paradec.kind': resolved.kind, 'paradec.architecture': c.architecture, 'paradec.topk': String(resolved.topK) });
+    } finally {
+      bundle?.close();
+    }
+    writeFileSync(join(tmp, 'model.onnx'), bytes);
+    const meta: CacheMeta = {
+      kind: resolved.kind, topK: resolved.topK, quantize,
+      externalDataDir: bundle ? '.' : null,
+      checkpointDir: checkpointStore.dir,
+      architecture: c.architecture,
+      created: new Date().toISOString(),
+    };
+    writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+    try {
+      renameSync(tmp, entry);
+    } catch (e) {
+      // another process finished the same entry first: use theirs
+      if (!existsSync(join(entry, 'meta.json'))) throw e;
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return result(false);
+}

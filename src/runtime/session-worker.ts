@@ -1,0 +1,181 @@
+/**
+ * Worker thread that owns one ONNX Runtime session. `session.run` in onnxruntime-node is
+ * synchronous native work (the JS promise only defers its start), so running it here keeps the
+ * main event loop — HTTP server, streaming, timers — responsive during a forward pass.
+ *
+ * Protocol: see session-protocol.ts. One open, then any number of runs (processed in order),
+ * then dispose. Errors are reported as messages, never thrown across the boundary.
+ */
+import { parentPort, type MessagePort } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import type {
+  DeriveRequest, HandOver, MaterializeRequest, OpenRequest, ResidentRef, RunRequest, WireTensor, WireValueInfo, WorkerReply, WorkerRequest,
+} from './session-protocol.js';
+
+if (!parentPort) throw new Error('session-worker.ts must run as a worker thread');
+const port = parentPort;
+
+let session: ort.InferenceSession | undefined;
+let dataPort: MessagePort | undefined;
+let handOverSeq: Int32Array | undefined;
+
+function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
+function describe(meta: readonly ort.InferenceSession.ValueMetadata[]): WireValueInfo[] {
+  return meta.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] }));
+}
+
+async function open(req: OpenRequest): Promise<void> {
+  dataPort = req.dataPort;
+  handOverSeq = new Int32Array(req.handOverSeq);
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [req.executionProvider],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    interOpNumThreads: 1,
+    logSeverityLevel: 3,
+  };
+  if (req.threads !== undefined) options.intraOpNumThreads = req.threads;
+  const config: Record<string, string> = {};
+  if (req.externalDataDir !== undefined) {
+    // The model is loaded from bytes, so ORT needs to be told where external data lives; this
+    // also lets a cached graph point into a checkpoint directory elsewhere on disk.
+    config['model_external_initializers_file_folder_path'] = req.externalDataDir;
+  }
+  if (req.spinning !== undefined) config['intra_op.allow_spinning'] = req.spinning ? '1' : '0';
+  if (Object.keys(config).length) options.extra = { session: config };
+  const created = await ort.InferenceSession.create(req.model, options);
+  session = created;
+  reply({ type: 'opened', inputs: describe(created.inputMetadata), outputs: describe(created.outputMetadata) });
+}
+
+/**
+ * Outputs kept from earlier runs (KV caches), by id. ORT reads them as inputs with no copy, so a
+ * cache produced by one step feeds the next without crossing the thread boundary again.
+ */
+const resident = new Map<number, Float32Array<ArrayBuffer>>();
+
+function feedTensor(name: string, t: WireTensor | ResidentRef): ort.Tensor {
+  if ('resident' in t) {
+    const data = resident.get(t.resident);
+    if (!data) throw new Error(`internal: input '${name}' refers to released resident tensor ${t.resident}`);
+    return new ort.Tensor('float32', data, t.dims);
+  }
+  // onnxruntime-node rejects SharedArrayBuffer-backed data: take a private copy
+  const data = t.data.buffer instanceof ArrayBuffer ? t.data : t.data.slice();
+  return new ort.Tensor(t.type, data, t.dims);
+}
+
+async function run(req: RunRequest): Promise<void> {
+  if (!session) throw new Error('no session is open');
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(req.feeds)) feeds[name] = feedTensor(name, t);
+  const fetches: Record<string, ort.Tensor | null> = {};
+  const kept: Record<string, Float32Array<ArrayBuffer>> = {};
+  for (const name of req.fetches) {
+    const keep = req.keep?.[name];
+    if (keep) {
+      kept[name] = new Float32Array(keep.dims.reduce((a, b) => a * b, 1));
+      fetches[name] = new ort.Tensor('float32', kept[name], keep.dims);
+    } else fetches[name] = null;
+  }
+  const start = performance.now();
+  const results = await session.run(feeds, fetches);
+  const runMs = performance.now() - start;
+  const outputs: Record<string, WireTensor> = {};
+  const transfer: ArrayBuffer[] = [];
+  const narrow = new Set(req.int32Outputs ?? []);
+  for (const name of req.fetches) {
+    const keep = req.keep?.[name];
+    if (keep) {
+      resident.set(keep.id, kept[name]!);
+      continue;
+    }
+    const value = results[name];
+    if (!value) throw new Error(`output '${name}' was not produced`);
+    const tensor = value as ort.Tensor;
+    let data = tensor.data as WireTensor['data'];
+    let type = tensor.type as WireTensor['type'];
+    if (narrow.has(name) && data instanceof BigInt64Array) {
+      const ids = new Int32Array(data.length);
+      for (let i = 0; i < data.length; i++) ids[i] = Number(data[i]!);
+      data = ids;
+      type = 'int32';
+    }
+    outputs[name] = { type, data, dims: [...tensor.dims] };
+    if (data.buffer instanceof ArrayBuffer && !transfer.includes(data.buffer)) transfer.push(data.buffer);
+  }
+  reply({ type: 'result', id: req.id, outputs, runMs }, transfer);
+}
+
+function derive(req: DeriveRequest): void {
+  const oldRow = req.oldLen * req.width;
+  const newRow = req.newLen * req.width;
+  req.from.forEach((from, i) => {
+    const src = resident.get(from);
+    if (!src) throw new Error(`internal: resident tensor ${from} was released before it was truncated`);
+    const out = new Float32Array(req.rows * newRow);
+    for (let r = 0; r < req.rows; r++) out.set(src.subarray(r * oldRow, r * oldRow + newRow), r * newRow);
+    resident.set(req.to[i]!, out);
+  });
+}
+
+function materialize(req: MaterializeRequest): void {
+  const data: (Float32Array | null)[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const id of req.ids) {
+    const own = resident.get(id);
+    if (!own) {
+      data.push(null);
+      continue;
+    }
+    // evicted: the buffer itself moves to the main thread; read: a copy, the worker keeps its own
+    const out = req.release ? own : own.slice();
+    if (req.release) resident.delete(id);
+    data.push(out);
+    transfer.push(out.buffer);
+  }
+  const handOver: HandOver = { seq: req.seq, ids: req.ids, data };
+  dataPort?.postMessage(handOver, transfer);
+  signal(req.seq);
+}
+
+/** Tell a main thread blocked in Atomics.wait that hand-over `seq` is on the data port. */
+function signal(seq: number): void {
+  if (!handOverSeq) return;
+  Atomics.store(handOverSeq, 0, seq);
+  Atomics.notify(handOverSeq, 0);
+}
+
+/** Requests are handled strictly in order: ORT sessions are not re-entrant from one thread anyway. */
+let chain: Promise<void> = Promise.resolve();
+
+port.on('message', (req: WorkerRequest) => {
+  chain = chain.then(async () => {
+    try {
+      if (req.type === 'open') await open(req);
+      else if (req.type === 'run') await run(req);
+      else if (req.type === 'derive') derive(req);
+      else if (req.type === 'materialize') materialize(req);
+      else if (req.type === 'release') for (const id of req.ids) resident.delete(id);
+      else {
+        await session?.release();
+        session = undefined;
+        resident.clear();
+        reply({ type: 'disposed' });
+        dataPort?.close();
+        port.close();
+      }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (req.type === 'materialize') {
+        // never leave the main thread waiting: an empty hand-over reads as "lost"
+        dataPort?.postMessage({ seq: req.seq, ids: req.ids, data: req.ids.map(() => null) } satisfies HandOver);
+        signal(req.seq);
+      }
+      reply(req.type === 'run' ? { type: 'error', id: req.id, message } : { type: 'error', message });
+    }
+  });
+});
