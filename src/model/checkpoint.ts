@@ -13,6 +13,7 @@ import { loadTensorTable, writeSafetensors, type TensorEntry, type TensorToWrite
 import { writeWordTokenizer, type WordTokenizerOptions } from './tokenizer.js';
 import type { Architecture, ModelConfig, ModelWeights, RopeScaling } from './types.js';
 import { checkFinite, resolveWeights, tensorLayout, type LayoutDims } from './weights.js';
+import { Rng } from '../tasks/rng.js';
 
 export interface Checkpoint {
   dir: string;
@@ -108,17 +109,6 @@ function isRandom(w: CanonicalTensors | RandomWeights): w is RandomWeights {
   return typeof (w as { seed?: unknown }).seed === 'number';
 }
 
-/** mulberry32: tiny, seedable, good enough for test weights. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function positiveInt(what: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new OptionError(`writeCheckpoint: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
@@ -247,7 +237,8 @@ export function writeCheckpoint(
   const layout = tensorLayout(d);
   const tensors: [string, TensorToWrite][] = [];
   if (isRandom(weights)) {
-    const next = rng(weights.seed);
+    const source = new Rng(weights.seed);
+    const next = () => source.float();
     const scale = weights.scale ?? 1;
     for (const spec of layout) tensors.push([spec.name, { dtype, shape: spec.shape, data: randomTensor(spec.canonical, spec.shape, next, scale) }]);
   } else {

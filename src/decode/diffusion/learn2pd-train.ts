@@ -21,6 +21,7 @@ import { runDiffusion, type DiffusionOptions } from './loop.js';
 import { createOracle } from './oracle.js';
 import { blockChunks, FILTER_FORMAT, filterLogits, saveFilter, type FilterWeights } from './learn2pd.js';
 import type { DiffusionStrategy } from './types.js';
+import { Rng } from '../../tasks/rng.js';
 
 export { loadFilter, saveFilter } from './learn2pd.js';
 
@@ -94,16 +95,6 @@ export interface TrainOptions {
   onEpoch?: (epoch: number, loss: number) => void;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Mean BCE-with-logits of a filter over samples (valid positions only). */
 export function filterLoss(f: FilterWeights, samples: readonly FilterSample[]): number {
@@ -133,7 +124,8 @@ export function trainFilter(samples: readonly FilterSample[], options: TrainOpti
   const lr = options.lr ?? 3e-3;
   const batchSize = options.batchSize ?? 256;
   const wd = options.weightDecay ?? 0.01;
-  const rand = mulberry32(options.seed ?? 0);
+  const source = new Rng(options.seed ?? 0);
+  const rand = () => source.float();
   // chunked training rows: x (D), y (D), valid count
   const rows: { x: Float64Array; y: Float64Array; n: number }[] = [];
   for (const s of samples) {
