@@ -1,0 +1,120 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeCheckpoint } from '../../src/model/checkpoint.js';
+import { ForwardLimit, forwardLimit, guarded, runBench, type BenchOptions } from '../../src/bench/run.js';
+import { generateText, loadModel } from '../../src/api.js';
+import { ScriptedBidirectional, rowLogits } from '../helpers/scripted-model.js';
+import { parseSweep } from '../../src/bench/settings.js';
+import type { ResultRow } from '../../src/bench/types.js';
+
+// Tiny random-weight models with the suite's tokenizer (mask 0, end-of-text 1, `<prompt>\n` prompts),
+// in the layouts of the built-in ones: a LLaDA-layout diffusion model and a llama-layout causal one.
+let dir: string;
+let dlm: string;
+let ar: string;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'paradec-bench-'));
+  dlm = join(dir, 'dlm');
+  ar = join(dir, 'ar');
+  const dims = { vocabSize: 563, hiddenSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 2, intermediateSize: 32, eosTokenIds: [1], padTokenId: 2, bosTokenId: null };
+  writeCheckpoint(dlm, 'llada', { ...dims, maskTokenId: 0 }, { seed: 11 });
+  writeCheckpoint(ar, 'llama', { ...dims, maskTokenId: null }, { seed: 12, scale: 0.5 });
+  for (const d of [dlm, ar]) for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(resolve('models/tokenizer', f), join(d, f));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function options(seed: number): BenchOptions {
+  return {
+    models: [dlm, ar],
+    strategies: ['confidence', 'random', 'threshold', 'greedy', 'lookup'],
+    sweeps: [parseSweep('k=2,4'), parseSweep('threshold.tau=0.5')],
+    tasks: ['copy', 'shuffle'],
+    n: 2,
+    seed,
+    genLength: 16,
+    maxTokens: 16,
+    engine: false,
+    threads: 1,
+    cacheDir: join(dir, 'cache'),
+  };
+}
+
+const decoded = (rows: ResultRow[]) => rows.map((r) => ({ kind: r.kind, setting: r.setting, id: r.id, prompt: r.prompt, output: r.output, score: r.score, nfe: r.nfe, tokens: r.tokens, oracleNfe: r.oracleNfe, stopped: r.stopped, nll: r.nll }));
+
+test('the same seed gives the same instances, outputs, scores and forward passes; another seed other instances', async () => {
+  const a = await runBench(options(7));
+  const b = await runBench(options(7));
+  assert.deepEqual(decoded(b.rows), decoded(a.rows));
+  assert.deepEqual(b.summary.settings.map((s) => [s.setting, s.overall.score, s.overall.meanNfe, s.overall.tokensPerForward]), a.summary.settings.map((s) => [s.setting, s.overall.score, s.overall.meanNfe, s.overall.tokensPerForward]));
+  assert.deepEqual(b.summary.frontier.overall.tokensPerForward, a.summary.frontier.overall.tokensPerForward);
+
+  // what ran: strategies matched to the model families, the sweep applied where declared
+  const settings = [...new Set(a.rows.filter((r) => r.kind === 'setting').map((r) => r.setting))];
+  assert.deepEqual(settings, ['dlm/confidence k=2', 'dlm/confidence k=4', 'dlm/random k=2', 'dlm/random k=4', 'dlm/threshold tau=0.5', 'ar/greedy', 'ar/lookup']);
+  const oracle = a.rows.filter((r) => r.kind === 'oracle-strategy');
+  assert.equal(oracle.length, 4); // one per instance of the diffusion model
+  for (const r of oracle) if (!r.stopped) assert.ok(Number.isFinite(r.nll) && r.nll! > 0 && r.roundsBound! > 0);
+  assert.deepEqual(a.summary.models.map((m) => [m.name, m.family]), [['dlm', 'diffusion'], ['ar', 'autoregressive']]);
+  for (const r of a.rows.filter((x) => x.kind === 'setting')) {
+    assert.ok(r.nfe > 0 && r.ms >= 0 && r.score >= 0);
+    if (r.family === 'autoregressive' && !r.stopped) assert.equal(r.tokensPerForward, r.tokens / r.nfe);
+  }
+  assert.ok(a.rows.some((r) => r.kind === 'model-oracle' && r.model === 'ar'));
+
+  const c = await runBench({ ...options(8), strategies: ['confidence'], sweeps: [parseSweep('k=4')] });
+  const ids = (rs: ResultRow[]) => [...new Set(rs.map((r) => r.prompt))];
+  assert.notDeepEqual(ids(c.rows), ids(a.rows));
+  assert.deepEqual(c.rows.filter((r) => r.kind === 'setting').map((r) => r.id), ['copy-8-0', 'copy-8-1', 'shuffle-8-0', 'shuffle-8-1']);
+});
+
+test('paradec bench on the command line writes the outputs; bad flags name the culprit', () => {
+  const out = join(dir, 'out');
+  const env = { ...process.env, PARADEC_CACHE: join(dir, 'cache') };
+  const run = (args: string[]) => spawnSync(process.execPath, [resolve('bin/paradec.js'), 'bench', ...args], { encoding: 'utf8', env, timeout: 50_000 });
+  const help = run(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--sweep k=v1,v2/);
+  const r = run(['--model', dlm, '--strategies', 'confidence', '--sweep', 'k=4', '--tasks', 'copy', '--n', '1', '--gen-length', '16', '--no-engine', '--threads', '1', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const f of ['results.jsonl', 'summary.json', 'report.md', 'score-vs-tpf-overall.svg', 'score-vs-time.svg']) assert.ok(existsSync(join(out, f)), f);
+  assert.match(r.stdout, /\| model \| strategy \| setting \| score \|/);
+  assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 1 + 1 + 1); // setting, oracle, best of all
+  const bad: [string[], RegExp][] = [
+    [['--model', dlm, '--strategies', 'nope'], /unknown strategy 'nope'/],
+    [['--model', dlm, '--strategies', 'greedy'], /'greedy' is an autoregressive strategy, but no autoregressive model/],
+    [['--model', dlm, '--sweep', 'zzz=1'], /no strategy run here has an option 'zzz'/],
+    [['--model', dlm, '--tasks', 'copy,frob'], /unknown task 'frob'/],
+    [['--model', dlm, '--n', 'x'], /--n must be an integer/],
+  ];
+  for (const [args, pattern] of bad) {
+    const e = run(args);
+    assert.equal(e.status, 1, args.join(' '));
+    assert.match(e.stderr, pattern);
+    assert.equal(e.stderr.trim().split('\n').length, 1, e.stderr);
+  }
+});
+
+test('a diffusion decode that never progresses (top prediction = the mask token) is stopped at the forward-pass cap', async () => {
+  const model = await loadModel(dlm, { threads: 1, cacheDir: join(dir, 'cache') });
+  try {
+    const V = model.config.vocabSize;
+    // every position predicts the mask token (id 0) with p = 0.9: committing it leaves the position masked
+    const stuck = new ScriptedBidirectional(V, 0, (tokens) => rowLogits(V, Array.from(tokens, () => [0, 0.9] as const)));
+    const guard = guarded({ ...model, runtime: stuck });
+    guard.arm(forwardLimit(8));
+    await assert.rejects(generateText(guard.model, 'copy: ["Paul Payne"]', { genLength: 8, strategy: 'confidence' }), ForwardLimit);
+    assert.equal(guard.used(), forwardLimit(8));
+    assert.equal(stuck.calls, forwardLimit(8));
+    // re-armed, a healthy decode goes through untouched
+    guard.arm(forwardLimit(8));
+    const ok = await generateText(guarded(model).model, 'copy: ["Paul Payne"]', { genLength: 8, strategy: 'confidence', strategyOptions: { k: 2 } });
+    assert.ok(ok.nfe >= 1 && ok.nfe <= 4, String(ok.nfe));
+  } finally {
+    await model.dispose();
+  }
+});
