@@ -18,12 +18,14 @@ import type { ModelConfig } from './model/types.js';
 import { compileModel, type CompileOptions, type CompiledModel } from './runtime/onnx-model.js';
 import type { BidirectionalModel, CausalModel } from './runtime/types.js';
 import { runDiffusion, type DiffusionRowResult, type StepEvent } from './decode/diffusion/loop.js';
+import type { CacheMode } from './decode/diffusion/cache.js';
 import { runAutoregressive, type ArResult } from './decode/autoregressive/loop.js';
 import { findAutoregressiveStrategy, findDiffusionStrategy } from './decode/registry.js';
 import { resolveParams } from './decode/params.js';
 import { Rng } from './tasks/rng.js';
 
 export type { ChatMessage } from './model/tokenizer.js';
+export type { CacheMode } from './decode/diffusion/cache.js';
 
 /** The directory of the built-in models (`models/` at the package root). */
 export const BUILTIN_MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'models');
@@ -102,6 +104,18 @@ export interface GenerateOptions {
   blockLength?: number;
   /** diffusion: classifier-free guidance scale */
   cfgScale?: number;
+  /**
+   * diffusion: KV caching between denoising steps (docs/caching.md): 'none' (default), 'prefix',
+   * 'dual', 'delayed', 'window' or 'vicinity'; works with every strategy
+   */
+  cache?: CacheMode;
+  /** diffusion, with a cache: full refresh every N forwards of a row (1 = every step: the uncached result) */
+  cacheRefresh?: number;
+  /**
+   * diffusion, with a cache: the modes' sizes — `active` and `window` (mode 'window': masks computed
+   * each step / masks kept as cached keys before pruning), `margin` (mode 'vicinity')
+   */
+  cacheOptions?: { active?: number; window?: number; margin?: number };
   /** autoregressive: maximum new tokens (default 128) */
   maxTokens?: number;
   temperature?: number;
@@ -132,6 +146,8 @@ export interface GenerationResult {
   accepted?: number;
   /** diffusion: the step (forward-pass index) at which each canvas position was committed */
   committedAt?: number[];
+  /** diffusion: forward passes that computed the whole canvas (with a KV cache, fewer than nfe) */
+  fullForwards?: number;
 }
 
 export type GenerationEvent =
@@ -229,6 +245,9 @@ async function* generateDiffusionRows(model: ParadecModel, rows: number[][], opt
   for (const [k, v] of [['max_tokens', options.maxTokens], ['top_p', options.topP], ['top_k', options.topK]] as const) {
     if (v !== undefined && k !== 'max_tokens') throw new OptionError(`${k} is not supported by diffusion decoding (use temperature)`);
   }
+  if (options.cacheRefresh !== undefined && (options.cache === undefined || options.cache === 'none')) {
+    throw new OptionError('refresh is the refresh interval of a KV cache: choose a cache mode too (prefix, dual, delayed, window, vicinity)');
+  }
   const genLength = options.genLength ?? (options.maxTokens !== undefined ? Math.max(1, options.maxTokens) : defaultGenLength(model));
   const started = performance.now();
   const it = runDiffusion(runtime, rows, strategy, model.eosTokenIds, {
@@ -238,6 +257,9 @@ async function* generateDiffusionRows(model: ParadecModel, rows: number[][], opt
     temperature: options.temperature ?? 0,
     cfgScale: options.cfgScale ?? 0,
     schedule: model.config.architecture === 'dream' ? 'dream' : 'llada',
+    ...(options.cache !== undefined && options.cache !== 'none'
+      ? { cache: { mode: options.cache, refresh: options.cacheRefresh, active: options.cacheOptions?.active, window: options.cacheOptions?.window, margin: options.cacheOptions?.margin } }
+      : {}),
     rng: new Rng(seedOf(options)),
     signal: options.signal,
   });
@@ -281,6 +303,7 @@ async function* generateDiffusionRows(model: ParadecModel, rows: number[][], opt
       tokensPerForward: r.nfe > 0 ? produced / r.nfe : 0,
       ms,
       committedAt: r.committedAt,
+      fullForwards: r.fullForwards,
     } satisfies GenerationResult;
   });
   if (rows.length === 1) {
@@ -309,6 +332,9 @@ async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel
   const strategy = def.create(resolveParams(def.name, def.params, options.strategyOptions));
   for (const [k, v] of [['gen_length', options.genLength], ['steps', options.steps], ['block_length', options.blockLength]] as const) {
     if (v !== undefined) throw new OptionError(`${k} applies to diffusion models; use max_tokens for an autoregressive model`);
+  }
+  if ((options.cache !== undefined && options.cache !== 'none') || options.cacheRefresh !== undefined) {
+    throw new OptionError('cache applies to diffusion models (an autoregressive model always keeps its KV cache)');
   }
   const started = performance.now();
   const it = runAutoregressive(runtime, ids, strategy, {

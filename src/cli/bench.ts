@@ -41,10 +41,10 @@ usage: paradec bench [options]
                       several --sweep flags combine as a product; gen_length/steps/block_length/max_tokens too
   --no-grid           no built-in grids: each strategy at its defaults, except what --sweep sets
   --tasks LIST        task names, or zero / dependent / all (default: all 12)
-  --n N               instances per task (default 20; --quick 3)
+  --n N               instances per task (default 20; --quick 5)
   --seed S            suite and decoding seed (default 0)
   --out DIR           output directory (default bench-out)
-  --quick             6 tasks × 3 instances, a small strategy set, short engine timing (< 3 min on 2 cores)
+  --quick             6 tasks × 5 instances, a small strategy set, short engine timing (< 3 min on 2 cores)
   --no-oracle         skip the oracle strategy runs
   --no-engine         skip the engine-speed section
   --engine-runs N     timed forwards of the engine-speed model (default 5; --quick 3)

@@ -4,7 +4,8 @@
 import { createReadStream, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { InputError } from '../errors.js';
-import { generate, generateBatch, loadModel, type GenerateOptions, type GenerationResult, type ParadecModel } from '../api.js';
+import { generate, generateBatch, loadModel, type CacheMode, type GenerateOptions, type GenerationResult, type ParadecModel } from '../api.js';
+import { CACHE_MODES } from '../decode/diffusion/cache.js';
 import { parseSetFlags } from '../decode/params.js';
 import { parseFlags } from './flags.js';
 import { progressBar } from './progress.js';
@@ -21,6 +22,7 @@ const FLAGS = {
   'top-p': { type: 'string' },
   'top-k': { type: 'string' },
   'cfg-scale': { type: 'string' },
+  cache: { type: 'string' },
   seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
   threads: { type: 'string' },
@@ -41,10 +43,30 @@ function num(flag: string, v: string | undefined, integer = true): number | unde
 
 type Values = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
 
+/**
+ * `--set` keys that configure the diffusion KV cache rather than the strategy (no strategy has
+ * parameters of these names): `refresh` (full refresh every N forwards), and the mode sizes
+ * `cache_active`, `cache_window`, `cache_margin`.
+ */
+const CACHE_SET_KEYS = { refresh: 'refresh', cache_active: 'active', cache_window: 'window', cache_margin: 'margin' } as const;
+
 export function generateOptionsFromFlags(values: Values): GenerateOptions {
+  const set = parseSetFlags(values.set ?? []);
+  const cacheOptions: { active?: number; window?: number; margin?: number } = {};
+  let cacheRefresh: number | undefined;
+  for (const [key, field] of Object.entries(CACHE_SET_KEYS)) {
+    if (!(key in set)) continue;
+    const v = num(`set ${key}`, set[key]);
+    delete set[key];
+    if (field === 'refresh') cacheRefresh = v;
+    else cacheOptions[field] = v;
+  }
+  if (values.cache !== undefined && !(CACHE_MODES as readonly string[]).includes(values.cache)) {
+    throw new InputError(`--cache must be one of ${CACHE_MODES.join(', ')} (got '${values.cache}')`);
+  }
   return {
     strategy: values.strategy,
-    strategyOptions: parseSetFlags(values.set ?? []),
+    strategyOptions: set,
     genLength: num('gen-length', values['gen-length']),
     steps: num('steps', values.steps),
     blockLength: num('block-length', values['block-length']),
@@ -55,6 +77,9 @@ export function generateOptionsFromFlags(values: Values): GenerateOptions {
     cfgScale: num('cfg-scale', values['cfg-scale'], false),
     seed: num('seed', values.seed),
     stop: values.stop,
+    ...(values.cache !== undefined ? { cache: values.cache as CacheMode } : {}),
+    ...(cacheRefresh !== undefined ? { cacheRefresh } : {}),
+    ...(Object.keys(cacheOptions).length ? { cacheOptions } : {}),
   };
 }
 
@@ -88,8 +113,9 @@ export async function commandGenerate(argv: string[]): Promise<void> {
       process.stdout.write(JSON.stringify({ model: model.name, strategy: options.strategy ?? null, ...final, committedAt: undefined }) + '\n');
     } else {
       process.stdout.write('\n');
+      const full = final.fullForwards !== undefined && final.fullForwards !== final.nfe ? ` (${final.fullForwards} full)` : '';
       process.stderr.write(
-        `[${model.name}] ${final.usage.completionTokens} tokens, ${final.nfe} forward passes, ` +
+        `[${model.name}] ${final.usage.completionTokens} tokens, ${final.nfe} forward passes${full}, ` +
           `${final.tokensPerForward.toFixed(2)} tokens/forward, ${final.ms.toFixed(0)} ms\n`,
       );
     }
@@ -142,7 +168,8 @@ async function runBatch(model: ParadecModel, input: string, output: string, opti
     results.forEach((r, j) => {
       tokens += r.usage.completionTokens;
       nfe += r.nfe;
-      out.push(JSON.stringify({ id: chunk[j]!.id, text: r.text, nfe: r.nfe, completion_tokens: r.usage.completionTokens, ms: Math.round(ms) }));
+      const full = options.cache !== undefined && options.cache !== 'none' ? { full_forwards: r.fullForwards } : {};
+      out.push(JSON.stringify({ id: chunk[j]!.id, text: r.text, nfe: r.nfe, ...full, completion_tokens: r.usage.completionTokens, ms: Math.round(ms) }));
     });
     bar.update(Math.min(rows.length, i + chunk.length), { tpf: nfe ? (tokens / nfe).toFixed(2) : '0' });
   }

@@ -35,9 +35,24 @@ import { float, Graph, MICROSOFT, type ElemType } from './graph.js';
 import { quantizeInt4 } from './quantize.js';
 
 /** Bumped whenever the emitted graph changes, so stale cache entries are never reused. */
-export const COMPILER_VERSION = 1;
+export const COMPILER_VERSION = 2;
 
-export type GraphKind = 'bidirectional' | 'causal';
+/**
+ * - `bidirectional`: the whole canvas, every position sees every position (diffusion LMs). Also
+ *   outputs every position's keys/values (`present.N.key|value`, post-RoPE,
+ *   [batch, kvHeads, sequence_length, headDim]) for callers that fill a cache; they are computed
+ *   anyway and only cross into JavaScript when fetched.
+ * - `causal`: new tokens on top of a past (autoregressive LMs, draft verification).
+ * - `window`: bidirectional attention of a window of positions over cached keys/values of the
+ *   others (diffusion KV caching, see docs/caching.md): inputs `input_ids` and `position_ids`
+ *   [batch, window], `past_key_values.N.key|value` [batch, kvHeads, past, headDim] (post-RoPE, as
+ *   the bidirectional graph outputs them) and `attention_mask` [batch, past + window], a key mask
+ *   over [cached | fresh] (1 = attend). Outputs: the decode head and `logits` for the window, and
+ *   `present.N.key|value` [batch, kvHeads, window, headDim] of the window's positions only. The
+ *   logits are never shifted (for Dream, window slot j holds the prediction for position
+ *   position_ids[j] + 1; the caller maps it).
+ */
+export type GraphKind = 'bidirectional' | 'causal' | 'window';
 export type Quantization = 'none' | 'int4';
 
 export interface GraphOptions {
@@ -283,6 +298,14 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
     const realKey = g.unsqueeze(g.cast(mask, 'bool'), [1, 2]); // [B, 1, 1, T]
     const allowed = g.node('And', [causalOk, realKey]); // [B, 1, S, T]
     bias = g.node('Where', [allowed, g.scalar(0), g.scalar(MASKED)], {}, '', 'attn_bias');
+  } else if (kind === 'window') {
+    positions = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
+    mask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
+    // key mask over [cached | fresh], for every query of the window: [B, 1, S, T]
+    const m = g.cast(mask, 'float32');
+    const keyBias = g.unsqueeze(g.mul(g.sub(g.scalar(1), m), g.scalar(MASKED)), [1, 2]); // [B, 1, 1, T]
+    const shape = g.concat([g.shape(ids, 0, 1), g.ints([1]), g.shape(ids, 1, 2), g.shape(mask, 1, 2)], 0);
+    bias = g.node('Expand', [keyBias, shape], {}, '', 'attn_bias');
   } else {
     mask = g.input('attention_mask', 'int64', ['batch_size', 'sequence_length']);
     // Positions count real tokens only, so a row's result does not depend on where its padding is.
@@ -319,7 +342,19 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
     k = rope(k, nKv);
     const attrs = { q_num_heads: nH, kv_num_heads: nKv, scale: float(1 / Math.sqrt(D)) };
     let a: string;
-    if (causal) {
+    /** this layer's fresh keys/values as [B, kvHeads, S, D] outputs (what a cache stores) */
+    const presentFresh = (): void => {
+      const dims = ['batch_size', nKv, 'sequence_length', D];
+      g.output(g.transpose(g.reshape(k, [0, 0, nKv, D]), [0, 2, 1, 3]), `present.${i}.key`, 'float32', dims);
+      g.output(g.transpose(g.reshape(v, [0, 0, nKv, D]), [0, 2, 1, 3]), `present.${i}.value`, 'float32', dims);
+    };
+    if (kind === 'window') {
+      const kvDims = ['batch_size', nKv, 'past_sequence_length', D];
+      const pastK = g.input(`past_key_values.${i}.key`, 'float32', kvDims);
+      const pastV = g.input(`past_key_values.${i}.value`, 'float32', kvDims);
+      a = g.nodeN('Attention', [q, k, v, bias, pastK, pastV], 3, attrs, '', `attn${i}`)[0]!;
+      presentFresh();
+    } else if (causal) {
       const kvDims = ['batch_size', nKv, 'past_sequence_length', D];
       const pastK = g.input(`past_key_values.${i}.key`, 'float32', kvDims);
       const pastV = g.input(`past_key_values.${i}.value`, 'float32', kvDims);
@@ -330,6 +365,7 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
       g.output(outs[2]!, `present.${i}.value`, 'float32', presentDims);
     } else {
       a = g.node('Attention', [q, k, v, bias], attrs, '', `attn${i}`);
+      presentFresh();
     }
     x = g.add(x, linear(a, [L.o]));
     const h2 = rms(x, L.ffnNorm);
@@ -339,7 +375,7 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
   });
 
   let hf = rms(x, w.finalNorm);
-  if (c.shiftLogits) {
+  if (c.shiftLogits && kind !== 'window') {
     // Dream: position i takes the prediction made at i-1 (position 0 keeps its own). Shifting the
     // hidden state before the lm head is the same thing on a tensor vocab/hidden times smaller.
     const first = g.slice(hf, [0], [1], [1]);
@@ -389,7 +425,9 @@ export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGr
   if (!Number.isInteger(topK) || topK < 1) throw new OptionError(`topK must be a positive integer, got ${topK}`);
   const quantize = options.quantize ?? 'none';
   if (quantize !== 'none' && quantize !== 'int4') throw new OptionError(`quantize must be 'none' or 'int4', got '${String(quantize)}'`);
-  if (options.kind !== 'causal' && options.kind !== 'bidirectional') throw new OptionError(`graph kind must be 'causal' or 'bidirectional', got '${String(options.kind)}'`);
+  if (options.kind !== 'causal' && options.kind !== 'bidirectional' && options.kind !== 'window') {
+    throw new OptionError(`graph kind must be 'causal', 'bidirectional' or 'window', got '${String(options.kind)}'`);
+  }
   const resolved: Required<GraphOptions> = { kind: options.kind, topK: Math.min(topK, c.vocabSize), quantize, head: options.head ?? true };
   if (options.kind === 'causal' && c.shiftLogits) {
     // Dream's shift moves each prediction one position right; with a KV cache the first new

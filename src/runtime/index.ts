@@ -1,14 +1,18 @@
 /** The runtime's public surface: compile checkpoints into ONNX graphs and run them off-thread. */
-export type { AnyModel, BidirectionalModel, CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from './types.js';
+export type {
+  AnyModel, BidirectionalKv, BidirectionalModel, CachingBidirectionalModel, CausalModel, DecodeHeadOutput, ForwardOptions, KvCache, KvComposeSpec,
+  WindowForwardInput,
+} from './types.js';
+export { supportsKvCache } from './types.js';
 export {
   compileModel, loadOnnxCausalModel, OnnxBidirectionalModel, OnnxCausalModel,
 } from './onnx-model.js';
-export type { CompileOptions, CompiledModel, ModelSource, LoadOnnxOptions, ForwardTiming, CausalSpec } from './onnx-model.js';
+export type { CompileOptions, CompiledModel, ModelSource, LoadOnnxOptions, ForwardTiming, CausalSpec, WindowGraphSource } from './onnx-model.js';
 export { ResidentKvCache } from './onnx-model.js';
 export { compileGraph, buildGraph, appendDecodeHead, cacheRoot, GRAPH_OPSETS, HEAD_OUTPUTS, COMPILER_VERSION } from './compile.js';
 export type { CompiledGraph, CompileGraphOptions, GraphKind, GraphOptions, Quantization, HeadOptions, WeightStore } from './compile.js';
 export { OrtSession, ResidentTensor } from './session.js';
-export type { SessionOptions, RunOptions, RunResult, ExecutionProvider, WireTensor } from './session.js';
+export type { SessionOptions, RunOptions, RunResult, ExecutionProvider, WireTensor, ComposeSpec, ComposeSource } from './session.js';
 export { Graph, float, floats, MICROSOFT } from './graph.js';
 export type { ElemType, Dim, AttrValue, ExternalLocation } from './graph.js';
 export { quantizeInt4, dequantizeInt4 } from './quantize.js';

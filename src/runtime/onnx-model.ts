@@ -25,7 +25,9 @@ import { appendDecodeHead, compileGraph, HEAD_OUTPUTS, type CompiledGraph, type 
 import { Graph } from './graph.js';
 import { DataType, decodeModelInterface, encodeMessage } from './onnx-proto.js';
 import { OrtSession, ResidentTensor, type ExecutionProvider, type WireTensor } from './session.js';
-import type { BidirectionalModel, CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from './types.js';
+import type {
+  BidirectionalKv, CachingBidirectionalModel, CausalModel, DecodeHeadOutput, ForwardOptions, KvCache, KvComposeSpec, WindowForwardInput,
+} from './types.js';
 
 export interface CompileOptions {
   /** ORT intra-op threads (default: ORT's choice, one per physical core) */
@@ -46,7 +48,8 @@ export interface CompileOptions {
   kind?: GraphKind;
   /**
    * causal: how many KV caches (forward results and truncations) the worker keeps at most
-   * (default 4: the current one and a few for rollbacks and branches). Past the limit the oldest
+   * (default 4: the current one and a few for rollbacks and branches; bidirectional: 16, for the
+   * diffusion KV cache's working set). Past the limit the oldest
    * moves to the main thread (transferred, no copy) if the program may still hold it, so every
    * cache stays valid; feeding such a cache back copies it into the worker again.
    */
@@ -103,34 +106,64 @@ function ids64(tokens: Int32Array): BigInt64Array<ArrayBuffer> {
 
 // ---------------------------------------------------------------------------------------------
 
-export class OnnxBidirectionalModel implements BidirectionalModel {
+/** Compiles (or fetches from the cache) a model's window graph; see OnnxBidirectionalModel. */
+export type WindowGraphSource = () => CompiledGraph;
+
+export class OnnxBidirectionalModel implements CachingBidirectionalModel {
   readonly kind = 'bidirectional' as const;
   readonly vocabSize: number;
   readonly maskTokenId: number;
   readonly maxPositions: number;
   readonly topK: number;
+  readonly shiftsLogits: boolean;
+  readonly numLayers: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
   lastTiming: ForwardTiming = { wallMs: 0, runMs: 0 };
+  private readonly presentNames: string[] = [];
+  private windowLoad: Promise<void> | undefined;
 
-  constructor(readonly config: ModelConfig, readonly graph: CompiledGraph, readonly session: OrtSession) {
+  /**
+   * `windowGraph`: how to get the window graph (KV-cached diffusion steps). It is compiled and
+   * loaded into this model's session worker on the first `forwardWindow`, so caches filled by
+   * `forwardWithKv` feed it without leaving the worker.
+   */
+  constructor(
+    readonly config: ModelConfig,
+    readonly graph: CompiledGraph,
+    readonly session: OrtSession,
+    private readonly windowGraph?: WindowGraphSource,
+    /** ORT spinning as the model was opened with (undefined: ORT's default) */
+    private readonly spinning?: boolean,
+  ) {
     this.vocabSize = config.vocabSize;
     this.maxPositions = config.maxPositions;
     this.topK = graph.topK;
+    this.shiftsLogits = config.shiftLogits;
+    this.numLayers = config.numLayers;
+    this.numKvHeads = config.numKvHeads;
+    this.headDim = config.headDim;
     if (config.maskTokenId === null) throw new CheckpointError(`${config.architecture} config has no mask_token_id; a bidirectional model needs one`);
     this.maskTokenId = config.maskTokenId;
+    for (let i = 0; i < config.numLayers; i++) this.presentNames.push(`present.${i}.key`, `present.${i}.value`);
+  }
+
+  private feeds(tokens: Int32Array, batch: number, length: number, attentionMask: Uint8Array | undefined): { ids: BigInt64Array<ArrayBuffer>; mask: BigInt64Array<ArrayBuffer> } {
+    checkTokens('forward', tokens, batch, length, this.vocabSize);
+    if (length > this.maxPositions) throw new InputError(`forward: ${length} positions exceed the model's ${this.maxPositions}`);
+    const mask = new BigInt64Array(batch * length);
+    if (attentionMask) {
+      if (attentionMask.length !== batch * length) {
+        throw new InputError(`forward: attentionMask has ${attentionMask.length} entries for batch ${batch} × length ${length}`);
+      }
+      for (let i = 0; i < mask.length; i++) mask[i] = attentionMask[i] ? 1n : 0n;
+    } else mask.fill(1n);
+    return { ids: ids64(tokens), mask };
   }
 
   async forward(tokens: Int32Array, batch: number, length: number, options: ForwardOptions & { attentionMask?: Uint8Array } = {}): Promise<DecodeHeadOutput> {
     const start = performance.now();
-    checkTokens('forward', tokens, batch, length, this.vocabSize);
-    if (length > this.maxPositions) throw new InputError(`forward: ${length} positions exceed the model's ${this.maxPositions}`);
-    const mask = new BigInt64Array(batch * length);
-    if (options.attentionMask) {
-      if (options.attentionMask.length !== batch * length) {
-        throw new InputError(`forward: attentionMask has ${options.attentionMask.length} entries for batch ${batch} × length ${length}`);
-      }
-      for (let i = 0; i < mask.length; i++) mask[i] = options.attentionMask[i] ? 1n : 0n;
-    } else mask.fill(1n);
-    const ids = ids64(tokens);
+    const { ids, mask } = this.feeds(tokens, batch, length, options.attentionMask);
     const fetches = options.logits ? [...HEAD_FETCHES, HEAD_OUTPUTS.logits] : HEAD_FETCHES;
     const { outputs, runMs } = await this.session.run(
       { input_ids: { type: 'int64', data: ids, dims: [batch, length] }, attention_mask: { type: 'int64', data: mask, dims: [batch, length] } },
@@ -140,6 +173,127 @@ export class OnnxBidirectionalModel implements BidirectionalModel {
     const head = toHead(outputs, batch, length, this.topK, this.vocabSize);
     this.lastTiming = { wallMs: performance.now() - start, runMs };
     return head;
+  }
+
+  async forwardWithKv(tokens: Int32Array, batch: number, length: number, options: ForwardOptions & { attentionMask?: Uint8Array } = {}): Promise<{ head: DecodeHeadOutput; kv: BidirectionalKv }> {
+    const start = performance.now();
+    const { ids, mask } = this.feeds(tokens, batch, length, options.attentionMask);
+    const fetches = [...HEAD_FETCHES, ...(options.logits ? [HEAD_OUTPUTS.logits] : []), ...this.presentNames];
+    const dims = [batch, this.numKvHeads, length, this.headDim];
+    const result = await this.session.run(
+      { input_ids: { type: 'int64', data: ids, dims: [batch, length] }, attention_mask: { type: 'int64', data: mask, dims: [batch, length] } },
+      fetches,
+      { transfer: [ids.buffer, mask.buffer], int32Outputs: [HEAD_OUTPUTS.topkIds], keep: Object.fromEntries(this.presentNames.map((n) => [n, dims])) },
+    );
+    const head = toHead(result.outputs, batch, length, this.topK, this.vocabSize);
+    this.lastTiming = { wallMs: performance.now() - start, runMs: result.runMs };
+    return { head, kv: this.kvOf(result.resident, batch, length) };
+  }
+
+  private kvOf(resident: Record<string, ResidentTensor>, batch: number, length: number): ResidentKvCache {
+    const keys: ResidentTensor[] = [];
+    const values: ResidentTensor[] = [];
+    for (let i = 0; i < this.numLayers; i++) {
+      keys.push(resident[`present.${i}.key`]!);
+      values.push(resident[`present.${i}.value`]!);
+    }
+    return new ResidentKvCache(batch, length, keys, values);
+  }
+
+  /** The cache's tensors, which must be this model's and still in its worker. */
+  private own(what: string, kv: BidirectionalKv): ResidentKvCache {
+    if (!(kv instanceof ResidentKvCache) || kv.keyTensors.length !== this.numLayers || ![...kv.keyTensors, ...kv.valueTensors].every((t) => this.session.holds(t))) {
+      throw new InputError(`${what}: the cache was not made by this model, or was released or used up`);
+    }
+    return kv;
+  }
+
+  /** Compile and load the window graph into the session worker (once). */
+  private ensureWindowGraph(): Promise<void> {
+    if (!this.windowGraph) return Promise.reject(new OptionError(`${this.config.architecture}: this model was built without a window graph; KV caching needs one (compileModel builds it)`));
+    this.windowLoad ??= (async () => {
+      const compiled = this.windowGraph!();
+      // The window graph runs alternately with the full one in the same worker, each with its own
+      // ORT thread pool; spinning threads of one would steal the cores the other's run needs
+      // (measured: full refreshes 3× slower), so it never spins unless asked to.
+      await this.session.loadGraph('window', compiled.modelPath, { externalDataDir: compiled.externalDataDir, spinning: this.spinning ?? false });
+    })();
+    return this.windowLoad;
+  }
+
+  async forwardWindow(input: WindowForwardInput, options: ForwardOptions = {}): Promise<{ head: DecodeHeadOutput; fresh: BidirectionalKv }> {
+    const start = performance.now();
+    const { batch, window: w, tokens, positions, keyMask } = input;
+    checkTokens('forwardWindow', tokens, batch, w, this.vocabSize);
+    const cache = input.cache === null ? null : this.own('forwardWindow', input.cache);
+    const past = cache?.length ?? 0;
+    if (cache && cache.batch !== batch) throw new InputError(`forwardWindow: cache is for batch ${cache.batch}, the window for batch ${batch}`);
+    if (positions.length !== batch * w) throw new InputError(`forwardWindow: ${positions.length} positions for batch ${batch} × window ${w}`);
+    for (const p of positions) {
+      if (!Number.isInteger(p) || p < 0 || p >= this.maxPositions) throw new InputError(`forwardWindow: position ${p} is outside the model's 0..${this.maxPositions - 1}`);
+    }
+    if (keyMask.length !== batch * (past + w)) throw new InputError(`forwardWindow: keyMask has ${keyMask.length} entries for batch ${batch} × (cached ${past} + window ${w})`);
+    await this.ensureWindowGraph();
+    const ids = ids64(tokens);
+    const pos = ids64(positions);
+    const mask = new BigInt64Array(keyMask.length);
+    for (let i = 0; i < mask.length; i++) mask[i] = keyMask[i] ? 1n : 0n;
+    const feeds: Record<string, WireTensor | ResidentTensor> = {
+      input_ids: { type: 'int64', data: ids, dims: [batch, w] },
+      position_ids: { type: 'int64', data: pos, dims: [batch, w] },
+      attention_mask: { type: 'int64', data: mask, dims: [batch, past + w] },
+    };
+    const kvDims = [batch, this.numKvHeads, past, this.headDim];
+    for (let i = 0; i < this.numLayers; i++) {
+      feeds[`past_key_values.${i}.key`] = cache ? cache.keyTensors[i]! : { type: 'float32', data: new Float32Array(0), dims: kvDims };
+      feeds[`past_key_values.${i}.value`] = cache ? cache.valueTensors[i]! : { type: 'float32', data: new Float32Array(0), dims: kvDims };
+    }
+    const fetches = [...HEAD_FETCHES, ...(options.logits ? [HEAD_OUTPUTS.logits] : []), ...this.presentNames];
+    const dims = [batch, this.numKvHeads, w, this.headDim];
+    const result = await this.session.run(feeds, fetches, {
+      graph: 'window',
+      transfer: [ids.buffer, pos.buffer, mask.buffer],
+      int32Outputs: [HEAD_OUTPUTS.topkIds],
+      keep: Object.fromEntries(this.presentNames.map((n) => [n, dims])),
+    });
+    const head = toHead(result.outputs, batch, w, this.topK, this.vocabSize);
+    this.lastTiming = { wallMs: performance.now() - start, runMs: result.runMs };
+    return { head, fresh: this.kvOf(result.resident, batch, w) };
+  }
+
+  composeKv(base: BidirectionalKv | null, spec: KvComposeSpec): BidirectionalKv {
+    const from = base === null ? null : this.own('composeKv', base);
+    const { batch, length } = spec;
+    if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(length) || length < 1) throw new InputError(`composeKv: bad shape ${batch} × ${length}`);
+    if (spec.rowMap.length !== batch) throw new InputError(`composeKv: rowMap has ${spec.rowMap.length} entries for ${batch} rows`);
+    for (const r of spec.rowMap) if (r >= (from?.batch ?? 0)) throw new InputError(`composeKv: row ${r} is not in the base (${from?.batch ?? 0} rows)`);
+    const writes = spec.writes.map((w) => {
+      const kv = this.own('composeKv', w.kv);
+      if (w.targetRows.length !== kv.batch || w.positions.length !== kv.batch * kv.length) throw new InputError('composeKv: a write\'s rows/positions do not match its cache');
+      for (const t of w.targetRows) if (t >= batch) throw new InputError(`composeKv: target row ${t} is not in the output (${batch} rows)`);
+      for (const p of w.positions) if (p >= length) throw new InputError(`composeKv: target position ${p} is not in the output (${length})`);
+      return { tensors: [...kv.keyTensors, ...kv.valueTensors], rows: kv.batch, length: kv.length, targetRows: w.targetRows, positions: w.positions };
+    });
+    const release = (spec.release ?? []).flatMap((kv) => (kv instanceof ResidentKvCache ? [...kv.keyTensors, ...kv.valueTensors] : []));
+    const out = this.session.compose({
+      base: from ? [...from.keyTensors, ...from.valueTensors] : null,
+      baseRows: from?.batch ?? 0,
+      baseLength: from?.length ?? 0,
+      rows: batch,
+      heads: this.numKvHeads,
+      length,
+      width: this.headDim,
+      rowMap: spec.rowMap,
+      consume: spec.consume,
+      writes,
+      release,
+    });
+    return new ResidentKvCache(batch, length, out.slice(0, this.numLayers), out.slice(this.numLayers));
+  }
+
+  releaseKv(kvs: readonly BidirectionalKv[]): void {
+    const tensors = kvs.flatMap((kv) => (kv instanceof ResidentKvCache ? [...kv.keyTensors, ...kv.valueTensors] : []));
+    this.session.release(tensors);
   }
 
   dispose(): Promise<void> {
@@ -337,6 +491,7 @@ export async function compileModel(source: ModelSource, options: CompileOptions 
   const checkpoint = typeof source === 'string' ? loadCheckpoint(source, { checkFinite: options.checkFinite ?? true }) : source;
   const { config, weights } = checkpoint;
   const kind: GraphKind = options.kind ?? (config.causal ? 'causal' : 'bidirectional');
+  if (kind === 'window') throw new OptionError(`kind 'window' is not a model of its own: a bidirectional model loads its window graph when KV caching needs it`);
   if (kind === 'bidirectional' && config.causal) {
     throw new OptionError(`${config.architecture} is a causal architecture; it cannot be compiled as a bidirectional model`);
   }
@@ -352,9 +507,18 @@ export async function compileModel(source: ModelSource, options: CompileOptions 
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),
     ...(options.executionProvider !== undefined ? { executionProvider: options.executionProvider } : {}),
-    ...(options.residentCaches !== undefined ? { residentGenerations: options.residentCaches } : {}),
+    // a diffusion KV cache keeps a few batches resident at once (cache, fresh window, refresh)
+    residentGenerations: options.residentCaches ?? (kind === 'bidirectional' ? 16 : 4),
   });
-  if (kind === 'bidirectional') return new OnnxBidirectionalModel(config, graph, session);
+  if (kind === 'bidirectional') {
+    const windowGraph = (): CompiledGraph => compileGraph(config, weights, {
+      kind: 'window',
+      ...(options.topK !== undefined ? { topK: options.topK } : {}),
+      ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
+      ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+    });
+    return new OnnxBidirectionalModel(config, graph, session, windowGraph, options.spinning);
+  }
   return new OnnxCausalModel(
     {
       vocabSize: config.vocabSize,

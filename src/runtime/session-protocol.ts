@@ -51,6 +51,8 @@ export interface ResidentRef {
 export interface RunRequest {
   type: 'run';
   id: number;
+  /** which of the worker's graphs (a LoadRequest's name); default: the one opened first */
+  graph?: string;
   feeds: Record<string, WireTensor | ResidentRef>;
   fetches: string[];
   /** int64 outputs to narrow to Int32Array in the worker (ids; saves the main thread a loop) */
@@ -60,6 +62,56 @@ export interface RunRequest {
    * writes them into buffers the worker preallocates with `dims`)
    */
   keep?: Record<string, { id: number; dims: number[] }>;
+}
+
+/**
+ * Load a further graph into the same worker under `graph`, so runs of either graph share the
+ * worker's resident tensors (a diffusion KV cache filled by one graph and read by another).
+ * Answered with a ResultReply with no outputs (or an ErrorReply) for `id`.
+ */
+export interface LoadRequest {
+  type: 'load';
+  id: number;
+  graph: string;
+  /** serialized ModelProto (transferred) */
+  model: Uint8Array;
+  externalDataDir?: string;
+  /** ORT threads spin-wait (default: as the session was opened) */
+  spinning?: boolean;
+}
+
+/** Where one source tensor's positions go in a ComposeRequest's output. */
+export interface ComposeWrite {
+  /** source tensors, parallel to ComposeRequest.to, each [rows, heads, length, width] */
+  from: number[];
+  rows: number;
+  length: number;
+  /** per source row: the output row it is written to (-1: skipped) */
+  targetRows: Int32Array;
+  /** per source row and position: the output position (-1: skipped) */
+  positions: Int32Array;
+}
+
+/**
+ * New resident tensors `to[i]` [rows, heads, length, width]: rows of `base[i]` (selected by
+ * `rowMap`; -1 or no base: zeros), then the `writes` scattered in, in order. `consume`: the base
+ * tensors are released, and their buffers reused in place when the shapes and rows are unchanged
+ * (a cache updated step after step is never copied). `release`: ids dropped afterwards.
+ */
+export interface ComposeRequest {
+  type: 'compose';
+  to: number[];
+  base: number[] | null;
+  baseRows: number;
+  baseLength: number;
+  rows: number;
+  heads: number;
+  length: number;
+  width: number;
+  rowMap: Int32Array;
+  consume: boolean;
+  writes: ComposeWrite[];
+  release: number[];
 }
 
 /** New resident tensors `to[i]` = the first `newLen` of `oldLen` positions of `from[i]`, per row. */
@@ -104,7 +156,7 @@ export interface DisposeRequest {
   type: 'dispose';
 }
 
-export type WorkerRequest = OpenRequest | RunRequest | DeriveRequest | MaterializeRequest | ReleaseRequest | DisposeRequest;
+export type WorkerRequest = OpenRequest | LoadRequest | RunRequest | DeriveRequest | ComposeRequest | MaterializeRequest | ReleaseRequest | DisposeRequest;
 
 export interface OpenedReply {
   type: 'opened';

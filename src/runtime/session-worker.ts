@@ -9,13 +9,18 @@
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import type {
-  DeriveRequest, HandOver, MaterializeRequest, OpenRequest, ResidentRef, RunRequest, WireTensor, WireValueInfo, WorkerReply, WorkerRequest,
+  ComposeRequest, DeriveRequest, HandOver, LoadRequest, MaterializeRequest, OpenRequest, ResidentRef, RunRequest, WireTensor, WireValueInfo, WorkerReply,
+  WorkerRequest,
 } from './session-protocol.js';
 
 if (!parentPort) throw new Error('session-worker.ts must run as a worker thread');
 const port = parentPort;
 
 let session: ort.InferenceSession | undefined;
+/** further graphs loaded into this worker (LoadRequest), by name */
+const graphs = new Map<string, ort.InferenceSession>();
+/** the options the first graph was opened with, reused for further graphs */
+let openOptions: OpenRequest | undefined;
 let dataPort: MessagePort | undefined;
 let handOverSeq: Int32Array | undefined;
 
@@ -27,9 +32,7 @@ function describe(meta: readonly ort.InferenceSession.ValueMetadata[]): WireValu
   return meta.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] }));
 }
 
-async function open(req: OpenRequest): Promise<void> {
-  dataPort = req.dataPort;
-  handOverSeq = new Int32Array(req.handOverSeq);
+function sessionOptions(req: OpenRequest, externalDataDir: string | undefined): ort.InferenceSession.SessionOptions {
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [req.executionProvider],
     graphOptimizationLevel: 'all',
@@ -39,16 +42,31 @@ async function open(req: OpenRequest): Promise<void> {
   };
   if (req.threads !== undefined) options.intraOpNumThreads = req.threads;
   const config: Record<string, string> = {};
-  if (req.externalDataDir !== undefined) {
+  if (externalDataDir !== undefined) {
     // The model is loaded from bytes, so ORT needs to be told where external data lives; this
     // also lets a cached graph point into a checkpoint directory elsewhere on disk.
-    config['model_external_initializers_file_folder_path'] = req.externalDataDir;
+    config['model_external_initializers_file_folder_path'] = externalDataDir;
   }
   if (req.spinning !== undefined) config['intra_op.allow_spinning'] = req.spinning ? '1' : '0';
   if (Object.keys(config).length) options.extra = { session: config };
-  const created = await ort.InferenceSession.create(req.model, options);
+  return options;
+}
+
+async function open(req: OpenRequest): Promise<void> {
+  dataPort = req.dataPort;
+  handOverSeq = new Int32Array(req.handOverSeq);
+  openOptions = req;
+  const created = await ort.InferenceSession.create(req.model, sessionOptions(req, req.externalDataDir));
   session = created;
   reply({ type: 'opened', inputs: describe(created.inputMetadata), outputs: describe(created.outputMetadata) });
+}
+
+async function load(req: LoadRequest): Promise<void> {
+  if (!openOptions) throw new Error('no session is open');
+  if (graphs.has(req.graph)) throw new Error(`graph '${req.graph}' is already loaded`);
+  const options = req.spinning === undefined ? openOptions : { ...openOptions, spinning: req.spinning };
+  graphs.set(req.graph, await ort.InferenceSession.create(req.model, sessionOptions(options, req.externalDataDir)));
+  reply({ type: 'result', id: req.id, outputs: {}, runMs: 0 });
 }
 
 /**
@@ -69,7 +87,8 @@ function feedTensor(name: string, t: WireTensor | ResidentRef): ort.Tensor {
 }
 
 async function run(req: RunRequest): Promise<void> {
-  if (!session) throw new Error('no session is open');
+  const graph = req.graph === undefined ? session : graphs.get(req.graph);
+  if (!graph) throw new Error(req.graph === undefined ? 'no session is open' : `no graph '${req.graph}' is loaded`);
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(req.feeds)) feeds[name] = feedTensor(name, t);
   const fetches: Record<string, ort.Tensor | null> = {};
@@ -82,7 +101,7 @@ async function run(req: RunRequest): Promise<void> {
     } else fetches[name] = null;
   }
   const start = performance.now();
-  const results = await session.run(feeds, fetches);
+  const results = await graph.run(feeds, fetches);
   const runMs = performance.now() - start;
   const outputs: Record<string, WireTensor> = {};
   const transfer: ArrayBuffer[] = [];
@@ -122,6 +141,52 @@ function derive(req: DeriveRequest): void {
   });
 }
 
+function compose(req: ComposeRequest): void {
+  const { rows, heads, length, width, baseRows, baseLength, rowMap } = req;
+  const rowSize = heads * length * width;
+  let identity = req.base !== null && baseRows === rows && baseLength === length;
+  for (let r = 0; identity && r < rows; r++) identity = rowMap[r] === r;
+  const keep = Math.min(baseLength, length) * width;
+  req.to.forEach((to, i) => {
+    const base = req.base === null ? undefined : resident.get(req.base[i]!);
+    if (req.base !== null && !base) throw new Error(`internal: resident tensor ${req.base[i]} was released before it was composed`);
+    let out: Float32Array<ArrayBuffer>;
+    if (base && req.consume && identity) out = base;
+    else {
+      out = new Float32Array(rows * rowSize);
+      if (base) {
+        for (let r = 0; r < rows; r++) {
+          const src = rowMap[r]!;
+          if (src < 0) continue;
+          for (let h = 0; h < heads; h++) {
+            const from = (src * heads + h) * baseLength * width;
+            out.set(base.subarray(from, from + keep), (r * heads + h) * length * width);
+          }
+        }
+      }
+    }
+    if (req.consume && req.base !== null) resident.delete(req.base[i]!);
+    for (const w of req.writes) {
+      const src = resident.get(w.from[i]!);
+      if (!src) throw new Error(`internal: resident tensor ${w.from[i]} was released before it was written into a cache`);
+      for (let s = 0; s < w.rows; s++) {
+        const t = w.targetRows[s]!;
+        if (t < 0) continue;
+        for (let j = 0; j < w.length; j++) {
+          const p = w.positions[s * w.length + j]!;
+          if (p < 0) continue;
+          for (let h = 0; h < heads; h++) {
+            const from = ((s * heads + h) * w.length + j) * width;
+            out.set(src.subarray(from, from + width), ((t * heads + h) * length + p) * width);
+          }
+        }
+      }
+    }
+    resident.set(to, out);
+  });
+  for (const id of req.release) resident.delete(id);
+}
+
 function materialize(req: MaterializeRequest): void {
   const data: (Float32Array | null)[] = [];
   const transfer: ArrayBuffer[] = [];
@@ -156,13 +221,17 @@ port.on('message', (req: WorkerRequest) => {
   chain = chain.then(async () => {
     try {
       if (req.type === 'open') await open(req);
+      else if (req.type === 'load') await load(req);
       else if (req.type === 'run') await run(req);
+      else if (req.type === 'compose') compose(req);
       else if (req.type === 'derive') derive(req);
       else if (req.type === 'materialize') materialize(req);
       else if (req.type === 'release') for (const id of req.ids) resident.delete(id);
       else {
         await session?.release();
         session = undefined;
+        for (const g of graphs.values()) await g.release();
+        graphs.clear();
         resident.clear();
         reply({ type: 'disposed' });
         dataPort?.close();
@@ -175,7 +244,7 @@ port.on('message', (req: WorkerRequest) => {
         dataPort?.postMessage({ seq: req.seq, ids: req.ids, data: req.ids.map(() => null) } satisfies HandOver);
         signal(req.seq);
       }
-      reply(req.type === 'run' ? { type: 'error', id: req.id, message } : { type: 'error', message });
+      reply(req.type === 'run' || req.type === 'load' ? { type: 'error', id: req.id, message } : { type: 'error', message });
     }
   });
 });

@@ -22,7 +22,7 @@ import { dirname } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { OptionError, RuntimeFailure } from '../errors.js';
 import type {
-  DeriveRequest, ExecutionProvider, HandOver, MaterializeRequest, OpenRequest, RunRequest, WireTensor, WireValueInfo, WorkerReply, WorkerRequest,
+  ComposeRequest, DeriveRequest, ExecutionProvider, LoadRequest, HandOver, MaterializeRequest, OpenRequest, RunRequest, WireTensor, WireValueInfo, WorkerReply, WorkerRequest,
 } from './session-protocol.js';
 
 export type { ExecutionProvider, WireTensor, WireType, WireData, WireValueInfo } from './session-protocol.js';
@@ -61,8 +61,40 @@ export interface RunOptions {
    * `RunResult.resident`, not in `outputs`, and can be fed to later runs at no cost.
    */
   keep?: Record<string, number[]>;
+  /** run a graph added with `loadGraph` (default: the session's own) */
+  graph?: string;
 }
 
+/** One source of a `compose`: tensors [rows, heads, length, width] and where their positions go. */
+export interface ComposeSource {
+  /** parallel to the composed tensors */
+  tensors: readonly ResidentTensor[];
+  rows: number;
+  length: number;
+  /** per source row: the output row (-1: skipped) */
+  targetRows: Int32Array;
+  /** per source row and position: the output position (-1: skipped) */
+  positions: Int32Array;
+}
+
+export interface ComposeSpec {
+  /** base tensors, or null for zeros */
+  base: readonly ResidentTensor[] | null;
+  baseRows: number;
+  baseLength: number;
+  /** output [rows, heads, length, width] */
+  rows: number;
+  heads: number;
+  length: number;
+  width: number;
+  /** per output row: the base row it starts from (-1: zeros) */
+  rowMap: Int32Array;
+  /** the base tensors are released (and updated in place when rows and shape are unchanged) */
+  consume: boolean;
+  writes: readonly ComposeSource[];
+  /** tensors released once the composition is done (typically the sources) */
+  release?: readonly ResidentTensor[];
+}
 export interface RunResult {
   outputs: Record<string, WireTensor>;
   /** the outputs named in `keep` */
@@ -243,6 +275,7 @@ export class OrtSession {
       else wireFeeds[name] = { type: 'float32', data: t.read(), dims: [...t.dims] };
     }
     const req: RunRequest = { type: 'run', id, feeds: wireFeeds, fetches: [...fetches] };
+    if (options.graph !== undefined) req.graph = options.graph;
     if (options.int32Outputs) req.int32Outputs = options.int32Outputs;
     const kept: Record<string, ResidentTensor> = {};
     if (options.keep && Object.keys(options.keep).length > 0) {
@@ -284,6 +317,101 @@ export class OrtSession {
     });
     this.adopt(out);
     return out;
+  }
+
+  /**
+   * Load a further graph into this session's worker (same options as the session's own, except
+   * `spinning` if given), to run with `run(…, { graph: name })`. Its runs and the session's share
+   * resident tensors. Each graph has its own ORT thread pool: spinning threads of one steal CPU
+   * from the other's runs, so graphs run alternately usually want spinning off.
+   */
+  async loadGraph(name: string, model: string | Uint8Array, options: { externalDataDir?: string; spinning?: boolean } = {}): Promise<void> {
+    if (this.disposed) throw new RuntimeFailure(`${this.name}: session is disposed`);
+    if (this.dead) throw this.dead;
+    let bytes: Uint8Array;
+    let externalDataDir = options.externalDataDir;
+    if (typeof model === 'string') {
+      if (!existsSync(model)) throw new RuntimeFailure(`${this.name}: model file ${model} not found`);
+      bytes = await readFile(model);
+      externalDataDir ??= dirname(model);
+    } else bytes = model;
+    if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || !(bytes.buffer instanceof ArrayBuffer)) bytes = bytes.slice();
+    const id = this.nextId++;
+    const req: LoadRequest = { type: 'load', id, graph: name, model: bytes };
+    if (externalDataDir !== undefined) req.externalDataDir = externalDataDir;
+    if (options.spinning !== undefined) req.spinning = options.spinning;
+    await new Promise<RunResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject: (e) => reject(new RuntimeFailure(`${this.name}: could not load graph '${name}': ${e.message}`, { cause: e })) });
+      if (this.pending.size === 1) this.worker.ref();
+      this.post(req, [bytes.buffer as ArrayBuffer], (e) => {
+        this.settle(id);
+        reject(new RuntimeFailure(`${this.name}: could not send graph '${name}' to the session worker: ${e.message}`, { cause: e }));
+      });
+    });
+  }
+
+  /**
+   * New resident tensors composed in the worker from resident ones (see ComposeSpec): rows
+   * selected from a base, positions of other tensors scattered in. Queued in order like a run;
+   * nothing crosses to the main thread. With `consume` the base handles become invalid.
+   */
+  compose(spec: ComposeSpec): ResidentTensor[] {
+    if (this.disposed || this.dead) throw this.dead ?? new RuntimeFailure(`${this.name}: session is disposed`);
+    const count = spec.base?.length ?? spec.writes[0]?.tensors.length ?? 0;
+    const dims = [spec.rows, spec.heads, spec.length, spec.width];
+    const out = Array.from({ length: count }, () => new ResidentTensor(this, this.nextResident++, dims));
+    const check = (t: ResidentTensor): number => {
+      if (!this.holds(t)) throw new RuntimeFailure(`${this.name}: compose needs tensors this session's worker holds`);
+      return t.id;
+    };
+    const req: ComposeRequest = {
+      type: 'compose',
+      to: out.map((t) => t.id),
+      base: spec.base ? spec.base.map(check) : null,
+      baseRows: spec.baseRows,
+      baseLength: spec.baseLength,
+      rows: spec.rows,
+      heads: spec.heads,
+      length: spec.length,
+      width: spec.width,
+      rowMap: spec.rowMap,
+      consume: spec.consume,
+      writes: spec.writes.map((w) => ({ from: w.tensors.map(check), rows: w.rows, length: w.length, targetRows: w.targetRows, positions: w.positions })),
+      release: (spec.release ?? []).filter((t) => this.holds(t)).map((t) => t.id),
+    };
+    this.post(req, [], (e) => {
+      throw new RuntimeFailure(`${this.name}: could not reach the session worker: ${e.message}`, { cause: e });
+    });
+    const gone = [...(spec.consume && spec.base ? spec.base : []), ...(spec.release ?? [])];
+    this.untrack(gone);
+    this.adopt(out);
+    return out;
+  }
+
+  /**
+   * Drop resident tensors the program is done with, now rather than when their handles are
+   * collected (keeps the worker's resident batches few, so nothing live is evicted). Their
+   * handles become invalid. Queued after every request already sent.
+   */
+  release(tensors: readonly ResidentTensor[]): void {
+    const held = tensors.filter((t) => this.holds(t));
+    this.untrack(held);
+    this.releaseQueue.push(...held.map((t) => t.id));
+    this.flushReleasesSoon();
+  }
+
+  /** Stop tracking tensors the worker no longer holds (or will drop): they read as lost. */
+  private untrack(tensors: readonly ResidentTensor[]): void {
+    for (const t of tensors) {
+      const generation = this.generationOf.get(t.id);
+      if (!generation) continue;
+      this.generationOf.delete(t.id);
+      if (t.data === undefined && t.inFlight === undefined) t.data = null;
+      if (generation.ids.every((rid) => !this.generationOf.has(rid))) {
+        const at = this.generations.indexOf(generation);
+        if (at >= 0) this.generations.splice(at, 1);
+      }
+    }
   }
 
   /** Event-loop utilization of the worker thread (its busy time includes ORT's runs). */

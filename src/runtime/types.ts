@@ -41,6 +41,79 @@ export interface BidirectionalModel {
   forward(tokens: Int32Array, batch: number, length: number, options?: ForwardOptions & { attentionMask?: Uint8Array }): Promise<DecodeHeadOutput>;
 }
 
+/**
+ * Keys and values of a bidirectional model for a batch of canvases, [batch, kvHeads, length,
+ * headDim] per layer, post-RoPE (each position's own rotation applied). Opaque: they live where
+ * the model computes (an ONNX model keeps them in its session worker).
+ */
+export interface BidirectionalKv {
+  readonly batch: number;
+  readonly length: number;
+}
+
+/** One windowed forward: `window` positions per row computed against cached keys/values. */
+export interface WindowForwardInput {
+  batch: number;
+  window: number;
+  /** [batch, window] tokens of the computed positions */
+  tokens: Int32Array;
+  /** [batch, window] their positions (RoPE); padding slots may hold anything in range */
+  positions: Int32Array;
+  /** cached keys/values of the batch's rows, in order ([batch, …, past, …]); null: no past */
+  cache: BidirectionalKv | null;
+  /**
+   * [batch, past + window] which keys each row attends to: cached positions first, then the
+   * window's own (1 = attend). Cached entries of positions being recomputed, of padding and of
+   * pruned positions are 0, and so are padding slots of the window.
+   */
+  keyMask: Uint8Array;
+}
+
+/** How to build a new cache from an old one and fresh keys/values (all positions absolute). */
+export interface KvComposeSpec {
+  /** output [batch, …, length, …] */
+  batch: number;
+  length: number;
+  /** per output row: the base row it starts from (-1: zeros) */
+  rowMap: Int32Array;
+  /** the base is used up (updated in place when the rows are unchanged); it must not be used again */
+  consume: boolean;
+  writes: readonly {
+    kv: BidirectionalKv;
+    /** per source row: the output row (-1: skipped) */
+    targetRows: Int32Array;
+    /** per source row and source position: the output position (-1: skipped) */
+    positions: Int32Array;
+  }[];
+  /** caches released after the composition (typically the write sources) */
+  release?: readonly BidirectionalKv[];
+}
+
+/**
+ * A bidirectional model that can cache keys/values between denoising steps (see
+ * src/decode/diffusion/cache.ts and docs/caching.md).
+ */
+export interface CachingBidirectionalModel extends BidirectionalModel {
+  /**
+   * For Dream-style models: `forward` shifts logits, `forwardWindow` does not (the window slot of
+   * position p predicts position p + 1).
+   */
+  readonly shiftsLogits: boolean;
+  /** `forward` (same graph, same outputs, bit for bit) that also returns every position's keys/values */
+  forwardWithKv(tokens: Int32Array, batch: number, length: number, options?: ForwardOptions & { attentionMask?: Uint8Array }): Promise<{ head: DecodeHeadOutput; kv: BidirectionalKv }>;
+  /** compute a window of positions per row; head rows are [batch, window], `fresh` the window's keys/values */
+  forwardWindow(input: WindowForwardInput, options?: ForwardOptions): Promise<{ head: DecodeHeadOutput; fresh: BidirectionalKv }>;
+  /** a new cache from `base` (or zeros) and fresh keys/values */
+  composeKv(base: BidirectionalKv | null, spec: KvComposeSpec): BidirectionalKv;
+  /** free caches the caller is done with */
+  releaseKv(kvs: readonly BidirectionalKv[]): void;
+}
+
+export function supportsKvCache(model: BidirectionalModel): model is CachingBidirectionalModel {
+  const m = model as Partial<CachingBidirectionalModel>;
+  return typeof m.forwardWithKv === 'function' && typeof m.forwardWindow === 'function' && typeof m.composeKv === 'function';
+}
+
 /** Keys and values of a causal model for a batch, [batch, kvHeads, length, headDim] per layer. */
 export interface KvCache {
   readonly batch: number;

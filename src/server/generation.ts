@@ -99,6 +99,14 @@ function plan(request: GenerationRequest, pool: ModelPool, signal: AbortSignal):
     cfgScale: request.cfgScale,
     signal,
   };
+  if (request.cache !== undefined || request.cacheRefresh !== undefined) {
+    if (model.family !== 'diffusion') throw new HttpError(400, 'cache: KV cache modes apply to diffusion models', { param: 'cache' });
+    if (request.cacheRefresh !== undefined && (request.cache ?? 'none') === 'none') {
+      throw new HttpError(400, 'cache_refresh: needs a cache mode (prefix, dual, delayed, window, vicinity)', { param: 'cache_refresh' });
+    }
+    if (request.cache !== undefined) options.cache = request.cache;
+    if (request.cacheRefresh !== undefined) options.cacheRefresh = request.cacheRefresh;
+  }
   let genLength: number | null = null;
   if (model.family === 'diffusion') {
     // the canvas length is decided here (api.ts' rule) so canvas frames can announce it up front

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import type { ChatMessage } from '../model/tokenizer.js';
+import { CACHE_MODES, type CacheMode } from '../decode/diffusion/cache.js';
 import { HttpError } from './http-error.js';
 
 export interface RequestLimits {
@@ -40,6 +41,9 @@ export interface GenerationRequest {
   steps: number | undefined;
   blockLength: number | undefined;
   cfgScale: number | undefined;
+  /** diffusion KV cache mode and refresh interval (docs/caching.md) */
+  cache: CacheMode | undefined;
+  cacheRefresh: number | undefined;
 }
 
 /** Accept a field's default value only (null/absent included); anything else is a 400. */
@@ -71,6 +75,8 @@ function commonShape(limits: RequestLimits) {
     steps: count.nullish(),
     block_length: count.nullish(),
     cfg_scale: z.number().min(0).max(100).nullish(),
+    cache: z.enum(CACHE_MODES as [CacheMode, ...CacheMode[]]).nullish(),
+    cache_refresh: z.number().int().min(1).max(1_000_000).nullish(),
     paradec_canvas: z.boolean().nullish(),
     // OpenAI features paradec does not have: fine when left at their defaults
     presence_penalty: onlyDefault((v) => v === 0, 'presence_penalty'),
@@ -160,6 +166,8 @@ function common(v: Common): Omit<GenerationRequest, 'endpoint' | 'prompt' | 'ext
     steps: u(v.steps),
     blockLength: u(v.block_length),
     cfgScale: u(v.cfg_scale),
+    cache: u(v.cache),
+    cacheRefresh: u(v.cache_refresh),
   };
 }
 

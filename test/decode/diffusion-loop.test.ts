@@ -171,3 +171,21 @@ test('bad schedules and long prompts are rejected with the option named', async 
   await assert.rejects(drain(runDiffusion(model, [[3]], strat, [EOS], { genLength: 8, blockLength: 4, steps: 3, rng: seq(1) })), (e: unknown) => e instanceof OptionError && /steps 3/.test(e.message));
   await assert.rejects(drain(runDiffusion(model, [[1, 2, 3]], strat, [EOS], { genLength: 8, rng: seq(1) })), (e: unknown) => e instanceof InputError && /context of 10/.test(e.message));
 });
+
+test('a model that ranks the mask token first still finishes: the mask is never committed', async () => {
+  // every position: mask token 60%, token 7 30%
+  const script = (tokens: Int32Array) => {
+    const out = new Float32Array(tokens.length * V).fill(Math.log(0.1 / 13));
+    for (let i = 0; i < tokens.length; i++) {
+      out[i * V + MASK] = Math.log(0.6);
+      out[i * V + 7] = Math.log(0.3);
+    }
+    return out;
+  };
+  const model = new ScriptedBidirectional(V, MASK, script);
+  const { results } = await drain(runDiffusion(model, [[3]], confidence.create({ k: 1 }), [EOS], { genLength: 4, rng: seq(1) }));
+  assert.deepEqual(results[0]!.generated, [7, 7, 7, 7]);
+  assert.equal(results[0]!.nfe, 4);
+  const sampled = await drain(runDiffusion(new ScriptedBidirectional(V, MASK, script), [[3]], confidence.create({ k: 2 }), [EOS], { genLength: 4, temperature: 1, rng: seq(3) }));
+  assert.ok(sampled.results[0]!.generated.every((t) => t !== MASK));
+});

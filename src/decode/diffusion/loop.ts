@@ -10,8 +10,9 @@
  * are right-padded so every row keeps the positions it would have alone (batched output equals
  * unbatched output), and each row has its own block positions.
  */
-import type { BidirectionalModel, DecodeHeadOutput } from '../../runtime/types.js';
+import { supportsKvCache, type BidirectionalModel, type DecodeHeadOutput } from '../../runtime/types.js';
 import { InputError, OptionError } from '../../errors.js';
+import { DiffusionKvCache, resolveCacheOptions, type CacheRow, type DiffusionCacheOptions } from './cache.js';
 import { headFromLogits, softmaxRow } from '../head.js';
 import { dreamQuota, lladaEvenSplit } from './schedule.js';
 import type { Decision, DiffusionStrategy, LoopServices, Predictions, RandomSource, RowView } from './types.js';
@@ -33,6 +34,12 @@ export interface DiffusionOptions {
    * end-of-text for free: the text (cut at the first end-of-text) cannot change any more.
    */
   eosFill?: boolean;
+  /**
+   * KV caching (cache.ts, docs/caching.md): mode 'none' (default: every step forwards the whole
+   * canvas), 'prefix', 'dual', 'delayed', 'window' or 'vicinity', and `refresh: N` for a full
+   * refresh every N forwards of a row (1 = every step, exactly the uncached result).
+   */
+  cache?: DiffusionCacheOptions;
   /** tokens forbidden from being predicted at all (LLaDA's logits_eos_inf analogue) */
   rng: RandomSource;
   signal?: AbortSignal;
@@ -54,6 +61,8 @@ export interface DiffusionRowResult {
   generated: number[];
   /** forward passes (NFE) this row took part in */
   nfe: number;
+  /** of those, how many computed the whole canvas (all of them without a KV cache) */
+  fullForwards: number;
   /** step at which each generation position was (last) committed */
   committedAt: number[];
 }
@@ -71,6 +80,7 @@ interface RowState {
   blockSchedule: number[];
   blockMaskCount: number;
   nfe: number;
+  fullForwards: number;
   reviewRounds: number;
   done: boolean;
 }
@@ -97,11 +107,12 @@ export function validateDiffusionOptions(options: { genLength: number; steps?: n
 }
 
 /** Gumbel-max sample of one position: argmax(l/T + g) == LLaDA's exp(l) / (-log U)^T. */
-function gumbelArgmax(logits: Float32Array, offset: number, vocab: number, temperature: number, rng: RandomSource): number {
+function gumbelArgmax(logits: Float32Array, offset: number, vocab: number, temperature: number, rng: RandomSource, mask: number): number {
   let best = 0;
   let bestScore = -Infinity;
   for (let v = 0; v < vocab; v++) {
     let u = rng.float();
+    if (v === mask) continue; // the mask token is never a prediction
     if (u <= 1e-300) u = 1e-300;
     const score = logits[offset + v]! / temperature - Math.log(-Math.log(u));
     if (score > bestScore) {
@@ -119,6 +130,27 @@ export async function* runDiffusion(
   strategy: DiffusionStrategy,
   eosTokenIds: readonly number[],
   options: DiffusionOptions,
+): AsyncGenerator<StepEvent, DiffusionRowResult[]> {
+  const cacheMode = resolveCacheOptions(options.cache).mode;
+  let kvCache: DiffusionKvCache | undefined;
+  if (cacheMode !== 'none') {
+    if (!supportsKvCache(model)) throw new OptionError(`cache '${cacheMode}' needs a model that can return and reuse keys/values (a compiled ONNX model)`);
+    kvCache = new DiffusionKvCache(model, options.cache!);
+  }
+  try {
+    return yield* denoise(model, prompts, strategy, eosTokenIds, options, kvCache);
+  } finally {
+    kvCache?.dispose(); // also when the caller stops early
+  }
+}
+
+async function* denoise(
+  model: BidirectionalModel,
+  prompts: readonly (readonly number[])[],
+  strategy: DiffusionStrategy,
+  eosTokenIds: readonly number[],
+  options: DiffusionOptions,
+  kvCache: DiffusionKvCache | undefined,
 ): AsyncGenerator<StepEvent, DiffusionRowResult[]> {
   const { genLength, steps, blockLength } = validateDiffusionOptions(options);
   const numBlocks = genLength / blockLength;
@@ -153,6 +185,7 @@ export async function* runDiffusion(
       blockSchedule: lladaEvenSplit(blockLength, stepsPerBlock),
       blockMaskCount: blockLength,
       nfe: 0,
+      fullForwards: 0,
       reviewRounds: 0,
       done: false,
     };
@@ -189,8 +222,18 @@ export async function* runDiffusion(
     masked: maskedIn(r, r.promptLength, r.canvas.length),
   });
 
-  /** One forward over several canvases (right-padded); returns the head, CFG applied. */
-  const forwardCanvases = async (canvases: Int32Array[], promptLengths: number[]): Promise<DecodeHeadOutput> => {
+  /**
+   * One forward over several canvases (right-padded); returns the head, CFG applied, and whether
+   * each canvas's forward computed the whole canvas. `cacheRows` (with a KV cache): each
+   * canvas's row and the block it needs predictions for; `ephemeral`: candidate canvases that
+   * leave the cache as is.
+   */
+  const forwardCanvases = async (
+    canvases: Int32Array[],
+    promptLengths: number[],
+    cacheRows?: CacheRow[],
+    ephemeral = false,
+  ): Promise<{ head: DecodeHeadOutput; full: boolean[] }> => {
     if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
     const len = Math.max(...canvases.map((c) => c.length));
     const n = canvases.length;
@@ -208,8 +251,16 @@ export async function* runDiffusion(
         attention.fill(1, u, u + c.length);
       }
     });
-    const head = await model.forward(tokens, rowsIn, len, { logits: needLogits, attentionMask: attention });
-    if (cfgScale === 0) return head;
+    let head: DecodeHeadOutput;
+    let full = canvases.map(() => true);
+    if (kvCache && cacheRows) {
+      // CFG's unconditional rows have caches of their own
+      const cacheRowsIn = cfgScale > 0 ? [...cacheRows, ...cacheRows.map((r) => ({ ...r, id: rows.length + r.id }))] : cacheRows;
+      const result = await kvCache.forward(tokens, rowsIn, len, { logits: needLogits, attentionMask: attention, rows: cacheRowsIn, ephemeral });
+      head = result.head;
+      full = canvases.map((_, i) => result.full[i]! && (cfgScale === 0 || result.full[n + i]!));
+    } else head = await model.forward(tokens, rowsIn, len, { logits: needLogits, attentionMask: attention });
+    if (cfgScale === 0) return { head, full };
     const V = head.vocabSize;
     const logits = head.logits!;
     const guided = new Float32Array(n * len * V);
@@ -218,7 +269,7 @@ export async function* runDiffusion(
       const u = logits[n * len * V + i]!;
       guided[i] = u + (cfgScale + 1) * (c - u);
     }
-    return headFromLogits(guided, n, len, V, head.k);
+    return { head: headFromLogits(guided, n, len, V, head.k), full };
   };
 
   const predictionsFor = (head: DecodeHeadOutput, b: number, r: RowState): Predictions => {
@@ -231,12 +282,15 @@ export async function* runDiffusion(
     for (let pos = 0; pos < len; pos++) {
       const at = base + pos;
       if (temperature > 0 && head.logits && r.canvas[pos] === mask) {
-        const tok = gumbelArgmax(head.logits, at * V, V, temperature, options.rng);
+        const tok = gumbelArgmax(head.logits, at * V, V, temperature, options.rng, mask);
         tokens[pos] = tok;
         confidence[pos] = softmaxRow(head.logits, at * V, V)[tok]!;
       } else {
-        tokens[pos] = head.topkIds[at * k]!;
-        confidence[pos] = head.topkProbs[at * k]!;
+        // The mask token is never a prediction (an undertrained model may rank it first; a
+        // committed mask would leave the position masked forever): take the best other token.
+        const j = head.topkIds[at * k] === mask && k > 1 ? 1 : 0;
+        tokens[pos] = head.topkIds[at * k + j]!;
+        confidence[pos] = head.topkProbs[at * k + j]!;
       }
     }
     return {
@@ -302,19 +356,25 @@ export async function* runDiffusion(
     forwardCandidates: async (row, canvases) => {
       const r = rows[row.row]!;
       r.nfe += 1;
-      return forwardCanvases(canvases, canvases.map(() => r.promptLength));
+      const cacheRows = canvases.map(() => ({ id: row.row, focusStart: r.blockStart, focusEnd: r.blockEnd }));
+      const { head, full } = await forwardCanvases(canvases, canvases.map(() => r.promptLength), cacheRows, true);
+      if (full.every((f) => f)) r.fullForwards += 1;
+      return head;
     },
   });
 
   while (rows.some((r) => !r.done)) {
     const active = rows.map((r, i) => ({ r, i })).filter(({ r }) => !r.done);
-    const head = await forwardCanvases(
+    const { head, full: computedWhole } = await forwardCanvases(
       active.map(({ r }) => r.canvas),
       active.map(({ r }) => r.promptLength),
+      // a full canvas is forwarded only for a review, which reads every position's prediction
+      active.map(({ r, i }) => ({ id: i, focusStart: r.blockStart, focusEnd: r.blockEnd, wholeCanvas: maskedIn(r, r.promptLength, r.canvas.length).length === 0 })),
     );
     for (let b = 0; b < active.length; b++) {
       const { r, i } = active[b]!;
       r.nfe += 1;
+      if (computedWhole[b]) r.fullForwards += 1;
       const predictions = predictionsFor(head, b, r);
       const committed: { position: number; token: number }[] = [];
       const remasked: number[] = [];
@@ -361,7 +421,8 @@ export async function* runDiffusion(
       const tokenFor = new Map<number, number>();
       decision.commit.forEach((pos, j) => tokenFor.set(pos, decision.tokens?.[j] ?? predictions.tokens[pos]!));
       for (const pos of positions) {
-        const tok = tokenFor.get(pos) ?? predictions.tokens[pos]!;
+        const chosen = tokenFor.get(pos) ?? predictions.tokens[pos]!;
+        const tok = chosen === mask ? predictions.tokens[pos]! : chosen; // never commit the mask itself
         r.canvas[pos] = tok;
         r.committedAt[pos] = r.nfe;
         committed.push({ position: pos, token: tok });
@@ -387,6 +448,7 @@ export async function* runDiffusion(
   return rows.map((r) => ({
     generated: Array.from(r.canvas.subarray(r.promptLength)),
     nfe: r.nfe,
+    fullForwards: r.fullForwards,
     committedAt: Array.from(r.committedAt.subarray(r.promptLength)),
   }));
 }
