@@ -9,3 +9,4 @@ export type { DiffusionStrategy, RowView, Predictions, Decision, StrategyDefinit
 export type { AutoregressiveStrategy } from './decode/autoregressive/types.js';
 export type { BidirectionalModel, CausalModel, DecodeHeadOutput, KvCache } from './runtime/types.js';
 export * from './errors.js';
+export type { CacheMode } from './decode/diffusion/cache.js';

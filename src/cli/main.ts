@@ -23,7 +23,8 @@ const USAGE = `paradec — parallel decoding for language models
 usage:
   paradec generate [--model DIR] [--strategy NAME] [--set key=value ...]
                    [--gen-length N --steps N --block-length N] [--max-tokens N]
-                   [--temperature T] [--seed S] [--json] "prompt"
+                   [--temperature T] [--seed S] [--cache none|prefix|dual|delayed|window|vicinity]
+                   [--json] "prompt"
   paradec generate --input prompts.jsonl --output results.jsonl [--batch-size N]
   paradec info [--model DIR] [--json]
   paradec strategies [--json]
