@@ -1,0 +1,92 @@
+/**
+ * Write a model card (README.md) for an exported model from its training run and a held-out
+ * evaluation produced by eval-cli.ts (`--json`).
+ *
+ *   node --import tsx src/train/card.ts --model models/tiny-ar --run runs/tiny-ar --eval EVAL.json
+ *        --name tiny-ar [--command "exact training command"] [--notes FILE] [--agreement AGREEMENT.json]
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { countParams, type ModelShape } from './model.js';
+import { ZERO_ENTROPY } from './suite.js';
+
+interface EvalJson {
+  model: string;
+  objective: string;
+  perTask: number;
+  seed: number;
+  measuredAt: string;
+  suite?: number;
+  tasks?: Record<string, number>;
+  agreement?: { agree: number; total: number; perTask: Record<string, number> };
+  agreementWith?: string;
+  samples?: { task: string; prompt: string; prediction: string; score: number }[];
+}
+
+function arg(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+function hms(s: number): string {
+  const h = Math.floor(s / 3600);
+  const m = Math.round((s % 3600) / 60);
+  return h > 0 ? `${h} h ${m} min` : `${m} min`;
+}
+
+export function writeCard(argv: string[]): string {
+  const model = arg(argv, 'model')!;
+  const run = arg(argv, 'run')!;
+  const name = arg(argv, 'name') ?? model.split('/').pop()!;
+  const state = JSON.parse(readFileSync(join(run, 'state.json'), 'utf8')) as { step: number; shape: ModelShape; options: Record<string, unknown>; extra: { seconds?: number } };
+  const ev = arg(argv, 'eval') ? (JSON.parse(readFileSync(arg(argv, 'eval')!, 'utf8')) as EvalJson) : null;
+  const ag = arg(argv, 'agreement') ? (JSON.parse(readFileSync(arg(argv, 'agreement')!, 'utf8')) as EvalJson) : null;
+  const cfg = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const o = state.options;
+  const s = state.shape;
+  const lines: string[] = [];
+  lines.push(`# ${name}`, '');
+  lines.push(arg(argv, 'summary') ?? '', '');
+  lines.push('## Model', '');
+  lines.push(`| | |`, `|---|---|`);
+  lines.push(`| layout | \`${String(cfg['model_type'])}\` (${o['objective'] === 'diffusion' ? 'masked diffusion, bidirectional attention' : 'causal LM'}) |`);
+  lines.push(`| parameters | ${countParams(s).toLocaleString('en-US')} (untied embedding and head) |`);
+  lines.push(`| shape | d_model ${s.dModel}, ${s.layers} layers, ${s.heads} heads (head dim ${s.dModel / s.heads}), SwiGLU ${s.ffn}, vocab ${s.vocabSize} |`);
+  lines.push(`| RoPE / RMSNorm | theta ${s.ropeTheta}, rotate-half / eps ${s.rmsNormEps} |`);
+  lines.push(`| tokenizer | models/tokenizer (copied here) |`);
+  lines.push(`| ${o['objective'] === 'diffusion' ? 'answer canvas' : 'max new tokens'} | ${String(o['canvas'])} |`, '');
+  lines.push('## Training', '');
+  lines.push(`Trained with paradec's TensorFlow.js trainer (wasm backend, one CPU thread, shared machine) on fresh task-suite instances every step.`, '');
+  const cmd = arg(argv, 'command');
+  if (cmd) lines.push('```', cmd, '```', '');
+  lines.push(`| | |`, `|---|---|`);
+  lines.push(`| objective | ${o['objective'] === 'diffusion' ? "LLaDA SFT masked diffusion (t ~ U(1e-3, 1) per row, answer canvas masked with prob. t, prompt never masked, CE/t normalised by canvas length)" : 'next-token cross-entropy on answer tokens + end-of-text'} |`);
+  lines.push(`| steps | ${state.step} of ${String(o['steps'])} (batch ${String(o['batch'])}) |`);
+  lines.push(`| optimizer | AdamW lr ${String(o['lr'])}, warmup ${String(o['warmup'])}, cosine to ×${String(o['minLrRatio'])}, wd ${String(o['weightDecay'])}, clip ${String(o['clip'])} |`);
+  lines.push(`| seed | ${String(o['seed'])}${o['initFrom'] ? `, initialised from ${String(o['initFrom'])}` : ''} |`);
+  lines.push(`| wall time | ${hms(state.extra.seconds ?? 0)} (training + periodic evals) |`, '');
+  if (ev?.tasks) {
+    lines.push('## Held-out evaluation (measured)', '');
+    lines.push(`Measured ${ev.measuredAt} by \`src/train/eval-cli.ts\` (the trainer's tfjs greedy decoder${ev.objective === 'diffusion' ? ': one token per step, the most confident masked position first' : ''}) on ${ev.perTask} fresh instances per task (seed ${ev.seed}, not used in training), scored with the suite's scorers.`, '');
+    lines.push('| task | score |', '|---|---|');
+    for (const [t, v] of Object.entries(ev.tasks)) lines.push(`| ${t}${ZERO_ENTROPY.includes(t) ? ' (zero-entropy)' : ''} | ${v.toFixed(1)} |`);
+    const ze = Object.entries(ev.tasks).filter(([t]) => ZERO_ENTROPY.includes(t)).map(([, v]) => v);
+    lines.push(`| **suite** | **${ev.suite!.toFixed(1)}** |`);
+    if (ze.length) lines.push(`| zero-entropy tasks (mean) | ${(ze.reduce((a, b) => a + b, 0) / ze.length).toFixed(1)} |`);
+    lines.push('');
+  }
+  if (ag?.agreement) {
+    lines.push('## Draft agreement (measured)', '');
+    lines.push(`Greedy next-token agreement with \`${ag.agreementWith}\` along its greedy answers: **${ag.agreement.agree.toFixed(1)}%** over ${ag.agreement.total} answer positions (${ag.perTask} prompts per task, seed ${ag.seed}, measured ${ag.measuredAt}).`, '');
+    lines.push('| task | agreement % |', '|---|---|');
+    for (const [t, v] of Object.entries(ag.agreement.perTask)) lines.push(`| ${t} | ${v.toFixed(1)} |`);
+    lines.push('');
+  }
+  const notes = arg(argv, 'notes');
+  if (notes && existsSync(notes)) lines.push(readFileSync(notes, 'utf8').trim(), '');
+  const text = lines.join('\n');
+  writeFileSync(join(model, 'README.md'), text);
+  return text;
+}
+
+if (process.argv[1]?.endsWith('card.ts')) writeCard(process.argv.slice(2));
