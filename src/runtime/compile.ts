@@ -35,7 +35,7 @@ import { float, Graph, MICROSOFT, type ElemType } from './graph.js';
 import { quantizeInt4 } from './quantize.js';
 
 /** Bumped whenever the emitted graph changes, so stale cache entries are never reused. */
-export const COMPILER_VERSION = 2;
+export const COMPILER_VERSION = 3;
 
 /**
  * - `bidirectional`: the whole canvas, every position sees every position (diffusion LMs). Also
@@ -63,6 +63,18 @@ export interface GraphOptions {
   quantize?: Quantization;
   /** append the decode head (default true); false gives a plain transformers.js-style graph */
   head?: boolean;
+  /**
+   * causal only: 'embeds' takes `inputs_embeds` float32 [batch, sequence_length, hidden] in place
+   * of `input_ids` (Superposed Decoding feeds mixtures of token embeddings). Default 'ids'.
+   */
+  inputs?: 'ids' | 'embeds';
+  /**
+   * causal only: an extra input `tree_mask` int64 [batch, sequence_length, sequence_length] (0/1):
+   * new token i attends to new token j iff tree_mask[b, i, j] = 1 (its ancestors and itself in a
+   * token tree packed into one sequence); every real cached key stays visible. `position_ids`
+   * are the caller's (depth-based). Default false (plain causal mask).
+   */
+  tree?: boolean;
 }
 
 export interface CompileGraphOptions extends GraphOptions {
@@ -280,7 +292,11 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
   const split = (x: string, sizes: number[]): string[] => g.nodeN('Split', [x, g.ints(sizes)], sizes.length, { axis: -1 });
 
   // ---- inputs ----
-  const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
+  const embedsIn = causal && options.inputs === 'embeds';
+  if (!causal && (options.inputs === 'embeds' || options.tree)) throw new OptionError(`inputs_embeds and tree masks are options of causal graphs, not ${kind} ones`);
+  const ids = embedsIn
+    ? g.input('inputs_embeds', 'float32', ['batch_size', 'sequence_length', H])
+    : g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   let mask: string;
   let positions: string;
   let bias: string;
@@ -292,11 +308,20 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
     const past = g.sub(total, g.shape(ids, 1, 2));
     const zero = g.ints([0]);
     const one = g.ints([1]);
-    const kIdx = g.node('Range', [g.squeeze(zero, [0]), g.squeeze(total, [0]), g.squeeze(one, [0])]);
-    const qIdx = g.node('Range', [g.squeeze(past, [0]), g.squeeze(total, [0]), g.squeeze(one, [0])]);
-    const causalOk = g.node('LessOrEqual', [kIdx, g.unsqueeze(qIdx, [1])]); // [S, T]
     const realKey = g.unsqueeze(g.cast(mask, 'bool'), [1, 2]); // [B, 1, 1, T]
-    const allowed = g.node('And', [causalOk, realKey]); // [B, 1, S, T]
+    let allowed: string;
+    if (options.tree) {
+      // allowed[b, 1, i, j] = key j is real and (j < past or tree_mask[b, i, j - past])
+      const tree = g.input('tree_mask', 'int64', ['batch_size', 'sequence_length', 'sequence_length']);
+      const pads = g.concat([g.ints([0, 0]), past, g.ints([0, 0, 0])], 0);
+      const full = g.node('Pad', [tree, pads, g.constant('int64', [], [1])], { mode: 'constant' }); // [B, S, T]
+      allowed = g.node('And', [g.unsqueeze(g.cast(full, 'bool'), [1]), realKey]); // [B, 1, S, T]
+    } else {
+      const kIdx = g.node('Range', [g.squeeze(zero, [0]), g.squeeze(total, [0]), g.squeeze(one, [0])]);
+      const qIdx = g.node('Range', [g.squeeze(past, [0]), g.squeeze(total, [0]), g.squeeze(one, [0])]);
+      const causalOk = g.node('LessOrEqual', [kIdx, g.unsqueeze(qIdx, [1])]); // [S, T]
+      allowed = g.node('And', [causalOk, realKey]); // [B, 1, S, T]
+    }
     bias = g.node('Where', [allowed, g.scalar(0), g.scalar(MASKED)], {}, '', 'attn_bias');
   } else if (kind === 'window') {
     positions = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
@@ -329,7 +354,7 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
     g.reshape(rms(g.reshape(x, [0, 0, heads, D]), weight), [0, 0, heads * D]);
 
   // ---- layers ----
-  let x = g.gather(store.float(g, w.embed), ids);
+  let x = embedsIn ? ids : g.gather(store.float(g, w.embed), ids);
   w.layers.forEach((L, i) => {
     const h = rms(x, L.attnNorm);
     let [q, k, v] = split(linear(h, [L.q, L.k, L.v], [L.qBias, L.kBias, L.vBias]), [nH * D, nKv * D, nKv * D]) as [string, string, string];
@@ -428,7 +453,11 @@ export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGr
   if (options.kind !== 'causal' && options.kind !== 'bidirectional' && options.kind !== 'window') {
     throw new OptionError(`graph kind must be 'causal', 'bidirectional' or 'window', got '${String(options.kind)}'`);
   }
-  const resolved: Required<GraphOptions> = { kind: options.kind, topK: Math.min(topK, c.vocabSize), quantize, head: options.head ?? true };
+  const inputs = options.inputs ?? 'ids';
+  if (inputs !== 'ids' && inputs !== 'embeds') throw new OptionError(`inputs must be 'ids' or 'embeds', got '${String(inputs)}'`);
+  const tree = options.tree ?? false;
+  if (options.kind !== 'causal' && (inputs !== 'ids' || tree)) throw new OptionError(`inputs: 'embeds' and tree: true are options of causal graphs, not ${options.kind} ones`);
+  const resolved: Required<GraphOptions> = { kind: options.kind, topK: Math.min(topK, c.vocabSize), quantize, head: options.head ?? true, inputs, tree };
   if (options.kind === 'causal' && c.shiftLogits) {
     // Dream's shift moves each prediction one position right; with a KV cache the first new
     // token of every step would get its own logits instead of its predecessor's.

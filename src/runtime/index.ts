@@ -1,13 +1,13 @@
 /** The runtime's public surface: compile checkpoints into ONNX graphs and run them off-thread. */
 export type {
   AnyModel, BidirectionalKv, BidirectionalModel, CachingBidirectionalModel, CausalModel, DecodeHeadOutput, ForwardOptions, KvCache, KvComposeSpec,
-  WindowForwardInput,
+  TreeCausalModel, WindowForwardInput,
 } from './types.js';
-export { supportsKvCache } from './types.js';
+export { supportsKvCache, supportsTree } from './types.js';
 export {
   compileModel, loadOnnxCausalModel, OnnxBidirectionalModel, OnnxCausalModel,
 } from './onnx-model.js';
-export type { CompileOptions, CompiledModel, ModelSource, LoadOnnxOptions, ForwardTiming, CausalSpec, WindowGraphSource } from './onnx-model.js';
+export type { CompileOptions, CompiledModel, ModelSource, LoadOnnxOptions, ForwardTiming, CausalSpec, CausalVariant, CausalVariantSource, WindowGraphSource } from './onnx-model.js';
 export { ResidentKvCache } from './onnx-model.js';
 export { compileGraph, buildGraph, appendDecodeHead, cacheRoot, GRAPH_OPSETS, HEAD_OUTPUTS, COMPILER_VERSION } from './compile.js';
 export type { CompiledGraph, CompileGraphOptions, GraphKind, GraphOptions, Quantization, HeadOptions, WeightStore } from './compile.js';

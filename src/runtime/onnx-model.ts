@@ -19,6 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CheckpointError, InputError, OptionError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
+import { readTensorF32 } from '../model/safetensors.js';
 import { parseModelConfig } from '../model/config.js';
 import type { ModelConfig, ModelWeights } from '../model/types.js';
 import { appendDecodeHead, compileGraph, HEAD_OUTPUTS, type CompiledGraph, type GraphKind, type Quantization } from './compile.js';
@@ -314,6 +315,24 @@ export interface CausalSpec {
   topK: number;
   /** graph input names present (position_ids and use_cache_branch are optional in exports) */
   inputs: ReadonlySet<string>;
+  /** hidden size (needed by the embeddings variant) */
+  hiddenSize?: number;
+}
+
+/** The causal graph variants a compiled model can load next to its own graph (same worker). */
+export type CausalVariant = 'embeds' | 'tree';
+
+/**
+ * What a compiled causal model needs to offer its variants: how to compile each (loaded into the
+ * model's session worker on first use, so caches flow between graphs without leaving it) and the
+ * input embedding table.
+ */
+export interface CausalVariantSource {
+  graph(variant: CausalVariant): CompiledGraph;
+  /** the embedding matrix [vocab, hidden] as float32 (read once, on first `embed`) */
+  embedTable(): Float32Array;
+  /** ORT spinning as the model was opened with */
+  spinning?: boolean;
 }
 
 /**
@@ -352,10 +371,18 @@ export class OnnxCausalModel implements CausalModel {
   readonly headDim: number;
   readonly eosTokenIds: readonly number[];
   readonly topK: number;
+  /** width of the input embeddings (0 when unknown: exports) */
+  readonly hiddenSize: number;
+  /** `forwardEmbeddings` / `embed` work (compiled models) */
+  readonly acceptsEmbeddings: boolean;
+  /** `forwardTree` / `compactTree` work (compiled models) */
+  readonly acceptsTree: boolean;
   lastTiming: ForwardTiming = { wallMs: 0, runMs: 0 };
   private readonly presentNames: string[];
+  private readonly variantLoads = new Map<CausalVariant, Promise<void>>();
+  private embedding: Float32Array | undefined;
 
-  constructor(private readonly spec: CausalSpec, readonly session: OrtSession, readonly graph?: CompiledGraph) {
+  constructor(private readonly spec: CausalSpec, readonly session: OrtSession, readonly graph?: CompiledGraph, private readonly variants?: CausalVariantSource) {
     this.vocabSize = spec.vocabSize;
     this.maxPositions = spec.maxPositions;
     this.numLayers = spec.numLayers;
@@ -363,6 +390,9 @@ export class OnnxCausalModel implements CausalModel {
     this.headDim = spec.headDim;
     this.eosTokenIds = spec.eosTokenIds;
     this.topK = spec.topK;
+    this.hiddenSize = spec.hiddenSize ?? 0;
+    this.acceptsEmbeddings = variants !== undefined && this.hiddenSize > 0;
+    this.acceptsTree = variants !== undefined;
     this.presentNames = [];
     for (let i = 0; i < spec.numLayers; i++) this.presentNames.push(`present.${i}.key`, `present.${i}.value`);
   }
@@ -405,24 +435,148 @@ export class OnnxCausalModel implements CausalModel {
   }
 
   async forward(tokens: Int32Array, batch: number, newLength: number, cache: KvCache, options: ForwardOptions = {}): Promise<{ head: DecodeHeadOutput; cache: KvCache }> {
-    const start = performance.now();
     checkTokens('forward', tokens, batch, newLength, this.vocabSize);
-    if (cache.batch !== batch) throw new InputError(`forward: cache is for batch ${cache.batch}, tokens for batch ${batch}`);
-    this.checkCache('forward', cache);
+    const ids = ids64(tokens);
+    return this.run('forward', undefined, { input_ids: { type: 'int64', data: ids, dims: [batch, newLength] } }, [ids.buffer], batch, newLength, cache, options);
+  }
+
+  /**
+   * Like `forward`, with input embeddings [batch, newLength, hiddenSize] in place of token ids
+   * (a graph variant with an `inputs_embeds` input, compiled and loaded on first use).
+   */
+  async forwardEmbeddings(embeds: Float32Array, batch: number, newLength: number, cache: KvCache, options: ForwardOptions = {}): Promise<{ head: DecodeHeadOutput; cache: KvCache }> {
+    if (!this.acceptsEmbeddings) throw new OptionError('forwardEmbeddings: this model was not compiled by paradec; only compiled models have an inputs_embeds graph');
+    if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(newLength) || newLength < 1) throw new InputError(`forwardEmbeddings: bad shape ${batch} × ${newLength}`);
+    if (embeds.length !== batch * newLength * this.hiddenSize) {
+      throw new InputError(`forwardEmbeddings: ${embeds.length} values for [${batch}, ${newLength}, ${this.hiddenSize}]`);
+    }
+    await this.loadVariant('embeds');
+    const data = Float32Array.from(embeds);
+    return this.run('forwardEmbeddings', 'embeds', { inputs_embeds: { type: 'float32', data, dims: [batch, newLength, this.hiddenSize] } }, [data.buffer], batch, newLength, cache, options);
+  }
+
+  /** Rows of the input embedding table for `ids`: [ids.length, hiddenSize]. */
+  embed(ids: readonly number[]): Float32Array {
+    if (!this.acceptsEmbeddings) throw new OptionError('embed: this model was not compiled by paradec; its embedding table is not known');
+    this.embedding ??= this.variants!.embedTable();
+    const H = this.hiddenSize;
+    const out = new Float32Array(ids.length * H);
+    ids.forEach((t, i) => {
+      if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new InputError(`embed: token ${t} is outside the vocabulary (0..${this.vocabSize - 1})`);
+      out.set(this.embedding!.subarray(t * H, (t + 1) * H), i * H);
+    });
+    return out;
+  }
+
+  /**
+   * Tree verification: `tokens` [batch, n] new tokens packed in one sequence per row (a token
+   * tree), `positions` [batch, n] their absolute positions (past + depth), `treeMask` [batch, n, n]
+   * with treeMask[b, i, j] = 1 iff new token i attends to new token j (its ancestors and itself);
+   * every cached position stays visible. Returns the head for every node and the cache extended
+   * by all n nodes in packed order (not a linear cache: `compactTree` it before decoding on).
+   */
+  async forwardTree(tokens: Int32Array, positions: Int32Array, treeMask: Uint8Array, cache: KvCache, options: ForwardOptions = {}): Promise<{ head: DecodeHeadOutput; cache: KvCache }> {
+    if (!this.acceptsTree) throw new OptionError('forwardTree: this model was not compiled by paradec; only compiled models have a tree-mask graph');
+    const batch = cache.batch;
+    const n = tokens.length / batch;
+    checkTokens('forwardTree', tokens, batch, n, this.vocabSize);
+    if (positions.length !== batch * n) throw new InputError(`forwardTree: ${positions.length} positions for batch ${batch} × ${n} nodes`);
+    if (treeMask.length !== batch * n * n) throw new InputError(`forwardTree: treeMask has ${treeMask.length} entries for batch ${batch} × ${n} × ${n}`);
+    for (const p of positions) {
+      if (!Number.isInteger(p) || p < 0 || p >= this.maxPositions) throw new InputError(`forwardTree: position ${p} is outside the model's 0..${this.maxPositions - 1}`);
+    }
+    await this.loadVariant('tree');
+    const ids = ids64(tokens);
+    const mask = new BigInt64Array(treeMask.length);
+    for (let i = 0; i < mask.length; i++) mask[i] = treeMask[i] ? 1n : 0n;
+    const pos = ids64(positions);
+    return this.run(
+      'forwardTree', 'tree',
+      { input_ids: { type: 'int64', data: ids, dims: [batch, n] }, tree_mask: { type: 'int64', data: mask, dims: [batch, n, n] } },
+      [ids.buffer, mask.buffer], batch, n, cache, options, pos,
+    );
+  }
+
+  /**
+   * The cache of `past` cached positions followed by new tree nodes `nodes` (indices into the
+   * nodes of a `forwardTree`, root to leaf of the accepted path), from the cache `forwardTree`
+   * returned: what a plain prefill of the accepted prefix would have cached. Every row keeps the
+   * same nodes.
+   */
+  compactTree(cache: KvCache, past: number, nodes: readonly number[]): KvCache {
+    this.checkCache('compactTree', cache);
+    const n = cache.length - past;
+    if (!Number.isInteger(past) || past < 0 || n < 0) throw new InputError(`compactTree: past ${past} is not within the cache's 0..${cache.length}`);
+    for (const j of nodes) if (!Number.isInteger(j) || j < 0 || j >= n) throw new InputError(`compactTree: node ${j} is not within the tree's 0..${n - 1}`);
+    const length = past + nodes.length;
+    // identity: the kept nodes already sit right after the past
+    if (nodes.every((j, i) => j === i)) return this.truncateCache(cache, length);
+    const rows = cache.batch;
+    const resident = this.resident(cache);
+    if (resident) {
+      const positions = new Int32Array(rows * cache.length).fill(-1);
+      for (let r = 0; r < rows; r++) nodes.forEach((j, i) => (positions[r * cache.length + past + j] = past + i));
+      const tensors = [...resident.keyTensors, ...resident.valueTensors];
+      const out = this.session.compose({
+        base: tensors, baseRows: rows, baseLength: cache.length,
+        rows, heads: this.numKvHeads, length, width: this.headDim,
+        rowMap: Int32Array.from({ length: rows }, (_, r) => r),
+        consume: false,
+        writes: [{ tensors, rows, length: cache.length, targetRows: Int32Array.from({ length: rows }, (_, r) => r), positions }],
+      });
+      return new ResidentKvCache(rows, length, out.slice(0, this.numLayers), out.slice(this.numLayers));
+    }
+    const D = this.headDim;
+    const heads = rows * this.numKvHeads;
+    const pick = (a: Float32Array): Float32Array => {
+      const out = new Float32Array(heads * length * D);
+      for (let h = 0; h < heads; h++) {
+        const from = h * cache.length * D;
+        out.set(a.subarray(from, from + past * D), h * length * D);
+        nodes.forEach((j, i) => out.set(a.subarray(from + (past + j) * D, from + (past + j + 1) * D), (h * length + past + i) * D));
+      }
+      return out;
+    };
+    return { batch: rows, length, keys: cache.keys.map(pick), values: cache.values.map(pick) };
+  }
+
+  /** Compile and load a graph variant into the session worker (once). */
+  private loadVariant(variant: CausalVariant): Promise<void> {
+    let load = this.variantLoads.get(variant);
+    if (!load) {
+      load = (async () => {
+        const compiled = this.variants!.graph(variant);
+        // run alternately with the main graph: spinning threads of one would starve the other
+        await this.session.loadGraph(variant, compiled.modelPath, { externalDataDir: compiled.externalDataDir, spinning: this.variants!.spinning ?? false });
+      })();
+      this.variantLoads.set(variant, load);
+    }
+    return load;
+  }
+
+  private async run(
+    what: string, graph: CausalVariant | undefined, input: Record<string, WireTensor>, transfer: ArrayBuffer[],
+    batch: number, newLength: number, cache: KvCache, options: ForwardOptions, positions?: BigInt64Array<ArrayBuffer>,
+  ): Promise<{ head: DecodeHeadOutput; cache: KvCache }> {
+    const start = performance.now();
+    if (cache.batch !== batch) throw new InputError(`${what}: cache is for batch ${cache.batch}, the input for batch ${batch}`);
+    this.checkCache(what, cache);
     const past = cache.length;
     const total = past + newLength;
-    if (total > this.maxPositions) throw new InputError(`forward: ${total} positions (cache ${past} + ${newLength} new) exceed the model's ${this.maxPositions}`);
+    if (total > this.maxPositions) throw new InputError(`${what}: ${total} positions (cache ${past} + ${newLength} new) exceed the model's ${this.maxPositions}`);
 
-    const ids = ids64(tokens);
     const mask = new BigInt64Array(batch * total).fill(1n);
     const feeds: Record<string, WireTensor | ResidentTensor> = {
-      input_ids: { type: 'int64', data: ids, dims: [batch, newLength] },
+      ...input,
       attention_mask: { type: 'int64', data: mask, dims: [batch, total] },
     };
-    const transfer: ArrayBuffer[] = [ids.buffer, mask.buffer];
-    if (this.spec.inputs.has('position_ids')) {
-      const pos = new BigInt64Array(batch * newLength);
-      for (let b = 0; b < batch; b++) for (let j = 0; j < newLength; j++) pos[b * newLength + j] = BigInt(past + j);
+    transfer.push(mask.buffer);
+    if (positions || this.spec.inputs.has('position_ids')) {
+      let pos = positions;
+      if (!pos) {
+        pos = new BigInt64Array(batch * newLength);
+        for (let b = 0; b < batch; b++) for (let j = 0; j < newLength; j++) pos[b * newLength + j] = BigInt(past + j);
+      }
       feeds['position_ids'] = { type: 'int64', data: pos, dims: [batch, newLength] };
       transfer.push(pos.buffer);
     }
@@ -438,7 +592,7 @@ export class OnnxCausalModel implements CausalModel {
     const fetches = [...HEAD_FETCHES, ...(options.logits ? [HEAD_OUTPUTS.logits] : []), ...this.presentNames];
     const presentDims = [batch, this.numKvHeads, total, this.headDim];
     const keep = Object.fromEntries(this.presentNames.map((n) => [n, presentDims]));
-    const result = await this.session.run(feeds, fetches, { transfer, int32Outputs: [HEAD_OUTPUTS.topkIds], keep });
+    const result = await this.session.run(feeds, fetches, { transfer, int32Outputs: [HEAD_OUTPUTS.topkIds], keep, ...(graph ? { graph } : {}) });
     const head = toHead(result.outputs, batch, newLength, this.topK, this.vocabSize);
     const keys: ResidentTensor[] = [];
     const values: ResidentTensor[] = [];
@@ -529,9 +683,21 @@ export async function compileModel(source: ModelSource, options: CompileOptions 
       eosTokenIds: config.eosTokenIds,
       topK: graph.topK,
       inputs: new Set(session.inputNames),
+      hiddenSize: config.hiddenSize,
     },
     session,
     graph,
+    {
+      graph: (variant) => compileGraph(config, weights, {
+        kind: 'causal',
+        ...(variant === 'embeds' ? { inputs: 'embeds' as const } : { tree: true }),
+        ...(options.topK !== undefined ? { topK: options.topK } : {}),
+        ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
+        ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+      }),
+      embedTable: () => readTensorF32(weights.embed),
+      ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),
+    },
   );
 }
 

@@ -142,3 +142,24 @@ export interface CausalModel {
 }
 
 export type AnyModel = BidirectionalModel | CausalModel;
+
+/**
+ * A causal model that verifies a token tree in one forward (tree attention): several draft paths
+ * packed in one sequence, each node attending to the cached past and its ancestors.
+ */
+export interface TreeCausalModel extends CausalModel {
+  /** false when the methods exist but the model cannot run them (e.g. a foreign export) */
+  readonly acceptsTree?: boolean;
+  /**
+   * tokens/positions [batch, n], treeMask [batch, n, n] (1: node i attends to node j); returns
+   * the head for every node and the cache extended by the n nodes in packed order
+   */
+  forwardTree(tokens: Int32Array, positions: Int32Array, treeMask: Uint8Array, cache: KvCache, options?: ForwardOptions): Promise<{ head: DecodeHeadOutput; cache: KvCache }>;
+  /** the cache's first `past` positions followed by tree nodes `nodes` (a path, root first) */
+  compactTree(cache: KvCache, past: number, nodes: readonly number[]): KvCache;
+}
+
+export function supportsTree(model: CausalModel): model is TreeCausalModel {
+  const m = model as Partial<TreeCausalModel>;
+  return typeof m.forwardTree === 'function' && typeof m.compactTree === 'function' && m.acceptsTree !== false;
+}

@@ -25,6 +25,9 @@ import { createSpeculative, speculative } from '../../src/decode/autoregressive/
 import { resolveParams } from '../../src/decode/params.js';
 import { Rng } from '../../src/tasks/rng.js';
 import { chiSquareP } from './helpers.js';
+import { supportsTree } from '../../src/runtime/types.js';
+import { scorePaths } from '../../src/decode/autoregressive/tree.js';
+import { acceptsEmbeddings, createSuperposed, superposed } from '../../src/decode/autoregressive/superposed.js';
 
 let dir: string;
 let ar: ParadecModel;
@@ -228,4 +231,86 @@ test('speculative sampling matches the target distribution on a small model (chi
   assert.ok(t1.p > 1e-3, `first token: chi-square ${t1.stat.toFixed(1)} on ${t1.df} df, p = ${t1.p}`);
   assert.ok(t2.p > 1e-3, `second token: chi-square ${t2.stat.toFixed(1)} on ${t2.df} df, p = ${t2.p}`);
   assert.ok(accepted > 0, 'some drafts were accepted (the test exercises acceptance)');
+});
+
+/** The model without its tree forward: multipath / ADED fall back to batched rows. */
+function rowsOnly(model: CausalModel): CausalModel {
+  return {
+    kind: 'causal',
+    vocabSize: model.vocabSize,
+    maxPositions: model.maxPositions,
+    numLayers: model.numLayers,
+    eosTokenIds: model.eosTokenIds,
+    emptyCache: (b) => model.emptyCache(b),
+    forward: (t, b, n, c, o) => model.forward(t, b, n, c, o),
+    truncateCache: (c, n) => model.truncateCache(c, n),
+  };
+}
+
+test('tree verification (multipath, ADED) gives what batched rows give, greedy and sampled', async () => {
+  const model = ar.runtime as CausalModel;
+  assert.ok(supportsTree(model));
+  assert.ok(!supportsTree(rowsOnly(model)));
+  const sampling = { temperature: 1, topK: 0, topP: 1 };
+  for (const [name, opts] of [['multipath', { draft: dirs.draft, paths: 3, length: 4 }], ['aded', { iterations: 60 }]] as const) {
+    const def = findAutoregressiveStrategy(name);
+    for (const s of [GREEDY, sampling]) {
+      for (const p of PROMPTS.slice(0, 2)) {
+        const prompt = encodePrompt(ar, p);
+        const outs: ArResult[] = [];
+        for (const m of [model, rowsOnly(model)]) {
+          const strategy = def.create(resolveParams(name, def.params, opts));
+          try {
+            const it = runAutoregressive(m, prompt, strategy, { maxTokens: 12, sampling: s, rng: new Rng(7), eosTokenIds: ar.eosTokenIds, keepStrategy: true });
+            for (;;) {
+              const n = await it.next();
+              if (n.done) {
+                outs.push(n.value);
+                break;
+              }
+            }
+          } finally {
+            await strategy.dispose?.();
+          }
+        }
+        assert.deepEqual(outs[0]!.generated, outs[1]!.generated, `${name} T=${s.temperature} '${p}'`);
+        assert.equal(outs[0]!.nfe, outs[1]!.nfe);
+      }
+    }
+  }
+});
+
+test('tree verification: the committed cache equals a fresh prefill of the accepted prefix', async () => {
+  const model = ar.runtime as CausalModel;
+  const session = new ArSession(model, [4, 5, 6, 7], GREEDY, new Rng(0));
+  const first = await scorePaths(session, [[8, 9, 10], [8, 11], [12]]);
+  const y = first.views[0]!.pick(0);
+  first.commit([y], 0);
+  // a tree whose second path shares a prefix with the first; commit two kept drafts of path 1
+  const paths = [[13, 14, 15], [13, 16, 17, 18]];
+  const scored = await scorePaths(session, paths);
+  scored.commit([13, 16, 19], 1);
+  const fresh = await prefill(model, session.tokens.slice(0, -1));
+  assert.ok(maxDiff(session.cache, fresh) < 1e-4, `tree commit differs from a fresh prefill by ${maxDiff(session.cache, fresh)}`);
+});
+
+test('superposed runs end to end on a compiled model (inputs_embeds graph variant)', async () => {
+  const model = ar.runtime as CausalModel;
+  assert.ok(acceptsEmbeddings(model));
+  const strategy = createSuperposed(resolveParams('superposed', superposed.params, {}));
+  const prompt = encodePrompt(ar, PROMPTS[1]!);
+  const it = runAutoregressive(model, prompt, strategy, { maxTokens: 8, sampling: GREEDY, rng: new Rng(0), eosTokenIds: ar.eosTokenIds, keepStrategy: true });
+  let got: ArResult;
+  for (;;) {
+    const n = await it.next();
+    if (n.done) {
+      got = n.value;
+      break;
+    }
+  }
+  assert.ok(got.generated.length > 0 && got.generated.length <= 8);
+  assert.ok(strategy.lastDrafts.length > 0 && strategy.lastDrafts.length <= 3);
+  assert.ok(got.nfe <= 1 + got.generated.length, `nfe ${got.nfe}`);
+  // a model without the embeddings graph is still refused by name
+  await assert.rejects(generateIds(rowsOnly(model), prompt, createSuperposed(resolveParams('superposed', superposed.params, {})), 4, ar.eosTokenIds), (e: unknown) => e instanceof OptionError && /inputs_embeds/.test(e.message));
 });

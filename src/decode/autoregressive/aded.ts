@@ -9,7 +9,8 @@
  * Q/N + (c1 + ln((N_p + c2 + 1)/c2)) · P · √N_p / (1 + N) with c1 = 32, c2 = 8 (the reference
  * code's constants; P is the node's share of its siblings' tri-gram weight, the leaf value the
  * path's tri-gram probability). The most visited distinct paths (≤ 24) form the draft tree,
- * verified in one batched target forward with exact match (lossless: identical to greedy at
+ * verified in one target forward (tree attention on paradec-compiled models, else as batched
+ * rows; see tree.ts) with exact match (lossless: identical to greedy at
  * temperature 0 and to the target's distribution when sampling; the paper's nucleus "typical"
  * acceptance for sampling is lossy and not used).
  *
@@ -21,7 +22,7 @@ import type { ParamValues } from '../params.js';
 import type { ArSession } from './session.js';
 import type { AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
 import { verifyPathsExact } from './multipath.js';
-import { targetView } from './verify.js';
+import { scorePaths } from './tree.js';
 
 export interface AdedSettings {
   iterations: number;
@@ -158,11 +159,10 @@ export function createAded(params: ParamValues): AutoregressiveStrategy {
         return at >= 0 ? p.slice(0, at + 1) : p;
       });
       const rows = paths.length > 0 ? paths : [[]];
-      const scored = await session.scoreRows(rows);
+      const scored = await scorePaths(session, rows);
       if (paths.length > 0) session.stats.verifies += 1;
-      const views = rows.map((_, r) => targetView(session, scored.head, r * scored.width + scored.first));
-      const verdict = verifyPathsExact(rows, views);
-      session.commitRow(verdict.tokens, scored, verdict.row);
+      const verdict = verifyPathsExact(rows, scored.views);
+      scored.commit(verdict.tokens, verdict.row);
       // online update: every tri-gram in the last `window` tokens
       const t = session.tokens;
       for (let i = Math.max(2, t.length - settings.window); i < t.length; i++) table.add(t[i - 2]!, t[i - 1]!, t[i]!, settings.increment, settings.cap);
@@ -174,7 +174,7 @@ export function createAded(params: ParamValues): AutoregressiveStrategy {
 export const aded: AutoregressiveStrategyDefinition = {
   name: 'aded',
   family: 'autoregressive',
-  summary: 'an online-updated tri-gram table drafts a tree by Monte-Carlo tree search; the target verifies it in one batched forward',
+  summary: 'an online-updated tri-gram table drafts a tree by Monte-Carlo tree search; the target verifies it in one forward (tree attention, else batched rows)',
   paper: 'Liu et al., Adaptive Draft-Verification for Efficient LLM Decoding (ADED), AAAI 2025 (arXiv:2407.12021)',
   params: {
     iterations: { type: 'int', default: 150, min: 1, max: 10000, description: 'MCTS iterations per step' },

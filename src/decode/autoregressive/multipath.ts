@@ -24,18 +24,21 @@
  * At temperature 0 the paths are the draft's top-K first tokens continued greedily and the rule
  * is the longest exact match over the paths: identical to plain greedy decoding.
  *
- * Engine: the paths are verified as the K rows of one batched target forward (each row on a copy
- * of the KV cache, the kept row's cache committed), i.e. tree verification without the shared
- * prefix; a tree-attention graph would verify the same tree with fewer positions.
+ * Engine: on a model with tree attention (paradec-compiled models, `forwardTree`) the K paths are
+ * merged into a trie and verified in one tree forward (shared prefixes computed once, the kept
+ * path's keys/values compacted into the cache; see tree.ts). Other models verify them as the K
+ * rows of one batched forward (each row on a copy of the KV cache, the kept row's cache
+ * committed). Both give the same views, so the same verdicts.
  */
 import type { CausalModel } from '../../runtime/types.js';
 import type { RandomSource } from '../diffusion/types.js';
 import { DraftRunner } from './draft-model.js';
 import { Lazy, loadCausal, type Loaded } from './models.js';
 import { drawCategorical } from './sampling.js';
-import type { ArSession, ScoredRows } from './session.js';
+import type { ArSession } from './session.js';
+import { scorePaths } from './tree.js';
 import type { AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
-import { residual, stopProbability, targetView, type TargetView } from './verify.js';
+import { residual, stopProbability, type TargetView } from './verify.js';
 import type { ParamValues } from '../params.js';
 
 export interface PathsVerdict {
@@ -43,11 +46,6 @@ export interface PathsVerdict {
   /** kept draft tokens then the correction / bonus token */
   tokens: number[];
   accepted: number;
-}
-
-/** The target views of each row of a batched forward. */
-function rowViews(session: ArSession, scored: ScoredRows, rows: number): TargetView[] {
-  return Array.from({ length: rows }, (_, r) => targetView(session, scored.head, r * scored.width + scored.first));
 }
 
 /**
@@ -139,13 +137,13 @@ export function createMultipath(params: ParamValues, load?: (session: ArSession)
       });
       session.stats.draftForwards += proposal.forwards;
       const paths = proposal.paths.length > 0 ? proposal.paths : [[]];
-      const scored = await session.scoreRows(paths);
+      const scored = await scorePaths(session, paths);
       if (proposal.paths.length > 0) session.stats.verifies += 1;
-      const views = rowViews(session, scored, paths.length);
+      const views = scored.views;
       const verdict = probabilities && proposal.q
         ? verifyPathsBlock(paths, proposal.q, views, session.rng)
         : verifyPathsExact(paths, views);
-      session.commitRow(verdict.tokens, scored, verdict.row);
+      scored.commit(verdict.tokens, verdict.row);
       return { tokens: verdict.tokens, drafted: paths[verdict.row]!.length, accepted: verdict.accepted };
     },
     dispose: () => lazy.dispose(),
@@ -155,7 +153,7 @@ export function createMultipath(params: ParamValues, load?: (session: ArSession)
 export const multipath: AutoregressiveStrategyDefinition = {
   name: 'multipath',
   family: 'autoregressive',
-  summary: 'K draft paths verified in one batched target forward with greedy multi-path block verification (GBV)',
+  summary: 'K draft paths verified in one target forward (tree attention, else batched rows) with greedy multi-path block verification (GBV)',
   paper: 'Thomas & Pal 2026, Greedy Multi-Path Block Verification (arXiv:2602.16961); BV: Sun et al., ICLR 2025',
   params: {
     draft: { type: 'string', default: 'tiny-ar-draft', description: 'draft model: a checkpoint directory or a built-in model name' },

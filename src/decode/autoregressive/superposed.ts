@@ -22,9 +22,11 @@
  * Gaps: the reference builds its n-gram models from a large corpus; paradec has none to ship, so
  * the n-gram counts come from the prompt, and the weight the interpolation leaves over
  * (1 − Σ i_weights = 0.5) goes to the uniform distribution, so tokens the short prompt never
- * shows are down-weighted rather than excluded. Engine: the target's
- * graph must take input embeddings (`EmbeddingCausalModel`), which paradec's compiler does not yet
- * offer; on any other model the strategy stops with an OptionError saying so.
+ * shows are down-weighted rather than excluded. Engine: the target must take input embeddings
+ * (`EmbeddingCausalModel`): paradec-compiled causal models do (`OnnxCausalModel.forwardEmbeddings`
+ * runs an `inputs_embeds` variant of the causal graph in the same worker, on the same caches, and
+ * `embed` reads the checkpoint's embedding matrix); on other models (foreign ONNX exports) the
+ * strategy stops with an OptionError saying so.
  */
 import { OptionError } from '../../errors.js';
 import type { CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from '../../runtime/types.js';
@@ -36,6 +38,8 @@ import type { AutoregressiveStrategy, AutoregressiveStrategyDefinition } from '.
 /** A causal model whose graph can take input embeddings instead of token ids. */
 export interface EmbeddingCausalModel extends CausalModel {
   readonly hiddenSize: number;
+  /** false when the methods exist but the model cannot run them (e.g. a foreign ONNX export) */
+  readonly acceptsEmbeddings?: boolean;
   /** rows of the input embedding table for `ids`: [ids.length, hiddenSize] */
   embed(ids: readonly number[]): Float32Array;
   /** like `forward`, with embeds [batch, newLength, hiddenSize] in place of token ids */
@@ -44,7 +48,7 @@ export interface EmbeddingCausalModel extends CausalModel {
 
 export function acceptsEmbeddings(model: CausalModel): model is EmbeddingCausalModel {
   const m = model as Partial<EmbeddingCausalModel>;
-  return typeof m.forwardEmbeddings === 'function' && typeof m.embed === 'function' && typeof m.hiddenSize === 'number';
+  return typeof m.forwardEmbeddings === 'function' && typeof m.embed === 'function' && typeof m.hiddenSize === 'number' && m.acceptsEmbeddings !== false;
 }
 
 /** n-gram counts over a token stream, for context lengths 1..maxContext. */
@@ -130,7 +134,7 @@ export function createSuperposed(params: ParamValues): AutoregressiveStrategy & 
     async step(session: ArSession) {
       const model = session.model;
       if (!acceptsEmbeddings(model)) {
-        throw new OptionError('superposed: the model\'s graph does not take input embeddings (inputs_embeds), which Superposed Decoding feeds; this runtime does not offer such a graph yet');
+        throw new OptionError('superposed: the model\'s graph does not take input embeddings (inputs_embeds), which Superposed Decoding feeds; compile the model with paradec (compileModel) to get one');
       }
       const V = model.vocabSize;
       const eos = model.eosTokenIds;
