@@ -13,9 +13,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError, OptionError } from './errors.js';
 import { loadCheckpoint } from './model/checkpoint.js';
+import { readModelConfig } from './model/config.js';
 import { loadTokenizer, type ChatMessage, type TextTokenizer } from './model/tokenizer.js';
 import type { ModelConfig } from './model/types.js';
-import { compileModel, type CompileOptions, type CompiledModel } from './runtime/onnx-model.js';
+import { compileModel, loadOnnxCausalModel, type CompileOptions, type CompiledModel } from './runtime/onnx-model.js';
+import { readdirSync } from 'node:fs';
 import type { BidirectionalModel, CausalModel } from './runtime/types.js';
 import { runDiffusion, type DiffusionRowResult, type StepEvent } from './decode/diffusion/loop.js';
 import type { CacheMode } from './decode/diffusion/cache.js';
@@ -62,12 +64,69 @@ export function resolveModelDir(model?: string): string {
   throw new InputError(`model '${name}' not found (not a directory, nor a built-in model in ${BUILTIN_MODELS_DIR})`);
 }
 
+/**
+ * A directory holding an ONNX decoder export (transformers.js / onnxruntime-genai layout:
+ * `onnx/model*.onnx`) and no safetensors weights.
+ */
+function isOnnxExport(dir: string): boolean {
+  if (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json'))) return false;
+  const onnxDir = join(dir, 'onnx');
+  return existsSync(onnxDir) && readdirSync(onnxDir).some((f) => /^model.*\.onnx$/.test(f));
+}
+
+/** A causal config for an export whose config.json names an architecture paradec does not compile. */
+function exportConfig(runtime: CausalModel, raw: Record<string, unknown>): ModelConfig {
+  const num = (k: string, d: number): number => (typeof raw[k] === 'number' ? (raw[k] as number) : d);
+  return {
+    architecture: 'llama',
+    causal: true,
+    shiftLogits: false,
+    vocabSize: runtime.vocabSize,
+    hiddenSize: num('hidden_size', 0),
+    numLayers: runtime.numLayers,
+    numHeads: num('num_attention_heads', 0),
+    numKvHeads: num('num_key_value_heads', num('num_attention_heads', 0)),
+    headDim: num('head_dim', 0),
+    intermediateSize: num('intermediate_size', 0),
+    ropeTheta: num('rope_theta', 10000),
+    rmsNormEps: num('rms_norm_eps', 1e-6),
+    maxPositions: runtime.maxPositions,
+    tieWordEmbeddings: raw['tie_word_embeddings'] === true,
+    attentionBias: false,
+    qkNorm: false,
+    maskTokenId: null,
+    eosTokenIds: [...runtime.eosTokenIds],
+    padTokenId: null,
+    bosTokenId: null,
+    raw,
+  };
+}
+
 export async function loadModel(dirOrName?: string, options: LoadOptions = {}): Promise<ParadecModel> {
   const dir = resolveModelDir(dirOrName);
-  const checkpoint = loadCheckpoint(dir, { checkFinite: options.checkFinite ?? true });
   const tokenizer = loadTokenizer(dir);
-  const runtime: CompiledModel = await compileModel(checkpoint, options);
-  const config = checkpoint.config;
+  let runtime: CompiledModel;
+  let config: ModelConfig;
+  if (isOnnxExport(dir)) {
+    // an existing ONNX decoder export: paradec appends its decode head and runs it as is
+    const causal = await loadOnnxCausalModel(dir, options);
+    runtime = causal;
+    let raw: Record<string, unknown> = {};
+    try {
+      raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    } catch {
+      raw = {}; // config.json is optional for an export: the graph carries what decoding needs
+    }
+    try {
+      config = readModelConfig(dir);
+    } catch {
+      config = exportConfig(causal, raw);
+    }
+  } else {
+    const checkpoint = loadCheckpoint(dir, { checkFinite: options.checkFinite ?? true });
+    runtime = await compileModel(checkpoint, options);
+    config = checkpoint.config;
+  }
   const eos = config.eosTokenIds.length > 0 ? config.eosTokenIds : tokenizer.eos ? [tokenizer.eos.id] : [];
   let linePrompt = false;
   const tcFile = join(dir, 'tokenizer_config.json');
@@ -83,7 +142,7 @@ export async function loadModel(dirOrName?: string, options: LoadOptions = {}): 
     name: dir.split('/').filter(Boolean).pop() ?? dir,
     config,
     tokenizer,
-    family: config.causal ? 'autoregressive' : 'diffusion',
+    family: runtime.kind === 'causal' ? 'autoregressive' : 'diffusion',
     runtime,
     eosTokenIds: eos,
     linePrompt,

@@ -109,3 +109,25 @@ test('bad options name the culprit', async () => {
   await assert.rejects(generateText(dlm, 'w5 '.repeat(3000), { genLength: 8 }), (e: unknown) => e instanceof InputError && /context/.test(e.message));
   await assert.rejects(loadModel(join(dir, 'nope')), (e: unknown) => e instanceof InputError && /nope/.test(e.message));
 });
+
+test('an ONNX decoder export (transformers.js layout) loads and generates like the checkpoint it came from', async () => {
+  const { compileGraph } = await import('../../src/runtime/compile.js');
+  const { copyFileSync, mkdirSync } = await import('node:fs');
+  const ckpt = loadCheckpoint(join(dir, 'llama'));
+  const plain = compileGraph(ckpt.config, ckpt.weights, { kind: 'causal', cacheDir: join(dir, 'cache'), head: false });
+  const exportDir = join(dir, 'export');
+  mkdirSync(join(exportDir, 'onnx'), { recursive: true });
+  copyFileSync(plain.modelPath, join(exportDir, 'onnx', 'model.onnx'));
+  copyFileSync(join(dir, 'llama', 'model.safetensors'), join(exportDir, 'onnx', 'model.safetensors'));
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(dir, 'llama', f), join(exportDir, f));
+  const exported = await loadModel(exportDir, { threads: 1 });
+  try {
+    assert.equal(exported.family, 'autoregressive');
+    const a = await generateText(exported, 'w5 w6 w7', { maxTokens: 6 });
+    const b = await generateText(ar, 'w5 w6 w7', { maxTokens: 6 });
+    assert.equal(a.text, b.text);
+    assert.equal(a.nfe, b.nfe);
+  } finally {
+    await exported.dispose();
+  }
+});
