@@ -200,6 +200,7 @@ async function streamAnswer(
     const ev = n.value;
     if (first) {
       first = false;
+      sse.start(); // the model accepted the prompt: open the stream now, not at the first text
       if (endpoint === 'chat') await send(chunk(endpoint, meta, { text: '', finishReason: null, first: true, usageField }));
       if (canvas) await send(chunk(endpoint, meta, { text: '', finishReason: null, usageField, extra: { paradec_canvas: canvasStart(p.genLength!) } }));
     }

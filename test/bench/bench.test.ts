@@ -99,17 +99,19 @@ test('paradec bench on the command line writes the outputs; bad flags name the c
   }
 });
 
-test('a diffusion decode that never progresses (top prediction = the mask token) is stopped at the forward-pass cap', async () => {
+test('the forward-pass guard stops a decode that exceeds its cap and leaves others untouched', async () => {
+  // The loop itself guarantees progress (it never commits the mask token, and bounds remasking);
+  // the bench's cap is the last line of defence against a strategy that still runs away.
   const model = await loadModel(dlm, { threads: 1, cacheDir: join(dir, 'cache') });
   try {
     const V = model.config.vocabSize;
-    // every position predicts the mask token (id 0) with p = 0.9: committing it leaves the position masked
-    const stuck = new ScriptedBidirectional(V, 0, (tokens) => rowLogits(V, Array.from(tokens, () => [0, 0.9] as const)));
-    const guard = guarded({ ...model, runtime: stuck });
-    guard.arm(forwardLimit(8));
-    await assert.rejects(generateText(guard.model, 'copy: ["Paul Payne"]', { genLength: 8, strategy: 'confidence' }), ForwardLimit);
-    assert.equal(guard.used(), forwardLimit(8));
-    assert.equal(stuck.calls, forwardLimit(8));
+    const scripted = new ScriptedBidirectional(V, model.runtime.kind === 'bidirectional' ? model.runtime.maskTokenId : 0, (tokens) => rowLogits(V, Array.from(tokens, () => [5, 0.9] as const)));
+    const guard = guarded({ ...model, runtime: scripted });
+    guard.arm(3); // a one-token-per-step decode of 8 tokens needs 8 forwards
+    await assert.rejects(generateText(guard.model, 'copy: ["Paul Payne"]', { genLength: 8, strategy: 'confidence', strategyOptions: { k: 1 } }), ForwardLimit);
+    assert.equal(guard.used(), 3);
+    assert.equal(scripted.calls, 3);
+    assert.ok(forwardLimit(8) > 8);
     // re-armed, a healthy decode goes through untouched
     guard.arm(forwardLimit(8));
     const ok = await generateText(guarded(model).model, 'copy: ["Paul Payne"]', { genLength: 8, strategy: 'confidence', strategyOptions: { k: 2 } });

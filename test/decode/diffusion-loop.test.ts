@@ -189,3 +189,21 @@ test('a model that ranks the mask token first still finishes: the mask is never 
   const sampled = await drain(runDiffusion(new ScriptedBidirectional(V, MASK, script), [[3]], confidence.create({ k: 2 }), [EOS], { genLength: 4, temperature: 1, rng: seq(3) }));
   assert.ok(sampled.results[0]!.generated.every((t) => t !== MASK));
 });
+
+test('a strategy that keeps remasking what it committed is stopped by the step bound', async () => {
+  let flip = 0;
+  const restless: DiffusionStrategy = {
+    name: 'restless',
+    decide: (row) => {
+      const committed = [];
+      for (let p = row.promptLength; p < row.canvas.length; p++) if (row.canvas[p] !== MASK) committed.push(p);
+      flip++;
+      return { commit: [row.candidates[0] ?? row.masked[0]!], remask: committed.slice(0, 1) };
+    },
+  };
+  const model = new ScriptedBidirectional(V, MASK, fixedScript(1, [0.5, 0.6, 0.7, 0.8]));
+  const { results } = await drain(runDiffusion(model, [[3]], restless, [EOS], { genLength: 4, rng: seq(1), eosFill: false }));
+  assert.ok(results[0]!.generated.every((t) => t !== MASK));
+  assert.ok(results[0]!.nfe <= 4 * 4 + 16 + 4, String(results[0]!.nfe));
+  assert.ok(flip > 4);
+});

@@ -41,14 +41,26 @@ export function serve(fixture: Fixture, options: Partial<ServerOptions> = {}): P
   });
 }
 
-/** The same diffusion model, each forward pass delayed by `ms`. */
+/**
+ * The same diffusion model, each forward pass delayed by `ms`, and never predicting end-of-text
+ * first (its top-1 and top-2 swap), so a generation runs its whole canvas instead of ending early
+ * through end-of-text fill: the slot stays held as long as a test needs it.
+ */
 export async function slowDiffusionModel(fixture: Fixture, ms: number): Promise<ParadecModel> {
   const model = await loadModel(fixture.llada, { threads: 1, cacheDir: fixture.cacheDir });
   const inner = model.runtime as BidirectionalModel;
   const runtime: BidirectionalModel = Object.create(inner) as BidirectionalModel;
   (runtime as { forward: BidirectionalModel['forward'] }).forward = async (...args) => {
     await sleep(ms);
-    return inner.forward(...args);
+    const head = await inner.forward(...args);
+    const k = head.k;
+    for (let at = 0; at < head.batch * head.length; at++) {
+      if (k > 1 && model.eosTokenIds.includes(head.topkIds[at * k]!)) {
+        [head.topkIds[at * k], head.topkIds[at * k + 1]] = [head.topkIds[at * k + 1]!, head.topkIds[at * k]!];
+        [head.topkProbs[at * k], head.topkProbs[at * k + 1]] = [head.topkProbs[at * k + 1]!, head.topkProbs[at * k]!];
+      }
+    }
+    return head;
   };
   return { ...model, runtime, dispose: () => model.dispose() };
 }

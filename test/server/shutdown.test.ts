@@ -60,24 +60,28 @@ test('paradec serve: SIGTERM lets the running stream finish, then the process ex
 
 test('close(): queued requests get 503, a generation past the grace period is cancelled', async () => {
   const server = await startServer({ models: [{ name: 'slow', model: slow }], port: 0, maxConcurrent: 1, maxQueue: 4 });
-  const running = await fetch(`${server.url}/v1/completions`, {
-    method: 'POST',
-    body: JSON.stringify({ prompt: 'w5', gen_length: 128, stream: true }),
-  });
-  const frames = sseData(running);
-  const queued = postJson(`${server.url}/v1/completions`, { prompt: 'w5', gen_length: 4 });
-  await waitFor(() => server.limiter.queued === 1 && server.limiter.running === 1, 3000, 'one running, one queued');
-  const t0 = Date.now();
-  const closed = server.close(100);
-  const q = await queued;
-  assert.equal(q.status, 503);
-  assert.match(q.json.error.message, /shutting down/);
-  const rest: unknown[] = [];
-  for await (const d of frames) rest.push(d);
-  const last = rest.at(-1) as { error?: { message: string } };
-  assert.match(last.error?.message ?? '', /cancelled \(shutdown\)/);
-  await closed;
-  assert.ok(Date.now() - t0 < 3000);
-  assert.equal(server.metrics.generations.get({ model: 'slow', outcome: 'cancelled_shutdown' }), 1);
-  await assert.rejects(fetch(`${server.url}/health`));
+  try {
+    const running = await fetch(`${server.url}/v1/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ prompt: 'w5', gen_length: 128, stream: true }),
+    });
+    const frames = sseData(running);
+    const queued = postJson(`${server.url}/v1/completions`, { prompt: 'w5', gen_length: 4 });
+    await waitFor(() => server.limiter.queued === 1 && server.limiter.running === 1, 10000, 'one running, one queued');
+    const t0 = Date.now();
+    const closed = server.close(100);
+    const q = await queued;
+    assert.equal(q.status, 503);
+    assert.match(q.json.error.message, /shutting down/);
+    const rest: unknown[] = [];
+    for await (const d of frames) rest.push(d);
+    const last = rest.at(-1) as { error?: { message: string } };
+    assert.match(last.error?.message ?? '', /cancelled \(shutdown\)/);
+    await closed;
+    assert.ok(Date.now() - t0 < 3000);
+    assert.equal(server.metrics.generations.get({ model: 'slow', outcome: 'cancelled_shutdown' }), 1);
+    await assert.rejects(fetch(`${server.url}/health`));
+  } finally {
+    await server.close(0).catch(() => undefined); // a failed assertion must not leave the server running
+  }
 });

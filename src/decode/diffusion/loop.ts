@@ -427,7 +427,8 @@ async function* denoise(
         r.committedAt[pos] = r.nfe;
         committed.push({ position: pos, token: tok });
       }
-      for (const pos of decision.remask ?? []) {
+      // past the step bound, remasking is ignored: commits alone always finish the canvas
+      for (const pos of r.nfe >= maxReviewSteps ? [] : (decision.remask ?? [])) {
         if (pos < r.promptLength || pos >= r.canvas.length || r.canvas[pos] === mask) continue;
         if (positions.includes(pos)) continue;
         r.canvas[pos] = mask;
