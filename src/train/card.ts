@@ -34,6 +34,34 @@ function hms(s: number): string {
   return h > 0 ? `${h} h ${m} min` : `${m} min`;
 }
 
+const FLAG_ORDER = ['objective', 'out', 'initFrom', 'steps', 'batch', 'dModel', 'layers', 'heads', 'ffn', 'lr', 'warmup', 'minLrRatio', 'weightDecay', 'seed',
+  'evalEvery', 'saveEvery', 'evalPerTask', 'logEvery', 'exportTo', 'maxMinutes', 'canvas', 'tasks', 'taskWeights', 'resume'] as const;
+
+function kebab(k: string): string {
+  return k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/** Rebuild the command line of every start/resume recorded in DIR/log.jsonl. */
+export function trainingHistory(run: string): { time: string; step: number; command: string }[] {
+  const file = join(run, 'log.jsonl');
+  if (!existsSync(file)) return [];
+  const out: { time: string; step: number; command: string }[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.includes('"type":"start"')) continue;
+    const rec = JSON.parse(line) as { time: string; step: number; options: Record<string, unknown> };
+    const o = rec.options;
+    const parts = ['node --import tsx src/train/cli.ts'];
+    for (const k of FLAG_ORDER) {
+      const v = o[k];
+      if (v === null || v === undefined || v === false || (k === 'maxMinutes' && v === 0)) continue;
+      if (v === true) parts.push(`--${kebab(k)}`);
+      else parts.push(`--${kebab(k)} ${Array.isArray(v) ? v.join(',') : String(v)}`);
+    }
+    out.push({ time: rec.time, step: rec.step, command: parts.join(' ') });
+  }
+  return out;
+}
+
 export function writeCard(argv: string[]): string {
   const model = arg(argv, 'model')!;
   const run = arg(argv, 'run')!;
@@ -59,6 +87,13 @@ export function writeCard(argv: string[]): string {
   lines.push(`Trained with paradec's TensorFlow.js trainer (wasm backend, one CPU thread, shared machine) on fresh task-suite instances every step.`, '');
   const cmd = arg(argv, 'command');
   if (cmd) lines.push('```', cmd, '```', '');
+  const history = trainingHistory(run);
+  if (history.length) {
+    lines.push('Training history (every start or resume of the run, from its log.jsonl; each line is the exact command):', '');
+    lines.push('```');
+    for (const h of history) lines.push(`# ${h.time}: from step ${h.step}`, h.command);
+    lines.push('```', '');
+  }
   lines.push(`| | |`, `|---|---|`);
   lines.push(`| objective | ${o['objective'] === 'diffusion' ? "LLaDA SFT masked diffusion (t ~ U(1e-3, 1) per row, answer canvas masked with prob. t, prompt never masked, CE/t normalised by canvas length)" : 'next-token cross-entropy on answer tokens + end-of-text'} |`);
   lines.push(`| steps | ${state.step} of ${String(o['steps'])} (batch ${String(o['batch'])}) |`);

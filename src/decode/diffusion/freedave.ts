@@ -26,7 +26,7 @@
  * it does after the baseline's step, with or without `eosFill`.
  *
  * Defaults: K = 4 drafts (the paper's runs use 2 and 4). Exact match only (the paper's
- * confidence-aware FreeDave++ "subset" rule is not implemented). Lossless at temperature 0: with
+ * confidence-aware FreeDave++ "subset" rule is left out). Lossless at temperature 0: with
  * sampling, drafts and targets use argmax and the output is not the sampled baseline's. On real
  * hardware a batched forward may differ from a single one in the last bits, which can flip ties.
  */
