@@ -24,6 +24,7 @@ import type { CacheMode } from './decode/diffusion/cache.js';
 import { runAutoregressive, type ArResult } from './decode/autoregressive/loop.js';
 import { findAutoregressiveStrategy, findDiffusionStrategy } from './decode/registry.js';
 import { resolveParams } from './decode/params.js';
+import { returnValue } from './decode/drain.js';
 import { Rng } from './tasks/rng.js';
 
 export type { ChatMessage } from './model/tokenizer.js';
@@ -246,7 +247,7 @@ function seedOf(options: GenerateOptions): number {
 }
 
 /** Decoded text of generated ids up to (not including) the first end-of-text. */
-function textUntilEos(model: ParadecModel, ids: readonly number[]): { text: string; tokens: number; ended: boolean } {
+export function textUntilEos(model: ParadecModel, ids: readonly number[]): { text: string; tokens: number; ended: boolean } {
   const end = ids.findIndex((t) => model.eosTokenIds.includes(t));
   const kept = end >= 0 ? ids.slice(0, end) : ids;
   return { text: model.tokenizer.decode(kept, { skipSpecialTokens: true }), tokens: kept.length, ended: end >= 0 };
@@ -273,11 +274,7 @@ export async function* generate(
 
 /** Generate and return the final result. */
 export async function generateText(model: ParadecModel, prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<GenerationResult> {
-  const it = generate(model, prompt, options);
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return n.value;
-  }
+  return returnValue(generate(model, prompt, options));
 }
 
 /**
@@ -286,11 +283,7 @@ export async function generateText(model: ParadecModel, prompt: string | readonl
  */
 export async function generateBatch(model: ParadecModel, prompts: readonly (string | readonly ChatMessage[])[], options: GenerateOptions = {}): Promise<GenerationResult[]> {
   if (model.runtime.kind === 'bidirectional') {
-    const it = generateDiffusionRows(model, prompts.map((p) => encodePrompt(model, p)), options);
-    for (;;) {
-      const n = await it.next();
-      if (n.done) return n.value;
-    }
+    return returnValue(generateDiffusionRows(model, prompts.map((p) => encodePrompt(model, p)), options));
   }
   const out: GenerationResult[] = [];
   for (const p of prompts) out.push(await generateText(model, p, options));

@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { BUILTIN_MODELS_DIR, encodePrompt, generateText, loadModel, resolveModelDir, type GenerateOptions, type ParadecModel } from '../api.js';
+import { BUILTIN_MODELS_DIR, defaultGenLength, encodePrompt, generateText, textUntilEos, loadModel, resolveModelDir, type GenerateOptions, type ParadecModel } from '../api.js';
 import { OptionError, ParadecError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { AUTOREGRESSIVE_STRATEGIES, DIFFUSION_STRATEGIES, findAutoregressiveStrategy, type AnyStrategyDefinition } from '../decode/registry.js';
@@ -20,6 +20,7 @@ import { runAutoregressive, type ArResult } from '../decode/autoregressive/loop.
 import type { AutoregressiveStrategy } from '../decode/autoregressive/types.js';
 import { runDiffusion, type DiffusionOptions } from '../decode/diffusion/loop.js';
 import { createOracle } from '../decode/diffusion/oracle.js';
+import { returnValue } from '../decode/drain.js';
 import { oneTokenPerStepNll } from '../decode/diffusion/ete.js';
 import type { BidirectionalModel, CausalModel } from '../runtime/types.js';
 import { generateSuite, isTaskName, scoreAnswer, TASK_NAMES, ZERO_ENTROPY_TASKS, type TaskInstance, type TaskName } from '../tasks/suite.js';
@@ -167,14 +168,8 @@ function selectStrategies(names: readonly string[] | undefined, families: Readon
   return out;
 }
 
-function textUntilEos(model: ParadecModel, ids: readonly number[]): { text: string; tokens: number; ended: boolean } {
-  const end = ids.findIndex((t) => model.eosTokenIds.includes(t));
-  const kept = end >= 0 ? ids.slice(0, end) : ids;
-  return { text: model.tokenizer.decode(kept, { skipSpecialTokens: true }), tokens: kept.length, ended: end >= 0 };
-}
-
 function baseGen(o: BenchOptions, family: 'diffusion' | 'autoregressive', model: ParadecModel): GenerateOptions {
-  const canvas = model.linePrompt ? 32 : 128; // the api's default canvas; task answers + end-of-text fit 32 tokens
+  const canvas = defaultGenLength(model); // task answers + end-of-text fit the task models' 32 tokens
   if (family === 'diffusion') {
     const g: GenerateOptions = { genLength: o.genLength ?? canvas };
     if (o.steps !== undefined) g.steps = o.steps;
@@ -277,14 +272,7 @@ async function oracleRow(guard: ReturnType<typeof guarded>, inst: TaskInstance, 
   guard.arm(forwardLimit(loop.genLength));
   let result;
   try {
-    const it = runDiffusion(runtime, [ids], strategy, model.eosTokenIds, loop);
-    for (;;) {
-      const n = await it.next();
-      if (n.done) {
-        result = n.value[0]!;
-        break;
-      }
-    }
+    result = (await returnValue(runDiffusion(runtime, [ids], strategy, model.eosTokenIds, loop)))[0]!;
   } catch (e) {
     if (!(e instanceof ForwardLimit)) throw e;
     return { output: '', score: 0, nfe: guard.used(), tokens: 0, tokensPerForward: 0, ms: performance.now() - started, stopped: e.message };
@@ -304,17 +292,8 @@ async function oracleRow(guard: ReturnType<typeof guarded>, inst: TaskInstance, 
   };
 }
 
-interface InstanceResult {
-  text: string;
-  nfe: number;
-  tokens: number;
-  tokensPerForward: number;
-  ms: number;
-  drafted?: number;
-  accepted?: number;
-  draftNfe?: number;
-  stopped?: string;
-}
+/** One autoregressive decode: the measurement fields of a result row, plus its text. */
+type InstanceResult = Pick<ResultRow, 'nfe' | 'tokens' | 'tokensPerForward' | 'ms' | 'drafted' | 'accepted' | 'draftNfe' | 'stopped'> & { text: string };
 
 /**
  * An autoregressive setting: one strategy object for all its instances (kept alive between
@@ -345,22 +324,14 @@ class ArRunner {
       return t;
     };
     const started = performance.now();
-    const it = runAutoregressive(model.runtime as CausalModel, ids, this.strategy, {
+    const result: ArResult = await returnValue(runAutoregressive(model.runtime as CausalModel, ids, this.strategy, {
       maxTokens: this.maxTokens,
       sampling: { temperature: 0, topK: 0, topP: 1 },
       rng: new Rng(seedFrom(this.seed, inst.id)),
       eosTokenIds: model.eosTokenIds,
       tokenText,
       keepStrategy: true,
-    });
-    let result: ArResult;
-    for (;;) {
-      const n = await it.next();
-      if (n.done) {
-        result = n.value;
-        break;
-      }
-    }
+    }));
     const ms = performance.now() - started;
     const { text } = textUntilEos(model, result.generated);
     const r: InstanceResult = {

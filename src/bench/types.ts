@@ -21,7 +21,8 @@ export type RowKind = 'setting' | 'oracle-strategy' | 'family-oracle' | 'model-o
 
 export type ParamValue = number | boolean | string | null;
 
-export interface ResultRow {
+/** Which model, strategy and setting a row or a summary belongs to. */
+export interface SettingIdentity {
   kind: RowKind;
   /** model name (its directory's last component) */
   model: string;
@@ -35,6 +36,9 @@ export interface ResultRow {
   params: Record<string, ParamValue>;
   /** generation options that were set (gen_length, steps, block_length; max_tokens) */
   gen: Record<string, number>;
+}
+
+export interface ResultRow extends SettingIdentity {
   task: TaskName;
   group: TaskGroup;
   /** instance id `<task>-<seed>-<i>` */
@@ -91,15 +95,7 @@ export interface GroupMetrics {
   p95Ms: number;
 }
 
-export interface SettingSummary {
-  kind: RowKind;
-  model: string;
-  family: 'diffusion' | 'autoregressive';
-  strategy: string;
-  setting: string;
-  label: string;
-  params: Record<string, ParamValue>;
-  gen: Record<string, number>;
+export interface SettingSummary extends SettingIdentity {
   overall: GroupMetrics;
   zeroEntropy: GroupMetrics | null;
   dependent: GroupMetrics | null;

@@ -20,6 +20,7 @@ import { defaultGenLength, type ModelPool } from './models.js';
 import { chatResponse, chunk, completionResponse, newId, timingsOf, usageChunk, type ResponseMeta, type Timings } from './openai-format.js';
 import type { GenerationRequest } from './schema.js';
 import { SseWriter } from './sse.js';
+import { returnValue } from '../decode/drain.js';
 
 export interface GenerationDeps {
   pool: ModelPool;
@@ -159,14 +160,7 @@ export async function serveGeneration(res: ServerResponse, request: GenerationRe
 type Events = AsyncGenerator<GenerationEvent, GenerationResult>;
 
 async function jsonAnswer(res: ServerResponse, request: GenerationRequest, p: Plan, meta: ResponseMeta, it: Events, queuedMs: number): Promise<GenerationResult> {
-  let final: GenerationResult;
-  for (;;) {
-    const n = await it.next();
-    if (n.done) {
-      final = n.value;
-      break;
-    }
-  }
+  const final = await returnValue(it);
   const timings = timingsOf(final, p.strategy, queuedMs, p.genLength);
   const body = request.endpoint === 'chat' ? chatResponse(meta, final, timings) : completionResponse(meta, final, timings);
   const text = JSON.stringify(body);
