@@ -9,6 +9,8 @@ export {
 } from './onnx-model.js';
 export type { CompileOptions, CompiledModel, ModelSource, LoadOnnxOptions, ForwardTiming, CausalSpec, CausalVariant, CausalVariantSource, WindowGraphSource } from './onnx-model.js';
 export { ResidentKvCache } from './onnx-model.js';
+export { InProcessCausalModel } from './inprocess-model.js';
+export type { InProcessOptions } from './inprocess-model.js';
 export { compileGraph, buildGraph, appendDecodeHead, cacheRoot, GRAPH_OPSETS, HEAD_OUTPUTS, COMPILER_VERSION } from './compile.js';
 export type { CompiledGraph, CompileGraphOptions, GraphKind, GraphOptions, Quantization, HeadOptions, WeightStore } from './compile.js';
 export { OrtSession, ResidentTensor } from './session.js';

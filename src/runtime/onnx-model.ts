@@ -24,6 +24,7 @@ import { parseModelConfig } from '../model/config.js';
 import type { ModelConfig, ModelWeights } from '../model/types.js';
 import { appendDecodeHead, compileGraph, HEAD_OUTPUTS, type CompiledGraph, type GraphKind, type Quantization } from './compile.js';
 import { Graph } from './graph.js';
+import { InProcessCausalModel } from './inprocess-model.js';
 import { DataType, decodeModelInterface, encodeMessage } from './onnx-proto.js';
 import { OrtSession, ResidentTensor, type ExecutionProvider, type WireTensor } from './session.js';
 import type {
@@ -55,6 +56,13 @@ export interface CompileOptions {
    * cache stays valid; feeding such a cache back copies it into the worker again.
    */
   residentCaches?: number;
+  /**
+   * causal graphs only: run the ORT session on the calling thread instead of a worker
+   * (`InProcessCausalModel`). For small sequential drafters, whose forwards cost less than the
+   * thread hop; see inprocess-model.ts. `executionProvider`, `spinning` and `residentCaches` do
+   * not apply.
+   */
+  inProcess?: boolean;
 }
 
 /** A checkpoint directory, or an already loaded one (anything with config and weights). */
@@ -641,10 +649,22 @@ export class OnnxCausalModel implements CausalModel {
  * Compile a checkpoint (directory or loaded) into ONNX and open it in a worker session. The
  * graph is cached on disk, so a second call for the same checkpoint and options only loads it.
  */
-export async function compileModel(source: ModelSource, options: CompileOptions = {}): Promise<CompiledModel> {
+export async function compileModel(source: ModelSource, options: CompileOptions & { inProcess: true }): Promise<InProcessCausalModel>;
+export async function compileModel(source: ModelSource, options?: CompileOptions): Promise<CompiledModel>;
+export async function compileModel(source: ModelSource, options: CompileOptions = {}): Promise<CompiledModel | InProcessCausalModel> {
   const checkpoint = typeof source === 'string' ? loadCheckpoint(source, { checkFinite: options.checkFinite ?? true }) : source;
   const { config, weights } = checkpoint;
   const kind: GraphKind = options.kind ?? (config.causal ? 'causal' : 'bidirectional');
+  if (options.inProcess) {
+    if (kind !== 'causal') throw new OptionError(`inProcess: only causal graphs run on the calling thread; ${config.architecture} would compile as '${kind}' (pass kind: 'causal' for a causal architecture)`);
+    const graph = compileGraph(config, weights, {
+      kind: 'causal',
+      ...(options.topK !== undefined ? { topK: options.topK } : {}),
+      ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
+      ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+    });
+    return InProcessCausalModel.open(config, graph, options.threads !== undefined ? { threads: options.threads } : {});
+  }
   if (kind === 'window') throw new OptionError(`kind 'window' is not a model of its own: a bidirectional model loads its window graph when KV caching needs it`);
   if (kind === 'bidirectional' && config.causal) {
     throw new OptionError(`${config.architecture} is a causal architecture; it cannot be compiled as a bidirectional model`);

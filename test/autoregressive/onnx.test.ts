@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckpoint, writeRandomCheckpoint } from '../../src/model/checkpoint.js';
-import { InProcessCausalModel } from '../../src/decode/autoregressive/inprocess.js';
+import { compileModel } from '../../src/runtime/onnx-model.js';
 import { loadModel, generateText, encodePrompt, type ParadecModel } from '../../src/api.js';
 import type { CausalModel, KvCache } from '../../src/runtime/types.js';
 import { ArSession } from '../../src/decode/autoregressive/session.js';
@@ -169,7 +169,7 @@ test('KV rollback after rejected drafts equals a fresh prefill of the accepted p
 
 test('an in-process drafter computes what the worker-backed model computes', async () => {
   const model = ar.runtime as CausalModel;
-  const inproc = await InProcessCausalModel.open(loadCheckpoint(dirs.target), { threads: 1, cacheDir: join(dir, 'cache') });
+  const inproc = await compileModel(dirs.target, { inProcess: true, threads: 1, cacheDir: join(dir, 'cache') });
   try {
     const tokens = Int32Array.of(4, 9, 17, 3, 22);
     const w = await model.forward(tokens, 1, 5, model.emptyCache(1), { logits: true });

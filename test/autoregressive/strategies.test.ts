@@ -11,6 +11,7 @@ import { unifiedKeptLayers, borrowed, type Loaded } from '../../src/decode/autor
 import { DraftLength } from '../../src/decode/autoregressive/draft-model.js';
 import { verifyPathsExact } from '../../src/decode/autoregressive/multipath.js';
 import { createSpeculative, speculative } from '../../src/decode/autoregressive/speculative.js';
+import { SpeedRatio } from '../../src/decode/autoregressive/pearl.js';
 import { runAutoregressive } from '../../src/decode/autoregressive/loop.js';
 import { AUTOREGRESSIVE_STRATEGIES, findAutoregressiveStrategy } from '../../src/decode/registry.js';
 import { resolveParams } from '../../src/decode/params.js';
@@ -65,6 +66,33 @@ test('draft length: +2 after a fully accepted round, −1 after a rejection (flo
   const c = new DraftLength(4, 'constant', 8);
   c.update(4, 4, 4);
   assert.equal(c.current, 4);
+});
+
+test('PEARL γ: round(target / draft forward time) from unoverlapped rounds, prefill skipped, recent window', () => {
+  const speed = new SpeedRatio();
+  assert.equal(speed.gamma(16), 4, 'before any sample: the fallback');
+  assert.ok(speed.sampling, 'the first rounds are timed unoverlapped');
+  speed.note({ target: 50, draft: 1, forwards: 1 }); // prefill round: ignored
+  assert.equal(speed.gamma(16), 4);
+  speed.note({ target: 1.2, draft: 0.9, forwards: 3 }); // 1.2 ms vs 0.3 ms per draft forward
+  assert.equal(speed.gamma(16), 4);
+  speed.note({ target: 1.0, draft: 0.2, forwards: 1 }); // mean 1.1 / (1.1 / 4) = 4
+  assert.equal(speed.gamma(16), 4);
+  speed.note({ target: 2.3, draft: 0.2, forwards: 2 }); // 1.5 / (1.3 / 6)
+  assert.equal(speed.gamma(16), Math.round(1.5 / (1.3 / 6)));
+  assert.equal(speed.gamma(3), 3, 'capped by max_gamma');
+  // then mostly overlapped rounds (untimed), one timed round in 16
+  let timed = 0;
+  for (let r = 0; r < 64; r++) {
+    if (speed.sampling) {
+      timed += 1;
+      speed.note({ target: 1, draft: 1, forwards: 1 }); // the draft became as slow as the target
+    } else speed.note();
+  }
+  assert.equal(timed, 4);
+  assert.equal(speed.gamma(16), 2, '3 old + 4 new samples: c = 1.21 / 0.53 = 2.3');
+  for (let r = 0; r < 64; r++) speed.note(speed.sampling ? { target: 1, draft: 1, forwards: 1 } : undefined);
+  assert.equal(speed.gamma(16), 1, 'only the recent ratio 1 remains: γ = 1');
 });
 
 test('multi-path exact match keeps the longest agreeing path', () => {

@@ -6,7 +6,8 @@
  * target when the target is a compiled checkpoint (read from its compiled graph), so that tests
  * and tools that point the cache somewhere else keep everything there. Draft models get 1 ORT
  * thread by default (`threads`): they are small, and PEARL runs them beside the target. Sequential
- * drafters run in-process by default (`in_process`, see inprocess.ts).
+ * drafters run in-process by default (`in_process`: `compileModel(…, { inProcess: true })`,
+ * runtime/inprocess-model.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,7 +17,6 @@ import { loadTokenizer } from '../../model/tokenizer.js';
 import type { ModelConfig, ModelWeights } from '../../model/types.js';
 import { compileModel, OnnxBidirectionalModel, OnnxCausalModel, type CompileOptions, type CompiledModel } from '../../runtime/onnx-model.js';
 import type { BidirectionalModel, CausalModel } from '../../runtime/types.js';
-import { InProcessCausalModel } from './inprocess.js';
 
 /** What a strategy holds of a loaded extra model. */
 export interface Loaded<M> {
@@ -88,8 +88,8 @@ function checkVocab(owner: string, what: string, dir: string, vocab: number, tar
 
 /**
  * Load a causal draft / safe model sharing the target's vocabulary. `inProcess` runs its session
- * on this thread (inprocess.ts: cheaper for small sequential drafters); otherwise it gets its own
- * worker like any compiled model (needed when it must run beside the target: PEARL, Anchored).
+ * on this thread (runtime/inprocess-model.ts: cheaper for small drafters, and PEARL's draft overlaps
+ * the worker-backed target from here); otherwise it gets its own worker like any compiled model.
  */
 export async function loadCausal(owner: string, what: string, dirOrName: string, target: CausalModel, threads: number, inProcess = false): Promise<Loaded<CausalModel>> {
   const dir = await resolveDir(dirOrName);
@@ -97,7 +97,7 @@ export async function loadCausal(owner: string, what: string, dirOrName: string,
     const ckpt = loadCheckpoint(dir);
     if (!ckpt.config.causal) throw new OptionError(`${owner}: the ${what} ${dir} is not an autoregressive model`);
     checkVocab(owner, what, dir, ckpt.config.vocabSize, target);
-    const model = await InProcessCausalModel.open(ckpt, compileOptionsLike(target, threads));
+    const model = await compileModel(ckpt, { ...compileOptionsLike(target, threads), inProcess: true });
     return wrap<CausalModel>(model, dir);
   }
   const compiled: CompiledModel = await compileModel(dir, { ...compileOptionsLike(target, threads), kind: 'causal' });
@@ -157,7 +157,7 @@ export async function loadLayerSubset(owner: string, checkpointDir: string, laye
   const ckpt = loadCheckpoint(checkpointDir, { checkFinite: false });
   const config: ModelConfig = { ...ckpt.config, numLayers: layers.length };
   const weights: ModelWeights = { ...ckpt.weights, layers: layers.map((i) => ckpt.weights.layers[i]!) };
-  if (inProcess) return wrap<CausalModel>(await InProcessCausalModel.open({ config, weights }, compileOptionsLike(target, threads)), checkpointDir);
+  if (inProcess) return wrap<CausalModel>(await compileModel({ config, weights }, { ...compileOptionsLike(target, threads), inProcess: true }), checkpointDir);
   const compiled = await compileModel({ config, weights }, { ...compileOptionsLike(target, threads), kind: 'causal' });
   if (!(compiled instanceof OnnxCausalModel)) {
     await compiled.dispose();

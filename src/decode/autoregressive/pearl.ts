@@ -13,14 +13,19 @@
  *   effective draft length grows as long as the draft keeps being right; a rejection commits the
  *   correction, drops the speculative drafts, and returns to pre-verify.
  *
- * Concurrency in paradec: every compiled model runs its ONNX Runtime session in its own worker
- * thread, so a target forward and the draft's forwards issued together (Promise.all) really
- * overlap on two cores; the main thread only schedules them. The draft model gets 1 ORT thread by
- * default so both fit the machine.
+ * Concurrency in paradec: the target's ONNX Runtime session runs in its own worker thread; the
+ * draft runs on the calling thread by default (`in_process=true`), so a target forward and the
+ * draft's forwards issued together (Promise.all) really overlap on two cores. In-process matters
+ * for γ: a tiny draft forward costs ~0.2 ms on the calling thread against ~0.5–0.9 ms through a
+ * worker hop, about what a small target forward costs — with a worker-backed draft the measured
+ * speed ratio is ≈ 1, so γ = 1 and PEARL degenerates to one token per target forward (measured
+ * before this default: 1.00 tokens per target forward on tiny-ar). `in_process=false` gives the
+ * draft its own worker. The draft model gets 1 ORT thread by default so both fit the machine.
  *
  * γ: the paper sets γ to the target/draft speed ratio c, so the draft's γ forwards take as long
- * as one target forward. `gamma=0` (the default) measures it: γ = round(c) from the running mean
- * forward times (clamped to 1..`max_gamma`); the README's fixed setting is `gamma=5`.
+ * as one target forward. `gamma=0` (the default) measures it: γ = round(c) from timed
+ * unoverlapped rounds (`SpeedRatio`), clamped to 1..`max_gamma`; the README's fixed setting is
+ * `gamma=5`.
  * Verification is exact match at temperature 0 (identical to plain greedy) and speculative
  * sampling otherwise (exact in distribution).
  */
@@ -32,35 +37,64 @@ import type { ArSession } from './session.js';
 import type { ArStepResult, AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
 import { targetView, verifyDraft, type Draft } from './verify.js';
 
-/** Running mean forward times → γ = target / draft. */
-class SpeedRatio {
-  private target = 0;
-  private targetN = 0;
-  private draft = 0;
-  private draftN = 0;
+/**
+ * γ = c, the target/draft speed ratio, measured on unoverlapped rounds: once the two overlap, the
+ * target's wall time includes waiting for the draft (an in-process draft holds the calling thread
+ * while the target's reply waits), which would inflate c and with it γ. So the strategy's first
+ * rounds, and then one round in `RESAMPLE_EVERY`, run the target and the draft one after the
+ * other and are timed; γ = round(c) over the last `WINDOW` such rounds. The very first round is
+ * skipped (it prefills the prompt), and a stale sample from a cold start ages out of the window.
+ */
+const FIRST_SAMPLES = 3;
+const RESAMPLE_EVERY = 16;
+const WINDOW = 8;
 
-  noteTarget(ms: number): void {
-    this.target += ms;
-    this.targetN += 1;
+export class SpeedRatio {
+  private rounds = 0;
+  private samples: { target: number; draft: number; forwards: number }[] = [];
+
+  /** whether the next round runs unoverlapped and timed */
+  get sampling(): boolean {
+    return this.rounds <= FIRST_SAMPLES || this.rounds % RESAMPLE_EVERY === 0;
   }
 
-  noteDraft(ms: number, forwards: number): void {
-    if (forwards <= 0) return;
-    this.draft += ms;
-    this.draftN += forwards;
+  /** counts a round; for a sampled one, the target's forward time and the draft's for `forwards` */
+  note(sample?: { target: number; draft: number; forwards: number }): void {
+    const first = this.rounds === 0;
+    this.rounds += 1;
+    if (!sample || first || sample.forwards <= 0) return;
+    this.samples.push(sample);
+    if (this.samples.length > WINDOW) this.samples.shift();
   }
 
   gamma(max: number): number {
-    if (this.targetN === 0 || this.draftN === 0) return Math.min(max, 4);
-    const c = this.target / this.targetN / (this.draft / this.draftN);
+    if (this.samples.length === 0) return Math.min(max, 4);
+    let target = 0;
+    let draft = 0;
+    let forwards = 0;
+    for (const x of this.samples) {
+      target += x.target;
+      draft += x.draft;
+      forwards += x.forwards;
+    }
+    const c = target / this.samples.length / (draft / forwards);
     return Math.max(1, Math.min(max, Math.round(c)));
   }
 }
 
-async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const start = performance.now();
-  const value = await f();
-  return { value, ms: performance.now() - start };
+/** Run both at once (overlapped) or, on a sampled round, one after the other and time them. */
+async function together<A, B>(speed: SpeedRatio, target: () => Promise<A>, draft: () => Promise<{ value: B; forwards: number }>): Promise<[A, B]> {
+  if (!speed.sampling) {
+    const [a, b] = await Promise.all([target(), draft()]);
+    speed.note();
+    return [a, b.value];
+  }
+  const t0 = performance.now();
+  const a = await target();
+  const t1 = performance.now();
+  const b = await draft();
+  speed.note({ target: t1 - t0, draft: performance.now() - t1, forwards: b.forwards });
+  return [a, b.value];
 }
 
 function slice(d: Draft, from: number, to = d.tokens.length): Draft {
@@ -70,6 +104,7 @@ function slice(d: Draft, from: number, to = d.tokens.length): Draft {
 export function createPearl(params: ParamValues, load?: (session: ArSession) => Promise<Loaded<CausalModel>>): AutoregressiveStrategy {
   const dir = params['draft'] as string;
   const threads = params['threads'] as number;
+  const inProcess = params['in_process'] as boolean;
   const fixedGamma = params['gamma'] as number;
   const maxGamma = params['max_gamma'] as number;
   const lazy = new Lazy<Loaded<CausalModel>>();
@@ -81,25 +116,22 @@ export function createPearl(params: ParamValues, load?: (session: ArSession) => 
 
   const gamma = (): number => (fixedGamma > 0 ? fixedGamma : speed.gamma(maxGamma));
 
-  const propose = async (session: ArSession, context: readonly number[], n: number): Promise<Proposal> => {
-    const { value, ms } = await timed(() =>
-      runner!.propose(context, n, {
-        sampling: session.sampling,
-        rng: session.rng,
-        probabilities: !session.greedy,
-        minConfidence: 0,
-        eosTokenIds: session.model.eosTokenIds,
-      }),
-    );
-    speed.noteDraft(ms, value.forwards);
+  const propose = async (session: ArSession, context: readonly number[], n: number): Promise<{ value: Proposal; forwards: number }> => {
+    const value = await runner!.propose(context, n, {
+      sampling: session.sampling,
+      rng: session.rng,
+      probabilities: !session.greedy,
+      minConfidence: 0,
+      eosTokenIds: session.model.eosTokenIds,
+    });
     session.stats.draftForwards += value.forwards;
-    return value;
+    return { value, forwards: value.forwards };
   };
 
   return {
     name: 'pearl',
     async step(session): Promise<ArStepResult> {
-      const draft = await lazy.get(() => (load ?? ((s: ArSession) => loadCausal('pearl', 'draft model', dir, s.model, threads)))(session));
+      const draft = await lazy.get(() => (load ?? ((s: ArSession) => loadCausal('pearl', 'draft model', dir, s.model, threads, inProcess)))(session));
       if (session !== current || !runner) {
         current = session;
         runner = new DraftRunner(draft.model);
@@ -111,12 +143,8 @@ export function createPearl(params: ParamValues, load?: (session: ArSession) => 
       if (!window) {
         // pre-verify: the target scores the context while the draft writes γ tokens
         const n = Math.min(gamma(), session.draftRoom());
-        const [scored, proposal] = await Promise.all([
-          timed(() => session.score([], { logits: !session.greedy })),
-          propose(session, session.tokens, n),
-        ]);
-        speed.noteTarget(scored.ms);
-        const { head, first, cache } = scored.value;
+        const [scored, proposal] = await together(speed, () => session.score([], { logits: !session.greedy }), () => propose(session, session.tokens, n));
+        const { head, first, cache } = scored;
         if (proposal.tokens.length === 0) {
           const token = session.choose(head, first);
           session.commit([token], cache);
@@ -135,12 +163,8 @@ export function createPearl(params: ParamValues, load?: (session: ArSession) => 
       const m = w.tokens.length;
       const context = [...session.tokens, ...w.tokens];
       const ahead = eos.includes(w.tokens[m - 1]!) ? 0 : Math.min(gamma(), Math.max(0, session.draftRoom() - m - 1));
-      const [scored, proposal] = await Promise.all([
-        timed(() => session.score(w.tokens, { logits: !session.greedy })),
-        propose(session, context, ahead),
-      ]);
-      speed.noteTarget(scored.ms);
-      const { head, first, cache } = scored.value;
+      const [scored, proposal] = await together(speed, () => session.score(w.tokens, { logits: !session.greedy }), () => propose(session, context, ahead));
+      const { head, first, cache } = scored;
       session.stats.verifies += 1;
       const view = targetView(session, head, first);
       const verdict = verifyDraft(session, w, view, 'sampling', { bonus: false });
@@ -173,6 +197,7 @@ export const pearl: AutoregressiveStrategyDefinition = {
     gamma: { type: 'int', default: 0, min: 0, max: 128, description: 'draft tokens per round; 0 = the measured target/draft speed ratio (the paper\'s choice)' },
     max_gamma: { type: 'int', default: 16, min: 1, max: 128, description: 'upper bound of the measured γ' },
     threads: { type: 'int', default: 1, min: 0, max: 256, description: 'ORT threads of the draft model (0 = ORT default)' },
+    in_process: { type: 'boolean', default: true, description: 'run the draft on the calling thread (overlapping the target\'s worker) instead of its own worker' },
   },
   create: (params) => createPearl(params),
 };

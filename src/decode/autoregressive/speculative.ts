@@ -14,7 +14,7 @@
  * of its own token falls below `confidence` (HF `assistant_confidence_threshold` = 0.4). HF
  * starts at γ = 20 for billion-parameter pairs; paradec starts at 5 (the γ of PEARL's README),
  * which suits its short task answers; `max_gamma` caps the growth. The draft model runs on the
- * calling thread by default (`in_process`, see inprocess.ts): drafting is sequential and
+ * calling thread by default (`in_process`, runtime/inprocess-model.ts): drafting is sequential and
  * latency-bound, and a worker hop per draft token would cost more than the draft forward.
  *
  * Output: with verify=greedy (and at temperature 0 with every rule) identical to plain decoding

@@ -1,5 +1,6 @@
 /**
- * A causal model whose ONNX Runtime session runs on the calling thread, for small draft models.
+ * A causal model whose ONNX Runtime session runs on the calling thread, for small draft models
+ * (`compileModel(source, { inProcess: true })`).
  *
  * paradec's compiled models run each session in a worker thread (runtime/session.ts) so a long
  * forward never blocks the event loop. A drafter is the opposite case: its forwards are tiny,
@@ -7,24 +8,24 @@
  * more than the forward itself — on the 2-core reference machine a 1-layer d64 draft forward
  * takes ~0.16–0.25 ms in-process and ~0.47–0.85 ms through a worker, while a 4-layer d128 target
  * forward takes ~1.4 ms through its worker. Running the draft in-process keeps the draft/target cost ratio, the
- * number that decides whether speculative decoding pays off, low. (PEARL keeps workers: its
- * point is that the draft and the target run at the same time.)
+ * number that decides whether speculative decoding pays off, low. It also lets a draft overlap a
+ * worker-backed target (PEARL): the target computes on its worker's thread while this thread
+ * drafts.
  *
  * The graph is the one the runtime compiles (`compileGraph`, same cache, same decode head and I/O
- * names), so the outputs are those of the worker-backed model. A runtime option for in-process
- * sessions would make this file unnecessary.
+ * names), so the outputs are those of the worker-backed model (tested). The KV cache lives in
+ * plain arrays on this thread; there is no worker to keep it resident in.
  */
 import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
-import { InputError, RuntimeFailure } from '../../errors.js';
-import type { ModelConfig, ModelWeights } from '../../model/types.js';
-import { compileGraph, HEAD_OUTPUTS } from '../../runtime/compile.js';
-import type { CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from '../../runtime/types.js';
+import { InputError, RuntimeFailure } from '../errors.js';
+import type { ModelConfig } from '../model/types.js';
+import { HEAD_OUTPUTS, type CompiledGraph } from './compile.js';
+import type { CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from './types.js';
 
 export interface InProcessOptions {
+  /** ORT intra-op threads (default: ORT's choice) */
   threads?: number;
-  topK?: number;
-  cacheDir?: string;
 }
 
 export class InProcessCausalModel implements CausalModel {
@@ -51,13 +52,8 @@ export class InProcessCausalModel implements CausalModel {
     this.hasCacheBranch = session.inputNames.includes('use_cache_branch');
   }
 
-  /** Compile (or fetch from the graph cache) and open in this thread. */
-  static async open(source: { config: ModelConfig; weights: ModelWeights }, options: InProcessOptions = {}): Promise<InProcessCausalModel> {
-    const graph = compileGraph(source.config, source.weights, {
-      kind: 'causal',
-      ...(options.topK !== undefined ? { topK: options.topK } : {}),
-      ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
-    });
+  /** Open a compiled causal graph in this thread (use `compileModel(source, { inProcess: true })`). */
+  static async open(config: ModelConfig, graph: CompiledGraph, options: InProcessOptions = {}): Promise<InProcessCausalModel> {
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
@@ -71,9 +67,9 @@ export class InProcessCausalModel implements CausalModel {
     try {
       session = await ort.InferenceSession.create(await readFile(graph.modelPath), sessionOptions);
     } catch (e) {
-      throw new RuntimeFailure(`${graph.modelPath}: ONNX Runtime could not load the draft graph: ${(e as Error).message}`, { cause: e });
+      throw new RuntimeFailure(`${graph.modelPath}: ONNX Runtime could not load the graph: ${(e as Error).message}`, { cause: e });
     }
-    return new InProcessCausalModel(source.config, session, graph.topK);
+    return new InProcessCausalModel(config, session, graph.topK);
   }
 
   emptyCache(batch: number): KvCache {
@@ -115,7 +111,7 @@ export class InProcessCausalModel implements CausalModel {
     try {
       out = await this.session.run(feeds, fetches);
     } catch (e) {
-      throw new RuntimeFailure(`draft forward failed: ${(e as Error).message}`, { cause: e });
+      throw new RuntimeFailure(`in-process forward failed: ${(e as Error).message}`, { cause: e });
     }
     const ids64 = out[HEAD_OUTPUTS.topkIds]!.data as BigInt64Array;
     const head: DecodeHeadOutput = {
