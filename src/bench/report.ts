@@ -70,7 +70,9 @@ export function frontierTable(summary: BenchSummary): string {
 }
 
 function groupCols(g: GroupMetrics | null): string[] {
-  return g ? [fmt(g.score), fmt(g.meanNfe, 1), fmt(g.tokensPerForward, 2), fmt(g.tokensPerSecond, 0), fmtMs(g.p50Ms), fmtMs(g.p95Ms)] : ['—', '—', '—', '—', '—', '—'];
+  return g
+    ? [fmt(g.score), fmt(g.meanNfe, 1), g.nfeOverOracle === null ? '—' : `${fmt(g.nfeOverOracle, 2)}×`, fmt(g.tokensPerForward, 2), fmt(g.tokensPerSecond, 0), fmtMs(g.p50Ms), fmtMs(g.p95Ms)]
+    : ['—', '—', '—', '—', '—', '—', '—'];
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {
@@ -160,7 +162,7 @@ export function renderReport(summary: BenchSummary, plotFiles: readonly string[]
   const real = summary.settings.filter((s) => s.kind !== 'family-oracle');
   out.push(
     table(
-      ['setting', 'zero-entropy score', 'NFE', 'tokens/fwd', 'tokens/s', 'p50 ms', 'p95 ms', 'dependent score', 'NFE', 'tokens/fwd', 'tokens/s', 'p50 ms', 'p95 ms'],
+      ['setting', 'zero-entropy score', 'NFE', 'NFE ÷ oracle', 'tokens/fwd', 'tokens/s', 'p50 ms', 'p95 ms', 'dependent score', 'NFE', 'NFE ÷ oracle', 'tokens/fwd', 'tokens/s', 'p50 ms', 'p95 ms'],
       real.map((s) => [escapeCell(settingName(s, multi)), ...groupCols(s.zeroEntropy), ...groupCols(s.dependent)]),
     ),
     '',

@@ -58,6 +58,7 @@ export function groupMetrics(rows: readonly ResultRow[]): GroupMetrics {
     meanMs: n ? totalMs / n : NaN,
     p50Ms: quantile(ms, 0.5),
     p95Ms: quantile(ms, 0.95),
+    nfeOverOracle: ratioOfSums(finished.map((r) => [r.nfe, r.oracleNfe ?? null])),
   };
 }
 

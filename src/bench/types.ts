@@ -93,6 +93,8 @@ export interface GroupMetrics {
   meanMs: number;
   p50Ms: number;
   p95Ms: number;
+  /** Σ nfe / Σ oracle nfe over the group's finished instances that some run of the model solved */
+  nfeOverOracle: number | null;
 }
 
 export interface SettingSummary extends SettingIdentity {

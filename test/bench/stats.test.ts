@@ -105,6 +105,9 @@ test('setting summaries: groups, per task, oracle multiples', () => {
   assert.equal(a.perTask.copy!.meanNfe, 9);
   assert.equal(a.perTask.shuffle!.instances, 1);
   assert.equal(a.nfeOverOracle, 30 / 12);
+  // per group: copy (zero-entropy) oracles 4 and 2, the shuffle's 6
+  assert.equal(a.zeroEntropy!.nfeOverOracle, (10 + 8) / (4 + 2));
+  assert.equal(a.dependent!.nfeOverOracle, 12 / 6);
   close(a.nfeOverFamilyOracle, 30 / 18);
   close(by.get('m/threshold tau=0.5')!.nfeOverOracle, 13 / 12);
   assert.equal(by.get('m/confidence k=1')!.nfeOverOracle, 4);
