@@ -14,7 +14,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { BUILTIN_MODELS_DIR, defaultGenLength, encodePrompt, generateText, textUntilEos, loadModel, resolveModelDir, type GenerateOptions, type ParadecModel } from '../api.js';
 import { OptionError, ParadecError } from '../errors.js';
-import { loadCheckpoint } from '../model/checkpoint.js';
+import { countCheckpointParams, loadCheckpoint } from '../model/checkpoint.js';
 import { AUTOREGRESSIVE_STRATEGIES, DIFFUSION_STRATEGIES, findAutoregressiveStrategy, type AnyStrategyDefinition } from '../decode/registry.js';
 import { runAutoregressive, type ArResult } from '../decode/autoregressive/loop.js';
 import type { AutoregressiveStrategy } from '../decode/autoregressive/types.js';
@@ -133,16 +133,6 @@ export function trainingStatus(dir: string): { text: string | null; mid: boolean
   return { text: `trained ${trained} of ${total} steps`, mid: trained < total };
 }
 
-function countParams(ckpt: ReturnType<typeof loadCheckpoint>): number {
-  let params = 0;
-  const seen = new Set<string>();
-  for (const t of ckpt.table.values()) {
-    if (seen.has(t.name)) continue;
-    seen.add(t.name);
-    params += t.shape.reduce((a, b) => a * b, 1);
-  }
-  return params;
-}
 
 function selectStrategies(names: readonly string[] | undefined, families: ReadonlySet<'diffusion' | 'autoregressive'>, quick: boolean): AnyStrategyDefinition[] {
   if (!names) {
@@ -373,7 +363,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchResult> {
     const status = trainingStatus(dir);
     const base = dir.split('/').filter(Boolean).pop() ?? dir;
     const name = infos.some((m) => m.name === base) ? `${base}#${infos.length + 1}` : base;
-    infos.push({ name, dir, family: ckpt.config.causal ? 'autoregressive' : 'diffusion', params: countParams(ckpt), training: status.text, midTraining: status.mid });
+    infos.push({ name, dir, family: ckpt.config.causal ? 'autoregressive' : 'diffusion', params: countCheckpointParams(ckpt), training: status.text, midTraining: status.mid });
   }
   const families = new Set(infos.map((m) => m.family));
   const strategies = selectStrategies(o.strategies, families, quick);

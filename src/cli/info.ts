@@ -1,6 +1,6 @@
 /** `paradec info`: what a checkpoint is, without compiling it. */
 import { resolveModelDir } from '../api.js';
-import { loadCheckpoint } from '../model/checkpoint.js';
+import { countCheckpointParams, loadCheckpoint } from '../model/checkpoint.js';
 import { loadTokenizer } from '../model/tokenizer.js';
 import { parseFlags } from './flags.js';
 
@@ -10,13 +10,7 @@ export async function commandInfo(argv: string[]): Promise<void> {
   const ckpt = loadCheckpoint(dir, { checkFinite: false });
   const tok = loadTokenizer(dir);
   const c = ckpt.config;
-  let params = 0;
-  const seen = new Set<string>();
-  for (const t of ckpt.table.values()) {
-    if (seen.has(t.name)) continue;
-    seen.add(t.name);
-    params += t.shape.reduce((a, b) => a * b, 1);
-  }
+  const params = countCheckpointParams(ckpt);
   const info = {
     dir,
     architecture: c.architecture,

@@ -41,6 +41,18 @@ export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {})
   return { dir, config, weights, table };
 }
 
+/** Parameters stored in a checkpoint: every distinct tensor, including ones paradec does not use. */
+export function countCheckpointParams(ckpt: Pick<Checkpoint, 'table'>): number {
+  let params = 0;
+  const seen = new Set<string>();
+  for (const t of ckpt.table.values()) {
+    if (seen.has(t.name)) continue;
+    seen.add(t.name);
+    params += t.shape.reduce((a, b) => a * b, 1);
+  }
+  return params;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writing
 
