@@ -70,7 +70,23 @@ const ALL: Method[] = [
   { label: 'superposed', name: 'superposed', params: {} },
 ];
 const wanted = values.methods ? values.methods.split(',').map((s) => s.trim()) : null;
-const methods = wanted ? ALL.filter((m) => wanted.includes(m.label) || wanted.includes(m.name)) : ALL;
+/** a listed method, or an ad-hoc one written "name key=value ..." (e.g. 'aded datastore=none') */
+function adHoc(spec: string): Method {
+  const [name, ...sets] = spec.split(/\s+/);
+  const params: Record<string, unknown> = { ...(ALL.find((m) => m.label === name)?.params ?? {}) };
+  for (const kv of sets) {
+    const at = kv.indexOf('=');
+    if (at <= 0) throw new Error(`--methods: '${kv}' in '${spec}' is not key=value`);
+    params[kv.slice(0, at)] = kv.slice(at + 1);
+  }
+  return { label: spec, name: name!, params };
+}
+const methods = wanted
+  ? wanted.flatMap((w) => {
+      const known = ALL.filter((m) => m.label === w || m.name === w);
+      return known.length > 0 ? known : [adHoc(w)];
+    })
+  : ALL;
 if (!methods.some((m) => m.name === 'greedy')) methods.unshift(ALL[0]!);
 
 function card(name: string): string {

@@ -9,6 +9,8 @@
  *   paradec bench-engine         (engine speed vs raw ONNX Runtime MatMul)
  *   paradec bench ...            (strategies × settings × task suite; src/bench/run.ts)
  *   paradec serve ...            (OpenAI-compatible server + live page, see src/cli/serve.ts)
+ *   paradec train-filter ...     (Learn2PD's filter for a diffusion model)
+ *   paradec datastore ...        (ADED's corpus tri-gram datastore for an autoregressive model)
  *
  * Errors a user can cause print one line and exit 1; anything else prints one line and exits 2
  * (set PARADEC_DEBUG=1 for the stack).
@@ -30,6 +32,7 @@ usage:
   paradec strategies [--json]
   paradec train --objective diffusion|causal --out DIR [...]   (paradec train --help)
   paradec train-filter [--model DIR] [--n 20] [--epochs 200] [--out FILE]   (Learn2PD filter)
+  paradec datastore [--model DIR] [--corpus FILE | --n 2000 --seed 777] [--out FILE]   (ADED tri-grams)
   paradec bench-engine [--hidden 768 --layers 12 --seq 256 --runs 5]
   paradec bench [--model DIR ...] [--strategies a,b] [--sweep key=v1,v2] [--tasks ...]
                 [--n N] [--seed S] [--out DIR] [--quick]         (paradec bench --help)
@@ -49,6 +52,7 @@ const commands: Record<string, () => Promise<Command>> = {
   bench: async () => (await import('./bench.js')).commandBench,
   serve: async () => (await import('./serve.js')).commandServe,
   'train-filter': async () => (await import('./train-filter.js')).commandTrainFilter,
+  datastore: async () => (await import('./datastore.js')).commandDatastore,
 };
 
 export async function main(argv: string[]): Promise<number> {

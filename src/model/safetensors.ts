@@ -217,13 +217,11 @@ export function decodeToF32(bytes: Uint8Array, dtype: SafetensorsDtype, what: st
   }
 }
 
-export interface TensorToWrite {
-  dtype: 'F32' | 'F16' | 'BF16';
-  shape: number[];
-  data: Float32Array;
-}
+export type TensorToWrite =
+  | { dtype: 'F32' | 'F16' | 'BF16'; shape: number[]; data: Float32Array }
+  | { dtype: 'I32'; shape: number[]; data: Int32Array };
 
-/** Write tensors (given as F32 values) to a safetensors file in the requested dtype. */
+/** Write tensors (float ones given as F32 values) to a safetensors file in the requested dtype. */
 export function writeSafetensors(file: string, tensors: Record<string, TensorToWrite>, metadata: Record<string, string> = {}): void {
   const header: Record<string, unknown> = { __metadata__: { format: 'pt', ...metadata } };
   const chunks: Buffer[] = [];
@@ -234,7 +232,7 @@ export function writeSafetensors(file: string, tensors: Record<string, TensorToW
       throw new CheckpointError(`writing ${file}: tensor '${name}' has ${t.data.length} values for shape ${JSON.stringify(t.shape)}`);
     }
     let buf: Buffer;
-    if (t.dtype === 'F32') buf = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    if (t.dtype === 'F32' || t.dtype === 'I32') buf = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     else {
       const h = new Uint16Array(count);
       if (t.dtype === 'F16') for (let i = 0; i < count; i++) h[i] = f32ToF16(t.data[i]!);

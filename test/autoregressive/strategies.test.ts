@@ -6,7 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lookupDraft } from '../../src/decode/autoregressive/lookup.js';
-import { mctsDrafts, TrigramTable } from '../../src/decode/autoregressive/aded.js';
+import { aded, mctsDrafts, TrigramTable } from '../../src/decode/autoregressive/aded.js';
+import { buildTrigramRows, readDatastore, writeDatastore, DATASTORE_TOP } from '../../src/decode/autoregressive/aded-datastore.js';
+import { greedy } from '../../src/decode/autoregressive/greedy.js';
+import { CheckpointError } from '../../src/errors.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { unifiedKeptLayers, borrowed, type Loaded } from '../../src/decode/autoregressive/models.js';
 import { DraftLength } from '../../src/decode/autoregressive/draft-model.js';
 import { verifyPathsExact } from '../../src/decode/autoregressive/multipath.js';
@@ -41,6 +47,73 @@ test('aded: the tri-gram MCTS drafts the continuation the context keeps repeatin
   assert.ok(paths.some((p) => p[1] === 5));
   table.add(1, 2, 3, 10, 3);
   assert.equal(table.weight(1, 2, 3), 3, 'online updates are capped');
+});
+
+test('aded datastore: per-bigram probabilities from corpus counts, the 12 most probable kept on load', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'paradec-aded-'));
+  try {
+    // (1, 2) → 3 three times, → 4 once; (5, 6) → 20 continuations seen once each, 7 twice
+    const docs = [[1, 2, 3], [1, 2, 3], [0, 1, 2, 3], [1, 2, 4]];
+    for (let c = 10; c < 30; c++) docs.push([5, 6, c]);
+    docs.push([5, 6, 7], [5, 6, 7]);
+    const rows = buildTrigramRows(docs);
+    assert.equal(rows.documents, docs.length);
+    const file = join(dir, 'ds.safetensors');
+    writeDatastore(file, rows, 32, 'test');
+    const entries = readDatastore(file, 32);
+    const of = (a: number, b: number) => entries.filter((e) => e.a === a && e.b === b).sort((x, y) => y.p - x.p);
+    assert.deepEqual(of(1, 2).map((e) => [e.c, e.p]), [[3, 0.75], [4, 0.25]]);
+    assert.deepEqual(of(0, 1).map((e) => [e.c, e.p]), [[2, 1]]);
+    const five = of(5, 6);
+    assert.equal(five.length, DATASTORE_TOP);
+    assert.equal(five[0]!.c, 7);
+    assert.ok(Math.abs(five[0]!.p - 2 / 22) < 1e-6);
+    assert.throws(() => readDatastore(file, 16), (e: unknown) => e instanceof CheckpointError && /vocabulary of 32/.test((e as Error).message));
+    assert.throws(() => readDatastore(join(dir, 'missing.safetensors'), 32), /missing\.safetensors: ADED datastore not found/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('aded: a corpus datastore lets drafting start at the first step; output stays greedy', async () => {
+  const V = 8;
+  // the target continues a cycle: after t comes t + 1 (mod V)
+  const target = () => new BatchScripted(V, [], (p) => logitsOf(Array.from({ length: V }, (_, v) => (v === (p[p.length - 1]! + 1) % V ? 0.9 : 0.1 / (V - 1)))));
+  const dir = mkdtempSync(join(tmpdir(), 'paradec-aded-'));
+  try {
+    const file = join(dir, 'ds.safetensors');
+    writeDatastore(file, buildTrigramRows([Array.from({ length: 40 }, (_, i) => i % V)]), V, 'cycle');
+    const decode = async (datastore: string) => {
+      const it = runAutoregressive(target(), [0, 1], aded.create(resolveParams('aded', aded.params, { iterations: 60, datastore })), {
+        maxTokens: 12, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [],
+      });
+      const steps: number[] = [];
+      for (;;) {
+        const n = await it.next();
+        if (n.done) return { tokens: n.value.generated, nfe: n.value.nfe, steps };
+        steps.push(n.value.tokens.length);
+      }
+    };
+    const plainIt = runAutoregressive(target(), [0, 1], greedy.create({}), { maxTokens: 12, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] });
+    let plain: number[] = [];
+    for (;;) {
+      const n = await plainIt.next();
+      if (n.done) {
+        plain = n.value.generated;
+        break;
+      }
+    }
+    const withStore = await decode(file);
+    const without = await decode('none');
+    assert.deepEqual(withStore.tokens, plain);
+    assert.deepEqual(without.tokens, plain);
+    assert.equal(withStore.steps[0], 4, 'first step: 3 drafts from the corpus accepted + the bonus token');
+    assert.equal(without.steps[0], 1, 'no datastore: a 2-token prompt has no tri-gram to draft from');
+    assert.ok(withStore.nfe < without.nfe);
+    await assert.rejects(decode(join(dir, 'nope.safetensors')), /nope\.safetensors not found/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('unified layer skipping: keep round(L / ratio) layers, first and last kept, the rest evenly spread', () => {

@@ -87,3 +87,29 @@ test('a truncated checkpoint and NaN weights are named', () => {
   assert.ok(n.stderr.includes(name), n.stderr);
   assert.match(n.stderr, /NaN|finite/i);
 });
+
+test('datastore: builds ADED tri-grams from a corpus next to the weights; refuses diffusion models and bad corpora', () => {
+  const llama = join(dir, 'llama-ds');
+  writeRandomCheckpoint(llama, { architecture: 'llama', vocabSize: 40, hiddenSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 2, intermediateSize: 32, seed: 6 });
+  const corpus = join(dir, 'corpus.jsonl');
+  writeFileSync(corpus, ['{"text":"w4 w5 w6 w7"}', 'w4 w5 w8', ''].join('\n'));
+  const r = paradec(['datastore', '--model', llama, '--corpus', corpus]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /2 documents/);
+  assert.ok(statSync(join(llama, 'aded-datastore.safetensors')).size > 0);
+  const g = paradec(['generate', '--model', llama, '--strategy', 'aded', '--max-tokens', '6', '--json', 'w4 w5']);
+  assert.equal(g.code, 0, g.stderr);
+  const bad: [string[], RegExp][] = [
+    [['datastore', '--model', join(dir, 'llada'), '--corpus', corpus], /not an autoregressive model/],
+    [['datastore', '--model', llama, '--corpus', join(dir, 'nope.txt')], /nope\.txt: cannot read/],
+    [['generate', '--model', llama, '--strategy', 'aded', '--set', `datastore=${join(dir, 'none.st')}`, 'w4'], /none\.st not found/],
+  ];
+  writeFileSync(join(dir, 'broken.jsonl'), '{"text": 5}\n');
+  bad.push([['datastore', '--model', llama, '--corpus', join(dir, 'broken.jsonl')], /line 1 has no string field "text"/]);
+  for (const [args, pattern] of bad) {
+    const b = paradec(args);
+    assert.notEqual(b.code, 0, args.join(' '));
+    assert.match(b.stderr, pattern);
+    assert.equal(b.stderr.trim().split('\n').length, 1, b.stderr);
+  }
+});

@@ -14,11 +14,23 @@
  * temperature 0 and to the target's distribution when sampling; the paper's nucleus "typical"
  * acceptance for sampling is lossy and not used).
  *
- * Gap: ADED builds its initial table offline from a corpus datastore (hundreds of MB); paradec
- * has none to ship, so the table starts from the prompt's tri-grams (weight 1 each) and grows
- * online as above.
+ * The table starts from a corpus datastore (aded-datastore.ts: per-bigram probabilities, the 12
+ * most probable continuations kept), as in the paper: `datastore=auto` (the default) uses
+ * `aded-datastore.safetensors` next to the target's weights when there is one (the built-in
+ * tiny-ar ships one, built by `paradec datastore` from task-suite text), `datastore=FILE` a given
+ * one. Before each search the tri-grams inside the last 16 context tokens gain 0.04 (cap 3.0),
+ * the reference's online update. Differences from the reference: the table is fresh for every
+ * generation (the reference keeps one reader for a whole run, so its updates carry over from
+ * prompt to prompt; per-request tables keep a request's output cost independent of what ran
+ * before), and without any datastore (`datastore=none`, or a model that has none) the table
+ * starts from the prompt's own tri-grams at weight 1 so that drafting can begin at once.
  */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { OptionError } from '../../errors.js';
 import type { ParamValues } from '../params.js';
+import { DATASTORE_FILE, readDatastore } from './aded-datastore.js';
+import { targetCheckpointDir } from './models.js';
 import type { ArSession } from './session.js';
 import type { AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
 import { verifyPathsExact } from './multipath.js';
@@ -36,10 +48,51 @@ export interface AdedSettings {
   cap: number;
 }
 
-/** (a, b) → {c: weight} */
+/** (a, b) → {c: weight}: a corpus base shared by every generation, read-only. */
+export class TrigramBase {
+  readonly rows = new Map<number, Map<number, number>>();
+  private readonly sortedRows = new Map<number, { token: number; p: number }[]>();
+  constructor(readonly vocab: number, entries: Iterable<{ a: number; b: number; c: number; p: number }>) {
+    for (const e of entries) {
+      const k = e.a * vocab + e.b;
+      let row = this.rows.get(k);
+      if (!row) this.rows.set(k, (row = new Map()));
+      row.set(e.c, (row.get(e.c) ?? 0) + e.p);
+    }
+  }
+
+  /** A row's continuations, heaviest first, as shares of the row (computed once). */
+  sorted(key: number): { token: number; p: number }[] {
+    let list = this.sortedRows.get(key);
+    if (!list) {
+      const row = this.rows.get(key);
+      list = row ? shares(row) : [];
+      this.sortedRows.set(key, list);
+    }
+    return list;
+  }
+}
+
+/** Continuations heaviest first (ties: lower id first), each with its share of the row's weight. */
+function shares(row: ReadonlyMap<number, number>): { token: number; p: number }[] {
+  let total = 0;
+  for (const w of row.values()) total += w;
+  return [...row.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]).map(([token, w]) => ({ token, p: w / total }));
+}
+
+/**
+ * (a, b) → {c: weight}: one generation's table. Weights are the base's (if any) plus this
+ * generation's additions, each entry capped where `add` says so; the base is never written, so a
+ * generation starts from the corpus without copying it. `next` is memoised per bigram until that
+ * row changes (a tree search asks for the same rows many times).
+ */
 export class TrigramTable {
-  private readonly table = new Map<number, Map<number, number>>();
-  constructor(private readonly vocab: number) {}
+  private readonly own = new Map<number, Map<number, number>>();
+  private readonly memo = new Map<number, { k: number; list: { token: number; p: number }[] }>();
+  constructor(
+    private readonly vocab: number,
+    private readonly base?: TrigramBase,
+  ) {}
 
   private key(a: number, b: number): number {
     return a * this.vocab + b;
@@ -47,25 +100,33 @@ export class TrigramTable {
 
   add(a: number, b: number, c: number, amount: number, cap = Number.POSITIVE_INFINITY): void {
     const k = this.key(a, b);
-    let row = this.table.get(k);
-    if (!row) this.table.set(k, (row = new Map()));
-    row.set(c, Math.min(cap, (row.get(c) ?? 0) + amount));
+    let row = this.own.get(k);
+    if (!row) this.own.set(k, (row = new Map()));
+    const was = row.get(c) ?? this.base?.rows.get(k)?.get(c) ?? 0;
+    row.set(c, Math.min(cap, was + amount));
+    this.memo.delete(k);
   }
 
   /** The `k` heaviest continuations of (a, b), heaviest first, with their share of the row. */
   next(a: number, b: number, k: number): { token: number; p: number }[] {
-    const row = this.table.get(this.key(a, b));
-    if (!row) return [];
-    let total = 0;
-    for (const w of row.values()) total += w;
-    return [...row.entries()]
-      .sort((x, y) => y[1] - x[1] || x[0] - y[0])
-      .slice(0, k)
-      .map(([token, w]) => ({ token, p: w / total }));
+    const key = this.key(a, b);
+    const hit = this.memo.get(key);
+    if (hit && hit.k === k) return hit.list;
+    const own = this.own.get(key);
+    let list: { token: number; p: number }[];
+    if (!own) list = this.base ? this.base.sorted(key).slice(0, k) : [];
+    else {
+      const merged = new Map<number, number>(this.base?.rows.get(key) ?? []);
+      for (const [c, w] of own) merged.set(c, w);
+      list = shares(merged).slice(0, k);
+    }
+    this.memo.set(key, { k, list });
+    return list;
   }
 
   weight(a: number, b: number, c: number): number {
-    return this.table.get(this.key(a, b))?.get(c) ?? 0;
+    const k = this.key(a, b);
+    return this.own.get(k)?.get(c) ?? this.base?.rows.get(k)?.get(c) ?? 0;
   }
 }
 
@@ -92,11 +153,12 @@ export function mctsDrafts(table: TrigramTable, context: readonly number[], s: A
     let node = root;
     while (node.children && node.children.length > 0 && path.length - 1 < s.depth) {
       const np = node.n;
+      const explore = (s.c1 + Math.log((np + s.c2 + 1) / s.c2)) * Math.sqrt(np);
       let best: Node | undefined;
       let bestScore = -Infinity;
       for (const child of node.children) {
         const q = child.n > 0 ? child.w / child.n : 0;
-        const u = (s.c1 + Math.log((np + s.c2 + 1) / s.c2)) * child.p * Math.sqrt(np) / (1 + child.n);
+        const u = (explore * child.p) / (1 + child.n);
         const score = q + u;
         if (score > bestScore) {
           bestScore = score;
@@ -128,7 +190,22 @@ export function mctsDrafts(table: TrigramTable, context: readonly number[], s: A
   return out.slice(0, s.choices).map((o) => o.path);
 }
 
+/** The datastore file `datastore` names for this target: null for none. */
+export function resolveDatastore(datastore: string, session: ArSession): string | null {
+  if (datastore === 'none') return null;
+  if (datastore === 'auto') {
+    const dir = targetCheckpointDir(session.model);
+    const file = dir ? join(dir, DATASTORE_FILE) : null;
+    return file && existsSync(file) ? file : null;
+  }
+  const file = existsSync(datastore) && statSync(datastore).isDirectory() ? join(datastore, DATASTORE_FILE) : datastore;
+  if (!existsSync(file)) throw new OptionError(`aded: datastore ${file} not found (build one with \`paradec datastore --model DIR\`, or use datastore=none)`);
+  return file;
+}
+
 export function createAded(params: ParamValues): AutoregressiveStrategy {
+  const datastore = params['datastore'] as string;
+  let base: TrigramBase | null | undefined;
   const settings: AdedSettings = {
     iterations: params['iterations'] as number,
     depth: params['depth'] as number,
@@ -147,10 +224,19 @@ export function createAded(params: ParamValues): AutoregressiveStrategy {
     async step(session) {
       if (session !== current || !table) {
         current = session;
-        table = new TrigramTable(session.model.vocabSize);
-        const t = session.tokens;
-        for (let i = 2; i < t.length; i++) table.add(t[i - 2]!, t[i - 1]!, t[i]!, 1);
+        if (base === undefined) {
+          const file = resolveDatastore(datastore, session);
+          base = file ? new TrigramBase(session.model.vocabSize, readDatastore(file, session.model.vocabSize)) : null;
+        }
+        table = new TrigramTable(session.model.vocabSize, base ?? undefined);
+        if (!base) {
+          const t = session.tokens;
+          for (let i = 2; i < t.length; i++) table.add(t[i - 2]!, t[i - 1]!, t[i]!, 1);
+        }
       }
+      // online update (reference `search`): every tri-gram inside the last `window` tokens
+      const t = session.tokens;
+      for (let i = Math.max(0, t.length - settings.window); i + 2 < t.length; i++) table.add(t[i]!, t[i + 1]!, t[i + 2]!, settings.increment, settings.cap);
       const room = session.draftRoom();
       const eos = session.model.eosTokenIds;
       let paths = room > 0 ? mctsDrafts(table, session.tokens, { ...settings, depth: Math.min(settings.depth, room) }) : [];
@@ -163,9 +249,6 @@ export function createAded(params: ParamValues): AutoregressiveStrategy {
       if (paths.length > 0) session.stats.verifies += 1;
       const verdict = verifyPathsExact(rows, scored.views);
       scored.commit(verdict.tokens, verdict.row);
-      // online update: every tri-gram in the last `window` tokens
-      const t = session.tokens;
-      for (let i = Math.max(2, t.length - settings.window); i < t.length; i++) table.add(t[i - 2]!, t[i - 1]!, t[i]!, settings.increment, settings.cap);
       return { tokens: verdict.tokens, drafted: rows[verdict.row]!.length, accepted: verdict.accepted };
     },
   };
@@ -181,6 +264,7 @@ export const aded: AutoregressiveStrategyDefinition = {
     depth: { type: 'int', default: 3, min: 1, max: 32, description: 'draft tokens per path (the reference\'s path length 4 includes the root)' },
     top_k: { type: 'int', default: 24, min: 1, max: 1024, description: 'continuations considered per node' },
     choices: { type: 'int', default: 24, min: 1, max: 256, description: 'draft paths verified per step (rows of the batched forward)' },
+    datastore: { type: 'string', default: 'auto', description: `corpus tri-gram datastore: auto (${DATASTORE_FILE} next to the target's weights, if any), none, or a file / model directory` },
   },
   create: (params) => createAded(params),
 };
