@@ -203,6 +203,25 @@ export function resolveDatastore(datastore: string, session: ArSession): string 
   return file;
 }
 
+/**
+ * Loaded datastores, shared by every ADED instance of the process (a server creates one per
+ * request): reading and indexing tiny-ar's takes ~30–100 ms. Keyed by file, modification time and
+ * vocabulary; the few most recent are kept.
+ */
+const BASES = new Map<string, TrigramBase>();
+const MAX_BASES = 4;
+
+function loadBase(file: string, vocab: number): TrigramBase {
+  const key = `${file}\u0000${statSync(file).mtimeMs}\u0000${vocab}`;
+  let base = BASES.get(key);
+  if (!base) {
+    base = new TrigramBase(vocab, readDatastore(file, vocab));
+    BASES.set(key, base);
+    while (BASES.size > MAX_BASES) BASES.delete(BASES.keys().next().value!);
+  }
+  return base;
+}
+
 export function createAded(params: ParamValues): AutoregressiveStrategy {
   const datastore = params['datastore'] as string;
   let base: TrigramBase | null | undefined;
@@ -226,7 +245,7 @@ export function createAded(params: ParamValues): AutoregressiveStrategy {
         current = session;
         if (base === undefined) {
           const file = resolveDatastore(datastore, session);
-          base = file ? new TrigramBase(session.model.vocabSize, readDatastore(file, session.model.vocabSize)) : null;
+          base = file ? loadBase(file, session.model.vocabSize) : null;
         }
         table = new TrigramTable(session.model.vocabSize, base ?? undefined);
         if (!base) {
