@@ -94,6 +94,19 @@ export function writeCard(argv: string[]): string {
     for (const h of history) lines.push(`# ${h.time}: from step ${h.step}`, h.command);
     lines.push('```', '');
   }
+  // a run initialised from another run's state: that run's commands reproduce the initialisation
+  const init = typeof o['initFrom'] === 'string' ? o['initFrom'] : null;
+  const initHistory = init ? trainingHistory(init) : [];
+  if (init && initHistory.length) {
+    const initState = existsSync(join(init, 'state.json')) ? (JSON.parse(readFileSync(join(init, 'state.json'), 'utf8')) as { step: number; objective?: string }) : null;
+    lines.push(
+      `The initialisation \`${init}\` is the state${initState ? ` at step ${initState.step}` : ''} of this earlier run (resumes are exact, so these commands rebuild it):`,
+      '',
+      '```',
+    );
+    for (const h of initHistory) lines.push(`# ${h.time}: from step ${h.step}`, h.command);
+    lines.push('```', '');
+  }
   lines.push(`| | |`, `|---|---|`);
   lines.push(`| objective | ${o['objective'] === 'diffusion' ? "LLaDA SFT masked diffusion (t ~ U(1e-3, 1) per row, answer canvas masked with prob. t, prompt never masked, CE/t normalised by canvas length)" : 'next-token cross-entropy on answer tokens + end-of-text'} |`);
   lines.push(`| steps | ${state.step} of ${String(o['steps'])} (batch ${String(o['batch'])}) |`);
