@@ -82,10 +82,15 @@ function adHoc(spec: string): Method {
   return { label: spec, name: name!, params };
 }
 const methods = wanted
-  ? wanted.flatMap((w) => {
-      const known = ALL.filter((m) => m.label === w || m.name === w);
-      return known.length > 0 ? known : [adHoc(w)];
-    })
+  ? [
+      ...new Map(
+        wanted.flatMap((w) => {
+          const exact = ALL.filter((m) => m.label === w);
+          const byName = ALL.filter((m) => m.name === w);
+          return exact.length > 0 ? exact : byName.length > 0 ? byName : [adHoc(w)];
+        }).map((m) => [m.label, m] as const),
+      ).values(),
+    ]
   : ALL;
 if (!methods.some((m) => m.name === 'greedy')) methods.unshift(ALL[0]!);
 
