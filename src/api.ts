@@ -22,6 +22,7 @@ import type { BidirectionalModel, CausalModel } from './runtime/types.js';
 import { runDiffusion, type DiffusionRowResult, type StepEvent } from './decode/diffusion/loop.js';
 import type { CacheMode } from './decode/diffusion/cache.js';
 import { runAutoregressive, type ArResult } from './decode/autoregressive/loop.js';
+import { releaseSharedModels } from './decode/autoregressive/models.js';
 import { findAutoregressiveStrategy, findDiffusionStrategy } from './decode/registry.js';
 import { resolveParams } from './decode/params.js';
 import { returnValue } from './decode/drain.js';
@@ -147,7 +148,10 @@ export async function loadModel(dirOrName?: string, options: LoadOptions = {}): 
     runtime,
     eosTokenIds: eos,
     linePrompt,
-    dispose: () => runtime.dispose(),
+    dispose: async () => {
+      await releaseSharedModels(runtime);
+      await runtime.dispose();
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckpoint, writeRandomCheckpoint } from '../../src/model/checkpoint.js';
 import { compileModel } from '../../src/runtime/onnx-model.js';
+import { loadCausal, releaseSharedModels } from '../../src/decode/autoregressive/models.js';
 import { loadModel, generateText, encodePrompt, type ParadecModel } from '../../src/api.js';
 import type { CausalModel, KvCache } from '../../src/runtime/types.js';
 import { ArSession } from '../../src/decode/autoregressive/session.js';
@@ -97,7 +98,7 @@ test('greedy speculative output equals plain greedy for every draft source on ev
   }
 });
 
-test('through the API: a draft model given by directory, released at the end', async () => {
+test('through the API: a draft model given by directory; bad drafts named', async () => {
   const plain = await generateText(ar, PROMPTS[1]!, { maxTokens: 16 });
   for (const [strategy, opts] of [['speculative', { draft: dirs.draft }], ['deer', { drafter: dirs.dlm }]] as const) {
     const got = await generateText(ar, PROMPTS[1]!, { maxTokens: 16, strategy, strategyOptions: opts });
@@ -165,6 +166,27 @@ test('KV rollback after rejected drafts equals a fresh prefill of the accepted p
   const both = await model.forward(Int32Array.of(4, 5, 6, 7, 8, 9), 2, 3, model.emptyCache(2));
   assert.ok(maxDiff(gatherRows(both.cache, [1]), b) < 1e-4);
   assert.ok(maxDiff(gatherRows(both.cache, [0]), a) < 1e-4);
+});
+
+test('extra models are shared per target across generations and released with it', async () => {
+  const target = await compileModel(dirs.target, { cacheDir: join(dir, 'cache') });
+  try {
+    const a = await loadCausal('speculative', 'draft model', dirs.draft, target as CausalModel, 1, true);
+    const b = await loadCausal('speculative', 'draft model', dirs.draft, target as CausalModel, 1, true);
+    assert.equal(a.model, b.model, 'the second generation reuses the loaded draft');
+    await a.dispose(); // a strategy letting go does not release the shared model
+    const c = await loadCausal('speculative', 'draft model', dirs.draft, target as CausalModel, 1, true);
+    assert.equal(c.model, a.model);
+    const worker = await loadCausal('pearl', 'draft model', dirs.draft, target as CausalModel, 1, false);
+    assert.notEqual(worker.model, a.model, 'another way of loading is another model');
+    await releaseSharedModels(target);
+    const d = await loadCausal('speculative', 'draft model', dirs.draft, target as CausalModel, 1, true);
+    assert.notEqual(d.model, a.model, 'after release, a fresh load');
+    await assert.rejects(a.model.forward(Int32Array.of(1), 1, 1, a.model.emptyCache(1)));
+  } finally {
+    await releaseSharedModels(target);
+    await target.dispose();
+  }
 });
 
 test('an in-process drafter computes what the worker-backed model computes', async () => {
