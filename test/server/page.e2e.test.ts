@@ -35,8 +35,10 @@ test('page: run a prompt on a diffusion model and watch the canvas complete', { 
   const trained = existsSync(join(builtin, 'config.json'));
   const fixture = trained ? null : writeFixture('paradec-serve-page-');
   const model = trained
-    ? { name: 'tiny-dlm', dir: builtin, prompt: 'copy: ["Paul Payne", "Robert Riley", "Peter Stone"]', strategy: 'threshold', params: {} as Record<string, string> }
-    : { name: 'random-llada', dir: fixture!.llada, prompt: 'w5 w6 w7 w8', strategy: 'confidence', params: { k: '3' } as Record<string, string> };
+    ? { name: 'tiny-dlm', dir: builtin, prompt: 'copy: ["Paul Payne", "Robert Riley", "Peter Stone"]', strategy: 'confidence', params: { k: '4' } as Record<string, string>, k: 4 }
+    : { name: 'random-llada', dir: fixture!.llada, prompt: 'w5 w6 w7 w8', strategy: 'confidence', params: { k: '3' } as Record<string, string>, k: 3 };
+  // a fixed schedule (k tokens per step): the canvas fills over several steps whatever the
+  // model's confidences (a trained model commits this copy in one step under `threshold`)
   const server = await startServer({ models: [{ name: model.name, dir: model.dir }], port: 0, loadOptions: { threads: 1, ...(fixture ? { cacheDir: fixture.cacheDir } : {}) } });
   const profile = mkdtempSync(join(tmpdir(), 'paradec-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -70,7 +72,7 @@ test('page: run a prompt on a diffusion model and watch the canvas complete', { 
     assert.ok(steps.size >= 2, 'cells committed at different steps');
     const nfe = Number(await page.textContent('#stat-nfe'));
     assert.ok(nfe >= 1 && nfe <= 32, `forward passes ${nfe}`);
-    if (!trained) assert.equal(nfe, Math.ceil(32 / 3)); // confidence, k = 3
+    assert.equal(nfe, Math.ceil(32 / model.k)); // confidence, k tokens per step
     assert.match((await page.textContent('#stat-ms')) ?? '', /^\d+ ms$/);
     assert.match((await page.textContent('#stat-committed')) ?? '', /^32 \/ 32$/);
 
