@@ -14,7 +14,7 @@ import { InputError } from '../errors.js';
 import { encodePrompt, loadModel } from '../api.js';
 import { buildTrigramRows, DATASTORE_FILE, writeDatastore } from '../decode/autoregressive/aded-datastore.js';
 import { generateSuite } from '../tasks/suite.js';
-import { parseFlags } from './flags.js';
+import { parseFlags, positiveIntFlag } from './flags.js';
 
 /** Documents of a corpus file: one per non-empty line, plain text or a JSON object's "text". */
 export function corpusDocuments(file: string): string[] {
@@ -51,12 +51,6 @@ export async function commandDatastore(argv: string[]): Promise<void> {
     seed: { type: 'string' },
     out: { type: 'string' },
   } as const);
-  const int = (name: string, v: string | undefined, d: number): number => {
-    if (v === undefined) return d;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new InputError(`--${name} must be a positive integer (got '${v}')`);
-    return n;
-  };
   const model = await loadModel(values.model ?? 'tiny-ar');
   try {
     if (model.family !== 'autoregressive') throw new InputError(`${model.dir} is not an autoregressive model; ADED drafts for autoregressive decoding`);
@@ -66,8 +60,8 @@ export async function commandDatastore(argv: string[]): Promise<void> {
       documents = corpusDocuments(values.corpus).map((text) => model.tokenizer.encode(text, { addSpecialTokens: false }));
       corpus = `file ${values.corpus}`;
     } else {
-      const n = int('n', values.n, 2000);
-      const seed = int('seed', values.seed, 777);
+      const n = positiveIntFlag('n', values.n, 2000);
+      const seed = positiveIntFlag('seed', values.seed, 777);
       const eos = model.eosTokenIds.slice(0, 1);
       documents = generateSuite({ seed, n }).map((inst) => [
         ...encodePrompt(model, inst.prompt),

@@ -4,7 +4,16 @@
  * main.ts can import it without waiting on main.ts's top-level await.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { InputError } from '../errors.js';
 
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
   return parseArgs({ args: argv, options, allowPositionals: true, strict: true } as const);
+}
+
+/** A positive-integer flag given as text: `fallback` when absent, else the number or an error naming the flag. */
+export function positiveIntFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InputError(`--${name} must be a positive integer (got '${value}')`);
+  return n;
 }

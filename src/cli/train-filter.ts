@@ -8,7 +8,7 @@ import { encodePrompt, loadModel } from '../api.js';
 import { trainLearn2pdFilter } from '../decode/diffusion/learn2pd-train.js';
 import { generateSuite } from '../tasks/suite.js';
 import type { BidirectionalModel } from '../runtime/types.js';
-import { parseFlags } from './flags.js';
+import { parseFlags, positiveIntFlag } from './flags.js';
 import { progressBar } from './progress.js';
 
 export async function commandTrainFilter(argv: string[]): Promise<void> {
@@ -23,33 +23,27 @@ export async function commandTrainFilter(argv: string[]): Promise<void> {
     'block-length': { type: 'string' },
     trajectory: { type: 'string' },
   } as const);
-  const int = (name: string, v: string | undefined, d: number): number => {
-    if (v === undefined) return d;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new InputError(`--${name} must be a positive integer (got '${v}')`);
-    return n;
-  };
   const trajectory = values.trajectory ?? 'oracle';
   if (trajectory !== 'oracle' && trajectory !== 'baseline') throw new InputError(`--trajectory must be oracle or baseline (got '${trajectory}')`);
   const model = await loadModel(values.model);
   try {
     if (model.runtime.kind !== 'bidirectional') throw new InputError(`${model.dir} is not a diffusion model; Learn2PD filters diffusion decoding`);
-    const instances = generateSuite({ seed: int('seed', values.seed, 4242), n: int('n', values.n, 20) });
+    const instances = generateSuite({ seed: positiveIntFlag('seed', values.seed, 4242), n: positiveIntFlag('n', values.n, 20) });
     const prompts = instances.map((i) => encodePrompt(model, i.prompt));
     const out = values.out ?? join(model.dir, 'learn2pd-filter.json');
     const bar = progressBar('collect', prompts.length);
-    const genLength = int('gen-length', values['gen-length'], 32);
+    const genLength = positiveIntFlag('gen-length', values['gen-length'], 32);
     const result = await trainLearn2pdFilter({
       model: model.runtime as BidirectionalModel,
       prompts,
       out,
       eosTokenIds: model.eosTokenIds,
       genLength,
-      blockLength: values['block-length'] ? int('block-length', values['block-length'], genLength) : undefined,
+      blockLength: values['block-length'] ? positiveIntFlag('block-length', values['block-length'], genLength) : undefined,
       trajectory,
-      epochs: int('epochs', values.epochs, 200),
-      hidden: int('hidden', values.hidden, 32),
-      seed: int('seed', values.seed, 4242),
+      epochs: positiveIntFlag('epochs', values.epochs, 200),
+      hidden: positiveIntFlag('hidden', values.hidden, 32),
+      seed: positiveIntFlag('seed', values.seed, 4242),
       onCollect: (done) => bar.update(done),
     });
     bar.stop();
