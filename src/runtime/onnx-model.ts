@@ -655,26 +655,22 @@ export async function compileModel(source: ModelSource, options: CompileOptions 
   const checkpoint = typeof source === 'string' ? loadCheckpoint(source, { checkFinite: options.checkFinite ?? true }) : source;
   const { config, weights } = checkpoint;
   const kind: GraphKind = options.kind ?? (config.causal ? 'causal' : 'bidirectional');
+  // what every graph of this model (main, window, variants) is compiled with
+  const graphOptions = {
+    ...(options.topK !== undefined ? { topK: options.topK } : {}),
+    ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
+    ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+  };
   if (options.inProcess) {
     if (kind !== 'causal') throw new OptionError(`inProcess: only causal graphs run on the calling thread; ${config.architecture} would compile as '${kind}' (pass kind: 'causal' for a causal architecture)`);
-    const graph = compileGraph(config, weights, {
-      kind: 'causal',
-      ...(options.topK !== undefined ? { topK: options.topK } : {}),
-      ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
-      ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
-    });
+    const graph = compileGraph(config, weights, { kind: 'causal', ...graphOptions });
     return InProcessCausalModel.open(config, graph, options.threads !== undefined ? { threads: options.threads } : {});
   }
   if (kind === 'window') throw new OptionError(`kind 'window' is not a model of its own: a bidirectional model loads its window graph when KV caching needs it`);
   if (kind === 'bidirectional' && config.causal) {
     throw new OptionError(`${config.architecture} is a causal architecture; it cannot be compiled as a bidirectional model`);
   }
-  const graph = compileGraph(config, weights, {
-    kind,
-    ...(options.topK !== undefined ? { topK: options.topK } : {}),
-    ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
-    ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
-  });
+  const graph = compileGraph(config, weights, { kind, ...graphOptions });
   const session = await OrtSession.open(graph.modelPath, {
     name: `${config.architecture} ${kind} graph ${graph.modelPath}`,
     externalDataDir: graph.externalDataDir,
@@ -685,12 +681,7 @@ export async function compileModel(source: ModelSource, options: CompileOptions 
     residentGenerations: options.residentCaches ?? (kind === 'bidirectional' ? 16 : 4),
   });
   if (kind === 'bidirectional') {
-    const windowGraph = (): CompiledGraph => compileGraph(config, weights, {
-      kind: 'window',
-      ...(options.topK !== undefined ? { topK: options.topK } : {}),
-      ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
-      ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
-    });
+    const windowGraph = (): CompiledGraph => compileGraph(config, weights, { kind: 'window', ...graphOptions });
     return new OnnxBidirectionalModel(config, graph, session, windowGraph, options.spinning);
   }
   return new OnnxCausalModel(
@@ -711,9 +702,7 @@ export async function compileModel(source: ModelSource, options: CompileOptions 
       graph: (variant) => compileGraph(config, weights, {
         kind: 'causal',
         ...(variant === 'embeds' ? { inputs: 'embeds' as const } : { tree: true }),
-        ...(options.topK !== undefined ? { topK: options.topK } : {}),
-        ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
-        ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+        ...graphOptions,
       }),
       embedTable: () => readTensorF32(weights.embed),
       ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),

@@ -83,18 +83,18 @@ export class SpeedRatio {
 }
 
 /** Run both at once (overlapped) or, on a sampled round, one after the other and time them. */
-async function together<A, B>(speed: SpeedRatio, target: () => Promise<A>, draft: () => Promise<{ value: B; forwards: number }>): Promise<[A, B]> {
+async function together<A>(speed: SpeedRatio, target: () => Promise<A>, draft: () => Promise<Proposal>): Promise<[A, Proposal]> {
   if (!speed.sampling) {
-    const [a, b] = await Promise.all([target(), draft()]);
+    const both = await Promise.all([target(), draft()]);
     speed.note();
-    return [a, b.value];
+    return both;
   }
   const t0 = performance.now();
   const a = await target();
   const t1 = performance.now();
   const b = await draft();
   speed.note({ target: t1 - t0, draft: performance.now() - t1, forwards: b.forwards });
-  return [a, b.value];
+  return [a, b];
 }
 
 function slice(d: Draft, from: number, to = d.tokens.length): Draft {
@@ -116,7 +116,7 @@ export function createPearl(params: ParamValues, load?: (session: ArSession) => 
 
   const gamma = (): number => (fixedGamma > 0 ? fixedGamma : speed.gamma(maxGamma));
 
-  const propose = async (session: ArSession, context: readonly number[], n: number): Promise<{ value: Proposal; forwards: number }> => {
+  const propose = async (session: ArSession, context: readonly number[], n: number): Promise<Proposal> => {
     const value = await runner!.propose(context, n, {
       sampling: session.sampling,
       rng: session.rng,
@@ -125,7 +125,7 @@ export function createPearl(params: ParamValues, load?: (session: ArSession) => 
       eosTokenIds: session.model.eosTokenIds,
     });
     session.stats.draftForwards += value.forwards;
-    return { value, forwards: value.forwards };
+    return value;
   };
 
   return {
