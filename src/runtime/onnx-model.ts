@@ -612,6 +612,11 @@ export class OnnxCausalModel implements CausalModel {
     return { head, cache: new ResidentKvCache(batch, total, keys, values) };
   }
 
+  /** Whether a forward is still computing in the session worker (see CausalModel.busy). */
+  busy(): boolean {
+    return this.session.busy();
+  }
+
   truncateCache(cache: KvCache, length: number): KvCache {
     if (!Number.isInteger(length) || length < 0 || length > cache.length) {
       throw new InputError(`truncateCache: length ${length} is not within the cache's 0..${cache.length}`);

@@ -32,7 +32,11 @@ export interface OpenRequest {
   model: Uint8Array;
   /** where resident tensors are handed over (MaterializeRequest) */
   dataPort: MessagePort;
-  /** Int32 counter: the last MaterializeRequest.seq handed over */
+  /**
+   * Two Int32 counters: [0] the last MaterializeRequest.seq handed over; [1] the id of the last
+   * run or load the worker finished (its reply is posted), so the main thread can tell without
+   * yielding to its event loop whether a run is still computing
+   */
   handOverSeq: SharedArrayBuffer;
   /** directory that the model's external-data locations are relative to */
   externalDataDir?: string;

@@ -26,6 +26,8 @@ let handOverSeq: Int32Array | undefined;
 
 function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
+  // requests with ids finish in order: publish the last one for OrtSession.busy()
+  if ('id' in msg && typeof msg.id === 'number' && handOverSeq) Atomics.store(handOverSeq, 1, msg.id);
 }
 
 function describe(meta: readonly ort.InferenceSession.ValueMetadata[]): WireValueInfo[] {

@@ -180,7 +180,10 @@ export class OrtSession {
   /** handles the program dropped: their worker copies go too */
   private readonly finalizer = new FinalizationRegistry<number>((id) => this.forget(id));
   private handOverSeq = 0;
-  private readonly handOverCounter = new Int32Array(new SharedArrayBuffer(4));
+  /** [0]: last hand-over delivered; [1]: id of the last run/load the worker finished */
+  private readonly handOverCounter = new Int32Array(new SharedArrayBuffer(8));
+  /** id of the last run posted */
+  private lastRunId = 0;
   private readonly dataPort: MessagePort;
 
   private constructor(readonly name: string, private readonly worker: Worker, dataPort: MessagePort, residentGenerations = 4) {
@@ -275,6 +278,7 @@ export class OrtSession {
       else wireFeeds[name] = { type: 'float32', data: t.read(), dims: [...t.dims] };
     }
     const req: RunRequest = { type: 'run', id, feeds: wireFeeds, fetches: [...fetches] };
+    this.lastRunId = id;
     if (options.graph !== undefined) req.graph = options.graph;
     if (options.int32Outputs) req.int32Outputs = options.int32Outputs;
     const kept: Record<string, ResidentTensor> = {};
@@ -412,6 +416,16 @@ export class OrtSession {
         if (at >= 0) this.generations.splice(at, 1);
       }
     }
+  }
+
+  /**
+   * Whether the last run sent is still computing in the worker. Synchronous and cheap (one atomic
+   * load): a caller doing other work on this thread while a run is in flight (drafting beside a
+   * verification) can poll it without yielding to the event loop, which is where the reply would
+   * be delivered. False once the worker has posted the reply, even before it is delivered.
+   */
+  busy(): boolean {
+    return Atomics.load(this.handOverCounter, 1) < this.lastRunId;
   }
 
   /** Event-loop utilization of the worker thread (its busy time includes ORT's runs). */

@@ -139,6 +139,12 @@ export interface CausalModel {
   forward(tokens: Int32Array, batch: number, newLength: number, cache: KvCache, options?: ForwardOptions): Promise<{ head: DecodeHeadOutput; cache: KvCache }>;
   /** The first `length` positions of a cache (KV rollback after rejected drafts). */
   truncateCache(cache: KvCache, length: number): KvCache;
+  /**
+   * Only models whose forwards run off the calling thread (a session worker) have it: whether a
+   * forward is still computing, polled synchronously. A strategy may do other work on the calling
+   * thread meanwhile (draft ahead while the target verifies) and stop as soon as it says false.
+   */
+  busy?(): boolean;
 }
 
 export type AnyModel = BidirectionalModel | CausalModel;

@@ -42,6 +42,8 @@ export interface TrainOptions {
   tasks: string[] | null;
   /** relative sampling weights, one per task */
   taskWeights: number[] | null;
+  /** causal only: train on this checkpoint's greedy answers instead of the references (draft models) */
+  distillFrom: string | null;
   /** progress line every N steps when stderr is not a terminal */
   logEvery: number;
   /** stop cleanly (save, eval, export) after this many minutes of this process; 0 = no limit */
@@ -79,6 +81,7 @@ export const DEFAULT_OPTIONS: TrainOptions = {
   maxPositions: 256,
   tasks: null,
   taskWeights: null,
+  distillFrom: null,
   logEvery: 25,
   maxMinutes: 0,
 };
@@ -98,6 +101,7 @@ export const TRAIN_USAGE = `usage: train --objective diffusion|causal --out DIR 
   --tokenizer DIR      (${DEFAULT_OPTIONS.tokenizer})
   --canvas N           answer canvas / max new tokens (${DEFAULT_OPTIONS.canvas})
   --tasks a,b,c        train on a subset; --task-weights 1,2,1 sampling weights
+  --distill-from DIR   causal: answers are this checkpoint's greedy outputs (sequence-level KD for draft models)
   --rope-theta X  --max-positions N  --log-every N  --max-minutes M`;
 
 const NUMERIC: Partial<Record<keyof TrainOptions, 'int' | 'float'>> = {
@@ -151,4 +155,5 @@ export function validate(o: TrainOptions): void {
   }
   if (o.dModel % o.heads !== 0 || (o.dModel / o.heads) % 2 !== 0) throw new Error(`--d-model ${o.dModel} must split into ${o.heads} heads of even size`);
   if (o.taskWeights && o.tasks && o.taskWeights.length !== o.tasks.length) throw new Error('--task-weights needs one weight per task in --tasks');
+  if (o.distillFrom !== null && o.objective !== 'causal') throw new Error('--distill-from trains on a causal teacher\'s answers; it needs --objective causal');
 }

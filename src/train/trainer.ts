@@ -14,6 +14,7 @@ import { loadTokenizer } from '../model/tokenizer.js';
 import { initBackend, tf } from './backend.js';
 import { SuiteData } from './data.js';
 import { evaluate, type EvalResult } from './evaluate.js';
+import { DistillTeacher } from './distill.js';
 import { exportCheckpoint, loadInitWeights } from './export.js';
 import { countParams, initParams, makeVariables, paramShapes, readParams, type ModelShape, type ParamMap } from './model.js';
 import { batchLoss, causalBatch, diffusionBatch, type Batch } from './objective.js';
@@ -50,10 +51,12 @@ function fmtTime(s: number): string {
 }
 
 /** Options that must not change across --resume (they define the run). */
-const RUN_DEFINING = ['objective', 'dModel', 'layers', 'heads', 'ffn', 'seed', 'batch', 'canvas', 'tasks', 'taskWeights'] as const;
+const RUN_DEFINING = ['objective', 'dModel', 'layers', 'heads', 'ffn', 'seed', 'batch', 'canvas', 'tasks', 'taskWeights', 'distillFrom'] as const;
 
-export function makeBatch(o: TrainOptions, data: SuiteData, step: number): Batch {
-  const seqs = data.trainSequences(o.seed, step, o.batch, o.objective, o.canvas);
+/** The batch of step `step`; with a teacher (--distill-from) its answers replace the references. */
+export async function makeBatch(o: TrainOptions, data: SuiteData, step: number, teacher?: DistillTeacher): Promise<Batch> {
+  let seqs = data.trainSequences(o.seed, step, o.batch, o.objective, o.canvas);
+  if (teacher) seqs = await teacher.relabel(seqs, o.canvas, data.eos);
   if (o.objective === 'causal') return causalBatch(seqs, data.pad);
   return diffusionBatch(seqs, data.mask, data.pad, new Rng(seedFrom(o.seed, 'mask', step)));
 }
@@ -71,6 +74,7 @@ export async function runTraining(o: TrainOptions, hooks: RunHooks = {}): Promis
   const tasks = checkTasks(o.tasks ?? SUITE_TASKS);
   if (o.taskWeights && o.taskWeights.length !== tasks.length) throw new Error(`--task-weights has ${o.taskWeights.length} weights for ${tasks.length} tasks`);
   const data = new SuiteData(tokenizer, tasks, o.taskWeights);
+  const teacher = o.distillFrom ? await DistillTeacher.open(o.distillFrom, tokenizer.vocabSize, data.eos) : undefined;
   if (o.objective === 'diffusion' && data.mask < 0) throw new Error(`tokenizer ${o.tokenizer} has no mask token; masked diffusion needs one`);
   const shape: ModelShape = {
     vocabSize: tokenizer.vocabSize, dModel: o.dModel, layers: o.layers, heads: o.heads, ffn: o.ffn,
@@ -159,7 +163,7 @@ export async function runTraining(o: TrainOptions, hooks: RunHooks = {}): Promis
   const loopStart = performance.now();
   let step = startStep;
   for (; step < o.steps; step++) {
-    const batch = makeBatch(o, data, step);
+    const batch = await makeBatch(o, data, step, teacher);
     const { value, grads } = tf.variableGrads(() => batchLoss(params, shape, o.objective, batch));
     const norm = opt.apply(params, grads);
     const loss = (await value.data())[0]!;
@@ -206,6 +210,7 @@ export async function runTraining(o: TrainOptions, hooks: RunHooks = {}): Promis
   process.removeListener('SIGTERM', onSignal);
   log({ type: 'end', step, seconds: elapsed(), suite: lastEval?.suite ?? null });
   say(`\ndone: step ${step}, ${fmtTime(elapsed())} total\n`);
+  await teacher?.dispose();
   const out = await readParams(params);
   for (const v of params.values()) v.dispose();
   for (const v of [...opt.m.values(), ...opt.v.values()]) v.dispose();

@@ -17,7 +17,7 @@ import { unifiedKeptLayers, borrowed, type Loaded } from '../../src/decode/autor
 import { DraftLength } from '../../src/decode/autoregressive/draft-model.js';
 import { verifyPathsExact } from '../../src/decode/autoregressive/multipath.js';
 import { createSpeculative, speculative } from '../../src/decode/autoregressive/speculative.js';
-import { SpeedRatio } from '../../src/decode/autoregressive/pearl.js';
+import { createPearl, pearl, SpeedRatio } from '../../src/decode/autoregressive/pearl.js';
 import { runAutoregressive } from '../../src/decode/autoregressive/loop.js';
 import { AUTOREGRESSIVE_STRATEGIES, findAutoregressiveStrategy } from '../../src/decode/registry.js';
 import { resolveParams } from '../../src/decode/params.js';
@@ -240,4 +240,66 @@ test('draft models are loaded lazily and released however the generation ends', 
   await it2.next();
   await it2.return(undefined as never);
   assert.deepEqual([loads, releases], [2, 2]);
+});
+
+/** A scripted target that reports itself busy for the first `polls` checks after each forward starts. */
+class BusyTarget extends BatchScripted {
+  private left = 0;
+  /** draft.calls when each of this model's forwards started */
+  private readonly marks: number[] = [];
+  watched: BatchScripted | undefined;
+  constructor(next: (p: readonly number[]) => Float32Array, private readonly polls: number) {
+    super(4, [], next);
+  }
+  override async forward(...args: Parameters<BatchScripted['forward']>): ReturnType<BatchScripted['forward']> {
+    this.left = this.polls;
+    this.marks.push(this.watched?.calls ?? 0);
+    return super.forward(...args);
+  }
+  /** draft forwards during each target forward (from its start to the next one's) */
+  drafts(draft: BatchScripted): number[] {
+    const ends = [...this.marks.slice(1), draft.calls];
+    return this.marks.map((m, i) => ends[i]! - m);
+  }
+  busy(): boolean {
+    if (this.left <= 0) return false;
+    this.left -= 1;
+    return true;
+  }
+}
+
+test('pearl gamma=0: the draft drafts for as long as the target reports its forward running', async () => {
+  const next = (p: readonly number[]): Float32Array => logitsOf(hashedDistribution(p, 4, 1, 2.5));
+  const plain = await (async () => {
+    const model = new BatchScripted(4, [], next);
+    const it = runAutoregressive(model, [1, 2], findAutoregressiveStrategy('greedy').create({}), { maxTokens: 40, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] });
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return n.value.generated;
+    }
+  })();
+  for (const polls of [1, 3, 6]) {
+    const target = new BusyTarget(next, polls);
+    // a draft that disagrees with the target now and then (another hashed distribution)
+    const draft = new BatchScripted(4, [], (p) => logitsOf(hashedDistribution(p, 4, 2, 2.5)));
+    target.watched = draft;
+    const strategy = createPearl(resolveParams('pearl', pearl.params, {}), async () => borrowed(draft));
+    const it = runAutoregressive(target, [1, 2], strategy, { maxTokens: 40, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] });
+    let result;
+    for (;;) {
+      const n = await it.next();
+      if (n.done) {
+        result = n.value;
+        break;
+      }
+    }
+    assert.deepEqual(result.generated, plain, `polls=${polls}: identical to greedy`);
+    // every target forward ran beside exactly `polls` draft forwards, except the last rounds,
+    // where the 40-token limit leaves less room than that
+    const perRound = target.drafts(draft);
+    assert.ok(perRound.every((n) => n <= polls), `polls=${polls}: ${JSON.stringify(perRound)}`);
+    const cut = perRound.findIndex((n) => n < polls);
+    assert.ok(cut === -1 || cut >= perRound.length - polls - 1, `polls=${polls}: ${JSON.stringify(perRound)}`);
+    assert.ok(perRound.length > 2 * polls, 'enough rounds to mean something');
+  }
 });

@@ -122,6 +122,18 @@ for (const arch of CAUSAL_ARCHS) {
       assert.equal(model.truncateCache(full.cache, 0).length, 0);
     });
 
+    test('busy(): true while a forward computes in the worker, false once its reply is posted', async () => {
+      assert.equal(model.busy(), false, 'nothing sent yet');
+      const rows = tokenRows(4, 48, V, 3);
+      const pending = model.forward(Int32Array.from(rows.flat()), 4, 48, model.emptyCache(4));
+      // the request has only just been posted: the worker cannot have run a 4 × 48 prefill yet
+      assert.equal(model.busy(), true);
+      await pending;
+      assert.equal(model.busy(), false);
+      await assert.rejects(model.forward(Int32Array.from([V + 5]), 1, 1, model.emptyCache(1)), InputError);
+      assert.equal(model.busy(), false, 'a request refused before sending leaves nothing in flight');
+    });
+
     test('bad caches and lengths are InputErrors', async () => {
       const { cache } = await model.forward(Int32Array.from([5, 6]), 1, 2, model.emptyCache(1));
       await assert.rejects(model.forward(Int32Array.from([5, 6]), 2, 1, cache), (e: unknown) => e instanceof InputError && /batch/.test(e.message));

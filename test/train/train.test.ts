@@ -10,6 +10,12 @@ import { initBackend, tf } from '../../src/train/backend.js';
 import { head, makeVariables, trunk } from '../../src/train/model.js';
 import { loadInitWeights } from '../../src/train/export.js';
 import { compileModel } from '../../src/runtime/onnx-model.js';
+import { DistillTeacher } from '../../src/train/distill.js';
+import { SuiteData } from '../../src/train/data.js';
+import { loadTokenizer } from '../../src/model/tokenizer.js';
+import { runAutoregressive } from '../../src/decode/autoregressive/loop.js';
+import { findAutoregressiveStrategy } from '../../src/decode/registry.js';
+import { Rng } from '../../src/tasks/rng.js';
 
 const TINY: Partial<TrainOptions> = {
   batch: 8, dModel: 32, layers: 2, heads: 2, ffn: 64, lr: 3e-3, warmup: 5, evalEvery: 1000, saveEvery: 1000,
@@ -121,3 +127,51 @@ for (const objective of ['causal', 'diffusion'] as const) {
     }
   });
 }
+
+test('--distill-from: batches carry the teacher\'s greedy answers (equal to plain greedy decoding of the compiled teacher)', async () => {
+  const out = tmp();
+  try {
+    const teacherDir = join(out, 'teacher');
+    await runTraining(opts({ objective: 'causal', out: join(out, 'teacher-run'), steps: 3, seed: 3, exportTo: teacherDir }), { quiet: true });
+    const tokenizer = loadTokenizer('models/tokenizer');
+    const data = new SuiteData(tokenizer, ['copy', 'sort']);
+    const teacher = await DistillTeacher.open(teacherDir, tokenizer.vocabSize, data.eos);
+    const worker = await compileModel(teacherDir, { cacheDir: join(out, 'cache'), threads: 1 });
+    try {
+      assert.equal(worker.kind, 'causal');
+      // prompts of several lengths, two of them equal (decoded together as one batch)
+      const seqs = data.trainSequences(1, 0, 6, 'causal', 12);
+      const prompts = [...seqs.map((s) => s.prompt), seqs[0]!.prompt];
+      const answers = await teacher.answers(prompts, 12, data.eos);
+      for (let i = 0; i < prompts.length; i++) {
+        const it = runAutoregressive(worker as never, prompts[i]!, findAutoregressiveStrategy('greedy').create({}), {
+          maxTokens: 12, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [data.eos],
+        });
+        let plain: number[] = [];
+        for (;;) {
+          const n = await it.next();
+          if (n.done) {
+            plain = n.value.generated;
+            break;
+          }
+        }
+        assert.deepEqual(answers[i], plain, `prompt ${i}`);
+      }
+      const relabelled = await teacher.relabel(seqs, 12, data.eos);
+      assert.deepEqual(relabelled.map((s) => s.prompt), seqs.map((s) => s.prompt));
+      assert.deepEqual(relabelled.map((s) => s.answer), answers.slice(0, seqs.length));
+      assert.notDeepEqual(relabelled.map((s) => s.answer), seqs.map((s) => s.answer), 'a 3-step teacher does not reproduce the references');
+    } finally {
+      await teacher.dispose();
+      await (worker as unknown as { dispose(): Promise<void> }).dispose();
+    }
+    // the trainer runs with it, and refuses what cannot work
+    const r = await runTraining(opts({ objective: 'causal', out: join(out, 'student'), steps: 2, seed: 4, distillFrom: teacherDir }), { quiet: true });
+    assert.equal(r.step, 2);
+    assert.throws(() => parseTrainArgs(['--objective', 'diffusion', '--distill-from', teacherDir]), /needs --objective causal/);
+    await assert.rejects(DistillTeacher.open(teacherDir, 999, data.eos), (e: Error) => e.message.includes(teacherDir) && /vocabulary/.test(e.message));
+    await assert.rejects(DistillTeacher.open(join(out, 'missing'), tokenizer.vocabSize, data.eos), (e: Error) => e.message.includes(join(out, 'missing')));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});

@@ -25,6 +25,11 @@ export interface ProposeOptions {
   minConfidence: number;
   /** end-of-text ids: drafting stops after proposing one */
   eosTokenIds?: readonly number[];
+  /**
+   * checked before each draft forward: drafting stops when it returns false (PEARL drafts for as
+   * long as the target's forward is still running)
+   */
+  until?: () => boolean;
 }
 
 export interface Proposal extends Draft {
@@ -42,7 +47,7 @@ export interface PathProposal {
   forwards: number;
 }
 
-export interface PathOptions extends Omit<ProposeOptions, 'minConfidence'> {
+export interface PathOptions extends Omit<ProposeOptions, 'minConfidence' | 'until'> {
   /**
    * how the paths differ: 'sample' draws every path i.i.d. from the draft (what lossless
    * multi-path sampling needs); 'topk' starts path r with the draft's r-th most likely token and
@@ -99,6 +104,7 @@ export class DraftRunner {
     let feed = context.slice(this.cache.length);
     const V = this.model.vocabSize;
     for (let i = 0; i < n; i++) {
+      if (options.until && !options.until()) break;
       const { head, cache } = await this.model.forward(Int32Array.from(feed), 1, feed.length, this.cache, { logits: options.probabilities });
       out.forwards += 1;
       this.cache = cache;

@@ -23,9 +23,14 @@
  * draft its own worker. The draft model gets 1 ORT thread by default so both fit the machine.
  *
  * γ: the paper sets γ to the target/draft speed ratio c, so the draft's γ forwards take as long
- * as one target forward. `gamma=0` (the default) measures it: γ = round(c) from timed
- * unoverlapped rounds (`SpeedRatio`), clamped to 1..`max_gamma`; the README's fixed setting is
- * `gamma=5`.
+ * as one target forward — the draft length that keeps both busy. `gamma=0` (the default) gets
+ * that directly when the target runs in a worker (`CausalModel.busy`): the draft keeps drafting
+ * until the target's forward is done (at most `max_gamma` tokens), so the draft length follows the
+ * actual timings of every round, including load from other processes. A target without `busy`
+ * (running on the calling thread) gets γ = round(c) from timed unoverlapped rounds (`SpeedRatio`).
+ * `gamma=N` fixes it (the README's setting is 5). Measured on tiny-ar / tiny-ar-draft
+ * (scripts/ar-report.ts, 72 instances, same run): time-bounded 1.28× over greedy, fixed γ = 5 0.93×
+ * — with a fixed γ the calling thread is still drafting when the target's reply arrives.
  * Verification is exact match at temperature 0 (identical to plain greedy) and speculative
  * sampling otherwise (exact in distribution).
  */
@@ -82,8 +87,23 @@ export class SpeedRatio {
   }
 }
 
-/** Run both at once (overlapped) or, on a sampled round, one after the other and time them. */
-async function together<A>(speed: SpeedRatio, target: () => Promise<A>, draft: () => Promise<Proposal>): Promise<[A, Proposal]> {
+/**
+ * Run both at once (overlapped) or, on a sampled round, one after the other and time them. With
+ * `timeBounded` the draft was told to stop when the target is done, so there is no γ to measure.
+ */
+async function together<A>(speed: SpeedRatio, timeBounded: boolean, target: () => Promise<A>, draft: () => Promise<Proposal>): Promise<[A, Proposal]> {
+  if (timeBounded) {
+    // the target's forward is sent first; this thread drafts until it is done
+    const scoring = target();
+    let proposal: Proposal;
+    try {
+      proposal = await draft();
+    } catch (e) {
+      await scoring.catch(() => undefined);
+      throw e;
+    }
+    return [await scoring, proposal];
+  }
   if (!speed.sampling) {
     const both = await Promise.all([target(), draft()]);
     speed.note();
@@ -114,15 +134,19 @@ export function createPearl(params: ParamValues, load?: (session: ArSession) => 
   /** post-verify: drafts after the committed tokens that the target has not verified yet */
   let window: Draft | null = null;
 
-  const gamma = (): number => (fixedGamma > 0 ? fixedGamma : speed.gamma(maxGamma));
+  /** draft while the target computes: needs a target that reports when it is done */
+  const timeBounded = (session: ArSession): boolean => fixedGamma === 0 && typeof session.model.busy === 'function';
+  const gamma = (session: ArSession): number => (fixedGamma > 0 ? fixedGamma : timeBounded(session) ? maxGamma : speed.gamma(maxGamma));
 
   const propose = async (session: ArSession, context: readonly number[], n: number): Promise<Proposal> => {
+    const target = session.model;
     const value = await runner!.propose(context, n, {
       sampling: session.sampling,
       rng: session.rng,
       probabilities: !session.greedy,
       minConfidence: 0,
-      eosTokenIds: session.model.eosTokenIds,
+      eosTokenIds: target.eosTokenIds,
+      ...(timeBounded(session) ? { until: () => target.busy!() } : {}),
     });
     session.stats.draftForwards += value.forwards;
     return value;
@@ -142,8 +166,8 @@ export function createPearl(params: ParamValues, load?: (session: ArSession) => 
 
       if (!window) {
         // pre-verify: the target scores the context while the draft writes γ tokens
-        const n = Math.min(gamma(), session.draftRoom());
-        const [scored, proposal] = await together(speed, () => session.score([], { logits: !session.greedy }), () => propose(session, session.tokens, n));
+        const n = Math.min(gamma(session), session.draftRoom());
+        const [scored, proposal] = await together(speed, timeBounded(session), () => session.score([], { logits: !session.greedy }), () => propose(session, session.tokens, n));
         const { head, first, cache } = scored;
         if (proposal.tokens.length === 0) {
           const token = session.choose(head, first);
@@ -162,8 +186,8 @@ export function createPearl(params: ParamValues, load?: (session: ArSession) => 
       const w = window;
       const m = w.tokens.length;
       const context = [...session.tokens, ...w.tokens];
-      const ahead = eos.includes(w.tokens[m - 1]!) ? 0 : Math.min(gamma(), Math.max(0, session.draftRoom() - m - 1));
-      const [scored, proposal] = await together(speed, () => session.score(w.tokens, { logits: !session.greedy }), () => propose(session, context, ahead));
+      const ahead = eos.includes(w.tokens[m - 1]!) ? 0 : Math.min(gamma(session), Math.max(0, session.draftRoom() - m - 1));
+      const [scored, proposal] = await together(speed, timeBounded(session), () => session.score(w.tokens, { logits: !session.greedy }), () => propose(session, context, ahead));
       const { head, first, cache } = scored;
       session.stats.verifies += 1;
       const view = targetView(session, head, first);
@@ -194,8 +218,8 @@ export const pearl: AutoregressiveStrategyDefinition = {
   paper: 'Liu et al., PEARL: Parallel Speculative Decoding with Adaptive Draft Length, ICLR 2025 (arXiv:2408.11850)',
   params: {
     draft: { type: 'string', default: 'tiny-ar-draft', description: 'draft model: a checkpoint directory or a built-in model name' },
-    gamma: { type: 'int', default: 0, min: 0, max: 128, description: 'draft tokens per round; 0 = the measured target/draft speed ratio (the paper\'s choice)' },
-    max_gamma: { type: 'int', default: 16, min: 1, max: 128, description: 'upper bound of the measured γ' },
+    gamma: { type: 'int', default: 0, min: 0, max: 128, description: 'draft tokens per round; 0 = as many as fit in the target\'s forward (draft while it runs; measured speed ratio for a target on the calling thread)' },
+    max_gamma: { type: 'int', default: 16, min: 1, max: 128, description: 'upper bound of the draft length when gamma=0' },
     threads: { type: 'int', default: 1, min: 0, max: 256, description: 'ORT threads of the draft model (0 = ORT default)' },
     in_process: { type: 'boolean', default: true, description: 'run the draft on the calling thread (overlapping the target\'s worker) instead of its own worker' },
   },
