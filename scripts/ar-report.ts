@@ -2,8 +2,8 @@
  * Draft-and-verify report for the autoregressive strategies on the task suite.
  *
  *   node --import tsx scripts/ar-report.ts [--n 4] [--seed 1] [--max-tokens 64] [--temperature 0]
- *        [--target tiny-ar] [--draft tiny-ar-draft] [--drafter tiny-dlm] [--threads 1]
- *        [--methods greedy,speculative,...] [--markdown]
+ *        [--target tiny-ar] [--draft tiny-ar-draft] [--drafter tiny-dlm] [--threads N]
+ *        [--spinning true|false] [--methods greedy,speculative,...] [--markdown]
  *
  * For every method it decodes the same suite instances (n per task, `generateSuite`) with the
  * same target, and prints: accuracy (`scoreAnswer`), tokens per target forward, mean accepted
@@ -35,7 +35,10 @@ const { values } = parseArgs({
     target: { type: 'string', default: 'tiny-ar' },
     draft: { type: 'string', default: 'tiny-ar-draft' },
     drafter: { type: 'string', default: 'tiny-dlm' },
-    threads: { type: 'string', default: '1' },
+    // the target's ORT threads; default: the library's (ORT's choice, one per physical core)
+    threads: { type: 'string' },
+    // ORT intra-op threads spin between parallel sections (ORT's default: on)
+    spinning: { type: 'string' },
     methods: { type: 'string' },
     markdown: { type: 'boolean', default: false },
   },
@@ -46,7 +49,7 @@ const n = Number(values.n);
 const seed = Number(values.seed);
 const maxTokens = Number(values['max-tokens']);
 const temperature = Number(values.temperature);
-const threads = Number(values.threads);
+const threads = values.threads === undefined ? undefined : Number(values.threads);
 
 interface Method {
   label: string;
@@ -145,7 +148,10 @@ function answer(model: ParadecModel, generated: readonly number[]): string {
 async function main(): Promise<void> {
   console.log(`# paradec autoregressive report: target ${values.target}, n=${n} per task, seed ${seed}, max ${maxTokens} tokens, temperature ${temperature}`);
   for (const m of [values.target, values.draft, values.drafter]) console.log(`#   ${card(m)}`);
-  const model = await loadModel(values.target, { threads });
+  const model = await loadModel(values.target, {
+    ...(threads === undefined ? {} : { threads }),
+    ...(values.spinning === undefined ? {} : { spinning: values.spinning !== 'false' }),
+  });
   if (model.runtime.kind !== 'causal') throw new Error(`${values.target} is not an autoregressive model`);
   const runtime = model.runtime;
   const suite: TaskInstance[] = generateSuite({ seed, n });
