@@ -2,6 +2,7 @@
  * `paradec generate`: one prompt (text streamed to stdout, or --json), or a JSONL batch.
  */
 import { createReadStream, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { InputError } from '../errors.js';
 import { generate, generateBatch, loadModel, type CacheMode, type GenerateOptions, type GenerationResult, type ParadecModel } from '../api.js';
@@ -83,12 +84,23 @@ export function generateOptionsFromFlags(values: Values): GenerateOptions {
   };
 }
 
+/**
+ * The target's ORT threads: --threads, else the library default — except for PEARL, whose draft
+ * runs beside the target's forward and needs a core of its own (with one ORT thread per core the
+ * target's second thread takes the draft's core, and the overlap is lost).
+ */
+function targetThreads(values: { threads?: string | undefined; strategy?: string | undefined }): number | undefined {
+  const given = num('threads', values.threads);
+  if (given !== undefined || values.strategy !== 'pearl') return given;
+  return Math.max(1, availableParallelism() - 1);
+}
+
 export async function commandGenerate(argv: string[]): Promise<void> {
   const { values, positionals } = parseFlags(argv, FLAGS);
   const options = generateOptionsFromFlags(values);
   if (values.input) {
     if (!values.output) throw new InputError('--input needs --output FILE for the results');
-    const model = await loadModel(values.model, { threads: num('threads', values.threads) });
+    const model = await loadModel(values.model, { threads: targetThreads(values) });
     try {
       await runBatch(model, values.input, values.output, options, num('batch-size', values['batch-size']) ?? 8);
     } finally {
@@ -97,7 +109,7 @@ export async function commandGenerate(argv: string[]): Promise<void> {
     return;
   }
   if (positionals.length !== 1) throw new InputError('give exactly one prompt (quote it), or --input FILE');
-  const model = await loadModel(values.model, { threads: num('threads', values.threads) });
+  const model = await loadModel(values.model, { threads: targetThreads(values) });
   try {
     const it = generate(model, positionals[0]!, options);
     let final: GenerationResult | undefined;
