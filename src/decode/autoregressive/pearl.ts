@@ -21,6 +21,10 @@
  * speed ratio is ≈ 1, so γ = 1 and PEARL degenerates to one token per target forward (measured
  * before this default: 1.00 tokens per target forward on tiny-ar). `in_process=false` gives the
  * draft its own worker. The draft model gets 1 ORT thread by default so both fit the machine.
+ * The overlap needs a core the target's forward leaves free: with ORT's default of one intra-op
+ * thread per core (spinning between operators) the target's second thread takes the draft's core
+ * and PEARL falls back to taking turns, at a loss. Load the target with cores − 1 threads;
+ * `paradec generate --strategy pearl` does so unless `--threads` is given.
  *
  * γ: the paper sets γ to the target/draft speed ratio c, so the draft's γ forwards take as long
  * as one target forward — the draft length that keeps both busy. `gamma=0` (the default) gets
