@@ -617,6 +617,18 @@ export class OnnxCausalModel implements CausalModel {
     return this.session.busy();
   }
 
+  /**
+   * Free a cache's worker copy now (see CausalModel.releaseCache). Without it, a decoder that
+   * replaces its cache every step leaves the old ones to the garbage collector, and until the
+   * handles are collected the session's resident limit evicts them as if they were live: every
+   * step then moved a dead cache from the worker to this thread (measured on tiny-ar greedy: 798
+   * hand-overs in 813 forwards).
+   */
+  releaseCache(cache: KvCache): void {
+    const resident = this.resident(cache);
+    if (resident) this.session.release([...resident.keyTensors, ...resident.valueTensors]);
+  }
+
   truncateCache(cache: KvCache, length: number): KvCache {
     if (!Number.isInteger(length) || length < 0 || length > cache.length) {
       throw new InputError(`truncateCache: length ${length} is not within the cache's 0..${cache.length}`);

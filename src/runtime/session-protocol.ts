@@ -66,6 +66,11 @@ export interface RunRequest {
    * writes them into buffers the worker preallocates with `dims`)
    */
   keep?: Record<string, { id: number; dims: number[] }>;
+  /**
+   * resident tensors the main thread is done with, dropped after this run (queued releases ride
+   * along instead of costing a message of their own; never inputs of this run)
+   */
+  release?: number[];
 }
 
 /**

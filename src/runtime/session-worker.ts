@@ -25,9 +25,10 @@ let dataPort: MessagePort | undefined;
 let handOverSeq: Int32Array | undefined;
 
 function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(msg, transfer);
-  // requests with ids finish in order: publish the last one for OrtSession.busy()
+  // requests with ids finish in order: publish the last one for OrtSession.busy() — before the
+  // reply, so a caller that already has the result never sees the run as busy
   if ('id' in msg && typeof msg.id === 'number' && handOverSeq) Atomics.store(handOverSeq, 1, msg.id);
+  port.postMessage(msg, transfer);
 }
 
 function describe(meta: readonly ort.InferenceSession.ValueMetadata[]): WireValueInfo[] {
@@ -129,6 +130,7 @@ async function run(req: RunRequest): Promise<void> {
     if (data.buffer instanceof ArrayBuffer && !transfer.includes(data.buffer)) transfer.push(data.buffer);
   }
   reply({ type: 'result', id: req.id, outputs, runMs }, transfer);
+  for (const id of req.release ?? []) resident.delete(id);
 }
 
 function derive(req: DeriveRequest): void {
@@ -247,6 +249,7 @@ port.on('message', (req: WorkerRequest) => {
         signal(req.seq);
       }
       reply(req.type === 'run' || req.type === 'load' ? { type: 'error', id: req.id, message } : { type: 'error', message });
+      if (req.type === 'run') for (const id of req.release ?? []) resident.delete(id);
     }
   });
 });

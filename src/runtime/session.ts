@@ -279,6 +279,13 @@ export class OrtSession {
     }
     const req: RunRequest = { type: 'run', id, feeds: wireFeeds, fetches: [...fetches] };
     this.lastRunId = id;
+    if (this.releaseQueue.length) {
+      // queued releases ride along with the run (one message instead of two)
+      req.release = this.releaseQueue;
+      this.releaseQueue = [];
+      if (this.releaseTimer) clearImmediate(this.releaseTimer);
+      this.releaseTimer = undefined;
+    }
     if (options.graph !== undefined) req.graph = options.graph;
     if (options.int32Outputs) req.int32Outputs = options.int32Outputs;
     const kept: Record<string, ResidentTensor> = {};
@@ -422,7 +429,7 @@ export class OrtSession {
    * Whether the last run sent is still computing in the worker. Synchronous and cheap (one atomic
    * load): a caller doing other work on this thread while a run is in flight (drafting beside a
    * verification) can poll it without yielding to the event loop, which is where the reply would
-   * be delivered. False once the worker has posted the reply, even before it is delivered.
+   * be delivered. False from just before the worker posts the reply, even before it is delivered.
    */
   busy(): boolean {
     return Atomics.load(this.handOverCounter, 1) < this.lastRunId;

@@ -145,6 +145,13 @@ export interface CausalModel {
    * thread meanwhile (draft ahead while the target verifies) and stop as soon as it says false.
    */
   busy?(): boolean;
+  /**
+   * The caller is done with `cache` (it replaced it by a longer or shorter one). A runtime that
+   * keeps caches elsewhere (a session worker) frees them now instead of when the handle is
+   * garbage-collected; using the cache afterwards is an error. Optional: plain-array caches are
+   * ordinary garbage.
+   */
+  releaseCache?(cache: KvCache): void;
 }
 
 export type AnyModel = BidirectionalModel | CausalModel;

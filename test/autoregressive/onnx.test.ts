@@ -21,7 +21,7 @@ import { runAutoregressive, type ArResult } from '../../src/decode/autoregressiv
 import type { AutoregressiveStrategy } from '../../src/decode/autoregressive/types.js';
 import { greedy } from '../../src/decode/autoregressive/greedy.js';
 import { findAutoregressiveStrategy } from '../../src/decode/registry.js';
-import { InputError, OptionError } from '../../src/errors.js';
+import { InputError, OptionError, RuntimeFailure } from '../../src/errors.js';
 import { createSpeculative, speculative } from '../../src/decode/autoregressive/speculative.js';
 import { resolveParams } from '../../src/decode/params.js';
 import { Rng } from '../../src/tasks/rng.js';
@@ -166,6 +166,29 @@ test('KV rollback after rejected drafts equals a fresh prefill of the accepted p
   const both = await model.forward(Int32Array.of(4, 5, 6, 7, 8, 9), 2, 3, model.emptyCache(2));
   assert.ok(maxDiff(gatherRows(both.cache, [1]), b) < 1e-4);
   assert.ok(maxDiff(gatherRows(both.cache, [0]), a) < 1e-4);
+});
+
+test('a session releases the caches it replaces; the live one stays exact', async () => {
+  const model = ar.runtime as CausalModel;
+  const session = new ArSession(model, encodePrompt(ar, 'w5 w6 w7'), GREEDY, new Rng(0));
+  const pick = (s: { head: { topkIds: Int32Array; k: number }; first: number }): number => s.head.topkIds[s.first * s.head.k]!;
+  const a = await session.score([]);
+  session.commit([pick(a)], a.cache);
+  const replaced = session.cache;
+  const b = await session.score([]);
+  session.commit([pick(b)], b.cache);
+  assert.throws(() => replaced.keys, (e: unknown) => e instanceof RuntimeFailure && /lost/.test(e.message), 'the replaced cache is gone from the worker');
+  // a rejected draft: the extended cache is cut, and the uncut one released
+  const probe = await session.score([]);
+  const wrong = (pick(probe) + 1) % model.vocabSize;
+  const c = await session.score([wrong, wrong]);
+  session.commit([pick(c)], c.cache);
+  assert.equal(pick(c), pick(probe));
+  assert.equal(session.cache.length, c.cache.length - 2);
+  assert.throws(() => c.cache.keys, (e: unknown) => e instanceof RuntimeFailure && /lost/.test(e.message));
+  const fresh = await prefill(model, session.tokens.slice(0, -1));
+  assert.ok(maxDiff(session.cache, fresh) < 1e-4, 'the live cache equals a fresh prefill');
+  session.close();
 });
 
 test('extra models are shared per target across generations and released with it', async () => {

@@ -122,18 +122,6 @@ for (const arch of CAUSAL_ARCHS) {
       assert.equal(model.truncateCache(full.cache, 0).length, 0);
     });
 
-    test('busy(): true while a forward computes in the worker, false once its reply is posted', async () => {
-      assert.equal(model.busy(), false, 'nothing sent yet');
-      const rows = tokenRows(4, 48, V, 3);
-      const pending = model.forward(Int32Array.from(rows.flat()), 4, 48, model.emptyCache(4));
-      // the request has only just been posted: the worker cannot have run a 4 × 48 prefill yet
-      assert.equal(model.busy(), true);
-      await pending;
-      assert.equal(model.busy(), false);
-      await assert.rejects(model.forward(Int32Array.from([V + 5]), 1, 1, model.emptyCache(1)), InputError);
-      assert.equal(model.busy(), false, 'a request refused before sending leaves nothing in flight');
-    });
-
     test('bad caches and lengths are InputErrors', async () => {
       const { cache } = await model.forward(Int32Array.from([5, 6]), 1, 2, model.emptyCache(1));
       await assert.rejects(model.forward(Int32Array.from([5, 6]), 2, 1, cache), (e: unknown) => e instanceof InputError && /batch/.test(e.message));
@@ -163,6 +151,27 @@ for (const [arch, dtype] of [['llama', 'F16'], ['qwen3', 'BF16']] as const) {
     }
   });
 }
+
+test('busy(): true while a forward computes in the worker, false once its result is ready', async () => {
+  // the built-in 1M-parameter model and a large batch: the forward takes milliseconds, so the
+  // check right after sending it cannot lose a race against the worker
+  const model = await compileModel('models/tiny-ar', { cacheDir, threads: 1 });
+  assert.ok(model instanceof OnnxCausalModel);
+  try {
+    assert.equal(model.busy(), false, 'nothing sent yet');
+    const B = 8;
+    const T = 200;
+    const ids = Int32Array.from({ length: B * T }, (_, i) => 5 + (i % 50));
+    const pending = model.forward(ids, B, T, model.emptyCache(B));
+    assert.equal(model.busy(), true);
+    await pending;
+    assert.equal(model.busy(), false);
+    await assert.rejects(model.forward(Int32Array.from([model.vocabSize + 5]), 1, 1, model.emptyCache(1)), InputError);
+    assert.equal(model.busy(), false, 'a request refused before sending leaves nothing in flight');
+  } finally {
+    await model.dispose();
+  }
+});
 
 test('KV caches beyond the resident limit are saved to the main thread first; a disposed model fails unread ones', async () => {
   const ck = tinyCheckpoint(tmp.dir, 'llama', { seed: 22 });

@@ -80,6 +80,7 @@ export async function* runAutoregressive(
   } finally {
     // also when the consumer stops early (stop strings) or a step throws: draft models are released
     if (!options.keepStrategy) await strategy.dispose?.();
+    session.close();
   }
   return {
     generated: session.generated,

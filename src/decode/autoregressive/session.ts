@@ -132,12 +132,24 @@ export class ArSession {
     return samplingDistribution(head.logits!, pos * head.vocabSize, head.vocabSize, this.sampling);
   }
 
-  /** Append committed tokens; keep the cache for all but the last token. */
+  /**
+   * Append committed tokens; keep the cache for all but the last token. The session owns its
+   * caches: the one it replaces (and an extended one it cut) is released at once.
+   */
   commit(tokens: readonly number[], extended: KvCache): void {
     this.tokens.push(...tokens);
     const keep = Math.min(extended.length, this.tokens.length - 1);
+    const previous = this.cache;
     // nothing to roll back: keep the cache object itself (a runtime may hold it resident)
     this.cache = keep === extended.length ? extended : this.model.truncateCache(extended, keep);
+    if (previous !== this.cache && previous !== extended) this.model.releaseCache?.(previous);
+    if (extended !== this.cache) this.model.releaseCache?.(extended);
+  }
+
+  /** The generation is over: free the cache (the session is not used afterwards). */
+  close(): void {
+    this.model.releaseCache?.(this.cache);
+    this.cache = this.model.emptyCache(1);
   }
 
   /** Commit tokens verified on row `row` of a batched forward. */
