@@ -65,9 +65,15 @@ export class DraftRunner {
     this.cache = model.emptyCache(1);
   }
 
+  /** Replace the cache, releasing the old one (a worker-backed draft keeps caches in its worker). */
+  private replace(next: KvCache): void {
+    if (next !== this.cache) this.model.releaseCache?.(this.cache);
+    this.cache = next;
+  }
+
   /** Forget everything (a new generation). */
   reset(): void {
-    this.cache = this.model.emptyCache(1);
+    this.replace(this.model.emptyCache(1));
     this.cached = [];
   }
 
@@ -77,7 +83,7 @@ export class DraftRunner {
     const limit = Math.min(this.cached.length, context.length - 1);
     while (n < limit && this.cached[n] === context[n]) n++;
     if (n < this.cache.length) {
-      this.cache = this.model.truncateCache(this.cache, n);
+      this.replace(this.model.truncateCache(this.cache, n));
       this.cached.length = n;
     }
   }
@@ -87,7 +93,7 @@ export class DraftRunner {
     this.sync(context);
     const feed = context.slice(this.cache.length);
     const { head, cache } = await this.model.forward(Int32Array.from(feed), 1, feed.length, this.cache, { logits: true });
-    this.cache = cache;
+    this.replace(cache);
     this.cached.push(...feed);
     const V = this.model.vocabSize;
     return head.logits!.slice((feed.length - 1) * V, feed.length * V);
@@ -107,7 +113,7 @@ export class DraftRunner {
       if (options.until && !options.until()) break;
       const { head, cache } = await this.model.forward(Int32Array.from(feed), 1, feed.length, this.cache, { logits: options.probabilities });
       out.forwards += 1;
-      this.cache = cache;
+      this.replace(cache);
       this.cached.push(...feed);
       const pos = feed.length - 1;
       let token: number;
@@ -144,7 +150,7 @@ export class DraftRunner {
     const pending = context.slice(this.cache.length);
     const first = await model.forward(Int32Array.from(pending), 1, pending.length, this.cache, { logits: probabilities });
     out.forwards += 1;
-    this.cache = first.cache;
+    this.replace(first.cache);
     this.cached.push(...pending);
     const lastPos = pending.length - 1;
     const pick = (head: DecodeHeadOutput, pos: number): { token: number; q?: Float64Array } => {
@@ -169,6 +175,7 @@ export class DraftRunner {
       const feed = Int32Array.from(out.paths.map((p) => p[p.length - 1]!));
       const step = await model.forward(feed, rows, 1, cache, { logits: probabilities });
       out.forwards += 1;
+      if (cache !== this.cache) model.releaseCache?.(cache); // (one path: the replica is the runner's own cache)
       cache = step.cache;
       for (let r = 0; r < rows; r++) {
         if (done[r]) continue;
@@ -178,6 +185,7 @@ export class DraftRunner {
         if (options.eosTokenIds?.includes(c.token)) done[r] = true;
       }
     }
+    if (cache !== this.cache) model.releaseCache?.(cache);
     return out;
   }
 }
