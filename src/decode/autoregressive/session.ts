@@ -154,6 +154,8 @@ export class ArSession {
 
   /** Commit tokens verified on row `row` of a batched forward. */
   commitRow(tokens: readonly number[], scored: ScoredRows, row: number): void {
-    this.commit(tokens, selectRow(scored.cache, row));
+    const selected = selectRow(scored.cache, row);
+    this.commit(tokens, selected);
+    if (selected !== scored.cache) this.model.releaseCache?.(scored.cache);
   }
 }

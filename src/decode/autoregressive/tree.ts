@@ -90,6 +90,8 @@ async function scoreTree(session: ArSession, model: TreeCausalModel, paths: read
       const nodes = [...Array.from({ length: tree.pending }, (_, i) => i), ...kept];
       const compact: KvCache = model.compactTree(cache, past, nodes);
       session.commit(tokens, compact);
+      // the whole tree's cache is done with (the compaction is queued before the release)
+      if (compact !== cache) model.releaseCache?.(cache);
     },
   };
 }
