@@ -92,11 +92,15 @@ export function parseTasks(spec: string): TaskName[] {
 
 /**
  * How far the model's training got, from generation_config.json (`paradec.trainedSteps`) and the
- * model card (README.md, "| steps | A of B |") or the run's state.json.
+ * model card (README.md, "| steps | A of B |") or the run's state.json. A model with a card is a
+ * release: it is mid-training only when its card says so (a run stopped before the end of its
+ * schedule and shipped is finished); a bare export with fewer steps than its run's schedule is a
+ * snapshot of a run in progress.
  */
 export function trainingStatus(dir: string): { text: string | null; mid: boolean } {
   let trained: number | null = null;
   let total: number | null = null;
+  let carded = false;
   try {
     const gen = JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')) as { paradec?: { trainedSteps?: number; run?: string } };
     trained = gen.paradec?.trainedSteps ?? null;
@@ -116,6 +120,7 @@ export function trainingStatus(dir: string): { text: string | null; mid: boolean
   }
   try {
     const card = readFileSync(join(dir, 'README.md'), 'utf8');
+    carded = true;
     const m = /\|\s*steps\s*\|\s*(\d+)\s+of\s+(\d+)/.exec(card);
     if (m) {
       trained ??= Number(m[1]);
@@ -130,7 +135,7 @@ export function trainingStatus(dir: string): { text: string | null; mid: boolean
   }
   if (trained === null) return { text: null, mid: false };
   if (total === null) return { text: `trained ${trained} steps`, mid: false };
-  return { text: `trained ${trained} of ${total} steps`, mid: trained < total };
+  return { text: `trained ${trained} of ${total} steps`, mid: trained < total && !carded };
 }
 
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assemble, writeBenchOutputs, type SummaryMeta } from '../../src/bench/run.js';
+import { assemble, trainingStatus, writeBenchOutputs, type SummaryMeta } from '../../src/bench/run.js';
 import { frontierTable, renderPlots, renderReport } from '../../src/bench/report.js';
 import { escapeXml, logTicks, niceTicks, renderPlot } from '../../src/bench/svg.js';
 import type { EngineSpeedResult } from '../../src/bench/engine-speed.js';
@@ -123,6 +123,22 @@ test('writeBenchOutputs writes results.jsonl (a row per instance and setting), s
     assert.equal(summary.version, 1);
     assert.deepEqual(summary.frontier, result.summary.frontier);
     assert.ok(readFileSync(join(dir, 'report.md'), 'utf8').startsWith('# paradec bench'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('training status: a bare export short of its schedule is mid-training; a released model is mid-training only if its card says so', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'paradec-status-'));
+  try {
+    mkdirSync(join(dir, 'run'));
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ paradec: { trainedSteps: 500, run: 'run' } }));
+    writeFileSync(join(dir, 'run', 'state.json'), JSON.stringify({ options: { steps: 3000 } }));
+    assert.deepEqual(trainingStatus(dir), { text: 'trained 500 of 3000 steps', mid: true });
+    writeFileSync(join(dir, 'README.md'), '| steps | 500 of 3000 (batch 32) |\nStopped before the end of its schedule and shipped.\n');
+    assert.deepEqual(trainingStatus(dir), { text: 'trained 500 of 3000 steps', mid: false });
+    writeFileSync(join(dir, 'README.md'), '| steps | 500 of 3000 (batch 32) |\nThis checkpoint is mid-training.\n');
+    assert.equal(trainingStatus(dir).mid, true);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
