@@ -211,7 +211,7 @@ export class OnnxBidirectionalModel implements CachingBidirectionalModel {
 
   /** The cache's tensors, which must be this model's and still in its worker. */
   private own(what: string, kv: BidirectionalKv): ResidentKvCache {
-    if (!(kv instanceof ResidentKvCache) || kv.keyTensors.length !== this.numLayers || ![...kv.keyTensors, ...kv.valueTensors].every((t) => this.session.holds(t))) {
+    if (!(kv instanceof ResidentKvCache) || kv.keyTensors.length !== this.numLayers || !kv.tensors.every((t) => this.session.holds(t))) {
       throw new InputError(`${what}: the cache was not made by this model, or was released or used up`);
     }
     return kv;
@@ -281,11 +281,11 @@ export class OnnxBidirectionalModel implements CachingBidirectionalModel {
       if (w.targetRows.length !== kv.batch || w.positions.length !== kv.batch * kv.length) throw new InputError('composeKv: a write\'s rows/positions do not match its cache');
       for (const t of w.targetRows) if (t >= batch) throw new InputError(`composeKv: target row ${t} is not in the output (${batch} rows)`);
       for (const p of w.positions) if (p >= length) throw new InputError(`composeKv: target position ${p} is not in the output (${length})`);
-      return { tensors: [...kv.keyTensors, ...kv.valueTensors], rows: kv.batch, length: kv.length, targetRows: w.targetRows, positions: w.positions };
+      return { tensors: kv.tensors, rows: kv.batch, length: kv.length, targetRows: w.targetRows, positions: w.positions };
     });
-    const release = (spec.release ?? []).flatMap((kv) => (kv instanceof ResidentKvCache ? [...kv.keyTensors, ...kv.valueTensors] : []));
+    const release = (spec.release ?? []).flatMap((kv) => (kv instanceof ResidentKvCache ? kv.tensors : []));
     const out = this.session.compose({
-      base: from ? [...from.keyTensors, ...from.valueTensors] : null,
+      base: from ? from.tensors : null,
       baseRows: from?.batch ?? 0,
       baseLength: from?.length ?? 0,
       rows: batch,
@@ -301,7 +301,7 @@ export class OnnxBidirectionalModel implements CachingBidirectionalModel {
   }
 
   releaseKv(kvs: readonly BidirectionalKv[]): void {
-    const tensors = kvs.flatMap((kv) => (kv instanceof ResidentKvCache ? [...kv.keyTensors, ...kv.valueTensors] : []));
+    const tensors = kvs.flatMap((kv) => (kv instanceof ResidentKvCache ? kv.tensors : []));
     this.session.release(tensors);
   }
 
@@ -368,6 +368,11 @@ export class ResidentKvCache implements KvCache {
     Object.defineProperty(this, 'keys', { enumerable: true, get: () => (keys ??= read(keyTensors)) });
     Object.defineProperty(this, 'values', { enumerable: true, get: () => (values ??= read(valueTensors)) });
   }
+
+  /** Every layer's key tensor, then every layer's value tensor (the order compose/derive use). */
+  get tensors(): ResidentTensor[] {
+    return [...this.keyTensors, ...this.valueTensors];
+  }
 }
 
 export class OnnxCausalModel implements CausalModel {
@@ -414,7 +419,7 @@ export class OnnxCausalModel implements CausalModel {
   /** The cache's tensors if this model's worker holds them (feeding them moves no bytes). */
   private resident(cache: KvCache): ResidentKvCache | undefined {
     if (!(cache instanceof ResidentKvCache)) return undefined;
-    const all = [...cache.keyTensors, ...cache.valueTensors];
+    const all = cache.tensors;
     return all.length === 2 * this.numLayers && all.every((t) => this.session.holds(t)) ? cache : undefined;
   }
 
@@ -422,7 +427,7 @@ export class OnnxCausalModel implements CausalModel {
     if (!Number.isInteger(cache.length) || cache.length < 0) throw new InputError(`${what}: cache length ${cache.length} is not a non-negative integer`);
     const per = cache.batch * this.numKvHeads * cache.length * this.headDim;
     if (cache instanceof ResidentKvCache) {
-      const sizes = [...cache.keyTensors, ...cache.valueTensors].map((t) => t.size);
+      const sizes = cache.tensors.map((t) => t.size);
       if (sizes.length !== 2 * this.numLayers || sizes.some((n) => n !== per)) {
         throw new InputError(`${what}: the cache was made by a model with a different shape (${sizes.length / 2} layers)`);
       }
@@ -524,7 +529,7 @@ export class OnnxCausalModel implements CausalModel {
     if (resident) {
       const positions = new Int32Array(rows * cache.length).fill(-1);
       for (let r = 0; r < rows; r++) nodes.forEach((j, i) => (positions[r * cache.length + past + j] = past + i));
-      const tensors = [...resident.keyTensors, ...resident.valueTensors];
+      const tensors = resident.tensors;
       const out = this.session.compose({
         base: tensors, baseRows: rows, baseLength: cache.length,
         rows, heads: this.numKvHeads, length, width: this.headDim,
@@ -626,7 +631,7 @@ export class OnnxCausalModel implements CausalModel {
    */
   releaseCache(cache: KvCache): void {
     const resident = this.resident(cache);
-    if (resident) this.session.release([...resident.keyTensors, ...resident.valueTensors]);
+    if (resident) this.session.release(resident.tensors);
   }
 
   truncateCache(cache: KvCache, length: number): KvCache {
@@ -642,7 +647,7 @@ export class OnnxCausalModel implements CausalModel {
     if (resident) {
       // cut inside the worker: nothing crosses to this thread
       const dims = [cache.batch, this.numKvHeads, length, this.headDim];
-      const cut = this.session.derivePrefix([...resident.keyTensors, ...resident.valueTensors], rows, cache.length, length, this.headDim, dims);
+      const cut = this.session.derivePrefix(resident.tensors, rows, cache.length, length, this.headDim, dims);
       return new ResidentKvCache(cache.batch, length, cut.slice(0, this.numLayers), cut.slice(this.numLayers));
     }
     const oldRow = cache.length * this.headDim;

@@ -130,7 +130,6 @@ async function run(req: RunRequest): Promise<void> {
     if (data.buffer instanceof ArrayBuffer && !transfer.includes(data.buffer)) transfer.push(data.buffer);
   }
   reply({ type: 'result', id: req.id, outputs, runMs }, transfer);
-  for (const id of req.release ?? []) resident.delete(id);
 }
 
 function derive(req: DeriveRequest): void {
@@ -249,6 +248,8 @@ port.on('message', (req: WorkerRequest) => {
         signal(req.seq);
       }
       reply(req.type === 'run' || req.type === 'load' ? { type: 'error', id: req.id, message } : { type: 'error', message });
+    } finally {
+      // releases that rode along with a run: after its reply, whether it succeeded or not
       if (req.type === 'run') for (const id of req.release ?? []) resident.delete(id);
     }
   });

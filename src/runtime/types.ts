@@ -142,7 +142,7 @@ export interface CausalModel {
   /**
    * Only models whose forwards run off the calling thread (a session worker) have it: whether a
    * forward is still computing, polled synchronously. A strategy may do other work on the calling
-   * thread meanwhile (draft ahead while the target verifies) and stop as soon as it says false.
+   * thread meanwhile (PEARL drafts while the target verifies) and stop as soon as it says false.
    */
   busy?(): boolean;
   /**
