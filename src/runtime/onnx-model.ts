@@ -617,6 +617,11 @@ export class OnnxCausalModel implements CausalModel {
     return { head, cache: new ResidentKvCache(batch, total, keys, values) };
   }
 
+  /** CPU cores a forward keeps busy (see CausalModel.cpuThreads). */
+  get cpuThreads(): number {
+    return this.session.cpuThreads;
+  }
+
   /** Whether a forward is still computing in the session worker (see CausalModel.busy). */
   busy(): boolean {
     return this.session.busy();

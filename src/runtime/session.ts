@@ -18,6 +18,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { OptionError, RuntimeFailure } from '../errors.js';
@@ -185,6 +186,12 @@ export class OrtSession {
   /** id of the last run posted */
   private lastRunId = 0;
   private readonly dataPort: MessagePort;
+  /**
+   * CPU cores a run keeps busy: the intra-op threads on the CPU provider (ORT's default is one
+   * per physical core; counted here as every core Node reports, which is what it is on machines
+   * without SMT), 0 on CUDA, where the worker waits for the GPU.
+   */
+  cpuThreads = 0;
 
   private constructor(readonly name: string, private readonly worker: Worker, dataPort: MessagePort, residentGenerations = 4) {
     this.maxGenerations = Math.max(1, residentGenerations);
@@ -216,6 +223,7 @@ export class OrtSession {
     const worker = startWorker();
     const channel = new MessageChannel();
     const session = new OrtSession(name, worker, channel.port1, options.residentGenerations ?? 4);
+    session.cpuThreads = ep === 'cpu' ? (options.threads ?? availableParallelism()) : 0;
     const opened = new Promise<void>((resolve, reject) => {
       const onMessage = (msg: WorkerReply): void => {
         if (msg.type === 'opened') {

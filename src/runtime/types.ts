@@ -146,6 +146,12 @@ export interface CausalModel {
    */
   busy?(): boolean;
   /**
+   * With `busy`: how many CPU cores a forward keeps busy while it runs off the calling thread,
+   * when known (an ORT session on the CPU: its intra-op threads). Work run beside a forward only
+   * overlaps it if a core is left over (PEARL checks before drafting concurrently).
+   */
+  readonly cpuThreads?: number;
+  /**
    * The caller is done with `cache` (it replaced it by a longer or shorter one). A runtime that
    * keeps caches elsewhere (a session worker) frees them now instead of when the handle is
    * garbage-collected; using the cache afterwards is an error. Optional: plain-array caches are

@@ -11,13 +11,13 @@ import { buildTrigramRows, readDatastore, writeDatastore, DATASTORE_TOP } from '
 import { greedy } from '../../src/decode/autoregressive/greedy.js';
 import { CheckpointError } from '../../src/errors.js';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unifiedKeptLayers, borrowed, type Loaded } from '../../src/decode/autoregressive/models.js';
 import { DraftLength } from '../../src/decode/autoregressive/draft-model.js';
 import { verifyPathsExact } from '../../src/decode/autoregressive/multipath.js';
 import { createSpeculative, speculative } from '../../src/decode/autoregressive/speculative.js';
-import { createPearl, pearl, SpeedRatio } from '../../src/decode/autoregressive/pearl.js';
+import { canOverlap, createPearl, pearl, SpeedRatio } from '../../src/decode/autoregressive/pearl.js';
 import { runAutoregressive } from '../../src/decode/autoregressive/loop.js';
 import { AUTOREGRESSIVE_STRATEGIES, findAutoregressiveStrategy } from '../../src/decode/registry.js';
 import { resolveParams } from '../../src/decode/params.js';
@@ -245,6 +245,10 @@ test('draft models are loaded lazily and released however the generation ends', 
 /** A scripted target that reports itself busy for the first `polls` checks after each forward starts. */
 class BusyTarget extends BatchScripted {
   private left = 0;
+  /** how often busy() was asked */
+  asked = 0;
+  /** CPU cores a forward takes (CausalModel.cpuThreads); undefined: does not say */
+  cpuThreads: number | undefined;
   /** draft.calls when each of this model's forwards started */
   private readonly marks: number[] = [];
   watched: BatchScripted | undefined;
@@ -262,6 +266,7 @@ class BusyTarget extends BatchScripted {
     return this.marks.map((m, i) => ends[i]! - m);
   }
   busy(): boolean {
+    this.asked += 1;
     if (this.left <= 0) return false;
     this.left -= 1;
     return true;
@@ -302,4 +307,40 @@ test('pearl gamma=0: the draft drafts for as long as the target reports its forw
     assert.ok(cut === -1 || cut >= perRound.length - polls - 1, `polls=${polls}: ${JSON.stringify(perRound)}`);
     assert.ok(perRound.length > 2 * polls, 'enough rounds to mean something');
   }
+});
+
+test('pearl overlaps only when the target leaves a core for the draft (canOverlap)', () => {
+  const t = new BusyTarget(() => new Float32Array(4), 1);
+  assert.equal(canOverlap(t, 2), true, 'a target that does not say how many cores it takes');
+  t.cpuThreads = 1;
+  assert.equal(canOverlap(t, 2), true, 'one thread on two cores');
+  t.cpuThreads = 2;
+  assert.equal(canOverlap(t, 2), false, 'ORT default: one thread per core');
+  assert.equal(canOverlap(new BatchScripted(4, [], () => new Float32Array(4)), 8), false, 'a target on the calling thread');
+});
+
+test('pearl without a free core drafts and verifies in turn: speculative decoding\'s rounds, never polling the target', async () => {
+  const next = (p: readonly number[]): Float32Array => logitsOf(hashedDistribution(p, 4, 1, 2.5));
+  const draftNext = (p: readonly number[]): Float32Array => logitsOf(hashedDistribution(p, 4, 2, 2.5));
+  const run = async (target: CausalModel, strategy: ReturnType<typeof createPearl>) => {
+    const it = runAutoregressive(target, [1, 2], strategy, { maxTokens: 40, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] });
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return n.value;
+    }
+  };
+  const spec = await run(new BatchScripted(4, [], next), createSpeculative(resolveParams('speculative', speculative.params, { max_gamma: 16 }), async () => borrowed(new BatchScripted(4, [], draftNext))));
+  for (const [overlap, cpuThreads] of [['auto', availableParallelism()], ['off', 1]] as const) {
+    const target = new BusyTarget(next, 3);
+    target.cpuThreads = cpuThreads;
+    const result = await run(target, createPearl(resolveParams('pearl', pearl.params, { overlap }), async () => borrowed(new BatchScripted(4, [], draftNext))));
+    assert.equal(target.asked, 0, `overlap=${overlap}: nothing drafts beside a forward`);
+    assert.deepEqual(result.generated, spec.generated, `overlap=${overlap}: same output`);
+    assert.deepEqual([result.nfe, result.verifies, result.draftNfe, result.accepted], [spec.nfe, spec.verifies, spec.draftNfe, spec.accepted], `overlap=${overlap}: speculative's rounds`);
+  }
+  // the same target with a core to spare overlaps
+  const spare = new BusyTarget(next, 3);
+  spare.cpuThreads = 1;
+  await run(spare, createPearl(resolveParams('pearl', pearl.params, {}), async () => borrowed(new BatchScripted(4, [], draftNext))));
+  assert.ok(spare.asked > 0, 'overlap=auto with a free core drafts while the target runs');
 });

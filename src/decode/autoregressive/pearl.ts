@@ -21,10 +21,15 @@
  * speed ratio is ≈ 1, so γ = 1 and PEARL degenerates to one token per target forward (measured
  * before this default: 1.00 tokens per target forward on tiny-ar). `in_process=false` gives the
  * draft its own worker. The draft model gets 1 ORT thread by default so both fit the machine.
- * The overlap needs a core the target's forward leaves free: with ORT's default of one intra-op
- * thread per core (spinning between operators) the target's second thread takes the draft's core
- * and PEARL falls back to taking turns, at a loss. Load the target with cores − 1 threads;
- * `paradec generate --strategy pearl` does so unless `--threads` is given.
+ * The overlap needs a core the target's forward leaves free. With ORT's default of one intra-op
+ * thread per core (spinning between operators) the target's threads take the draft's core, and
+ * drafting beside the forward only slows it (measured on 2 cores: 1.06–1.12× over greedy against
+ * speculative decoding's 1.54–1.67×). So `overlap=auto` (the default) runs concurrently only when
+ * the target reports a core to spare (`CausalModel.cpuThreads` < the machine's cores) or does not
+ * say; otherwise there is no parallel hardware for PEARL's schedule, and its rounds run in turn —
+ * draft, then verify — which is speculative decoding with the same draft (`draftModelStrategy`,
+ * speculative.ts's adaptive length and confidence stop). Load the target with cores − 1 threads
+ * to get the overlap; `paradec generate --strategy pearl` does so unless `--threads` is given.
  *
  * γ: the paper sets γ to the target/draft speed ratio c, so the draft's γ forwards take as long
  * as one target forward — the draft length that keeps both busy. `gamma=0` (the default) gets
@@ -40,8 +45,10 @@
  */
 import type { CausalModel } from '../../runtime/types.js';
 import type { ParamValues } from '../params.js';
+import { availableParallelism } from 'node:os';
 import { DraftRunner, type Proposal } from './draft-model.js';
 import { Lazy, loadCausal, type Loaded } from './models.js';
+import { draftModelStrategy, DRAFT_PARAMS } from './speculative.js';
 import type { ArSession } from './session.js';
 import type { ArStepResult, AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
 import { targetView, verifyDraft, type Draft } from './verify.js';
@@ -125,13 +132,46 @@ function slice(d: Draft, from: number, to = d.tokens.length): Draft {
   return { tokens: d.tokens.slice(from, to), ...(d.q ? { q: d.q.slice(from, to) } : {}) };
 }
 
+/**
+ * Whether drafting beside the target's forward really runs in parallel: the target computes off
+ * the calling thread (`busy`), and its forward leaves a core for the draft on the calling thread
+ * (or does not say how many it takes: a scripted or remote model).
+ */
+export function canOverlap(target: CausalModel, cores = availableParallelism()): boolean {
+  if (typeof target.busy !== 'function') return false;
+  return target.cpuThreads === undefined || target.cpuThreads < cores;
+}
+
 export function createPearl(params: ParamValues, load?: (session: ArSession) => Promise<Loaded<CausalModel>>): AutoregressiveStrategy {
   const dir = params['draft'] as string;
   const threads = params['threads'] as number;
   const inProcess = params['in_process'] as boolean;
   const fixedGamma = params['gamma'] as number;
   const maxGamma = params['max_gamma'] as number;
+  const overlap = params['overlap'] as 'auto' | 'on' | 'off';
   const lazy = new Lazy<Loaded<CausalModel>>();
+  const loadDraft = (session: ArSession): Promise<Loaded<CausalModel>> =>
+    lazy.get(() => (load ?? ((s: ArSession) => loadCausal('pearl', 'draft model', dir, s.model, threads, inProcess)))(session));
+  /**
+   * Rounds in turn when nothing can overlap: speculative decoding's loop with the same draft
+   * (which this strategy owns: the loop gets it without the right to dispose it).
+   */
+  const inTurn = draftModelStrategy(
+    'pearl',
+    {
+      gamma: fixedGamma > 0 ? fixedGamma : (DRAFT_PARAMS['gamma']!.default as number),
+      schedule: fixedGamma > 0 ? 'constant' : 'heuristic',
+      maxGamma: Math.max(maxGamma, fixedGamma),
+      confidence: DRAFT_PARAMS['confidence']!.default as number,
+      verify: 'sampling',
+    },
+    async (session) => {
+      const owned = await loadDraft(session);
+      return { model: owned.model, dir: owned.dir, dispose: async () => undefined };
+    },
+  );
+  /** per session: whether its rounds overlap */
+  let overlapping = true;
   const speed = new SpeedRatio();
   let runner: DraftRunner | undefined;
   let current: ArSession | undefined;
@@ -159,12 +199,14 @@ export function createPearl(params: ParamValues, load?: (session: ArSession) => 
   return {
     name: 'pearl',
     async step(session): Promise<ArStepResult> {
-      const draft = await lazy.get(() => (load ?? ((s: ArSession) => loadCausal('pearl', 'draft model', dir, s.model, threads, inProcess)))(session));
+      const draft = await loadDraft(session);
       if (session !== current || !runner) {
         current = session;
         runner = new DraftRunner(draft.model);
         window = null;
+        overlapping = overlap === 'on' || (overlap === 'auto' && canOverlap(session.model));
       }
+      if (!overlapping) return inTurn.step(session);
       const eos = session.model.eosTokenIds;
       if (window && (window.tokens.length === 0 || window.tokens.length > session.draftRoom())) window = null;
 
@@ -211,7 +253,10 @@ export function createPearl(params: ParamValues, load?: (session: ArSession) => 
       const verified = m + (proposal.tokens.length > 0 ? 1 : 0);
       return { tokens, drafted: verified, accepted: m + next.accepted };
     },
-    dispose: () => lazy.dispose(),
+    dispose: async () => {
+      await inTurn.dispose?.();
+      await lazy.dispose();
+    },
   };
 }
 
@@ -226,6 +271,7 @@ export const pearl: AutoregressiveStrategyDefinition = {
     max_gamma: { type: 'int', default: 16, min: 1, max: 128, description: 'upper bound of the draft length when gamma=0' },
     threads: { type: 'int', default: 1, min: 0, max: 256, description: 'ORT threads of the draft model (0 = ORT default)' },
     in_process: { type: 'boolean', default: true, description: 'run the draft on the calling thread (overlapping the target\'s worker) instead of its own worker' },
+    overlap: { type: 'string', default: 'auto', choices: ['auto', 'on', 'off'], description: 'draft during the target\'s forward: auto = only when the target leaves a CPU core free (else draft and verify in turn, as speculative decoding)' },
   },
   create: (params) => createPearl(params),
 };
