@@ -35,7 +35,7 @@ function hms(s: number): string {
 }
 
 const FLAG_ORDER = ['objective', 'out', 'initFrom', 'steps', 'batch', 'dModel', 'layers', 'heads', 'ffn', 'lr', 'warmup', 'minLrRatio', 'weightDecay', 'seed',
-  'evalEvery', 'saveEvery', 'evalPerTask', 'logEvery', 'exportTo', 'maxMinutes', 'canvas', 'tasks', 'taskWeights', 'distillFrom', 'resume'] as const;
+  'evalEvery', 'saveEvery', 'evalPerTask', 'logEvery', 'exportTo', 'maxMinutes', 'canvas', 'tasks', 'taskWeights', 'distillFrom', 'distillKeep', 'resume'] as const;
 
 function kebab(k: string): string {
   return k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());

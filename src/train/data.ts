@@ -60,20 +60,29 @@ export class SuiteData {
     return this.tasks[this.tasks.length - 1]!;
   }
 
-  /** The training sequences of step `step`; for diffusion the answer is padded to `canvas`. */
-  trainSequences(seed: number, step: number, batch: number, objective: Objective, canvas: number): Sequence[] {
+  /** The training instances of step `step` (for diffusion, only answers that fit in `canvas`). */
+  trainInstances(seed: number, step: number, batch: number, objective: Objective, canvas: number): Encoded[] {
     const rng = new Rng(seedFrom(seed, 'batch', step));
-    const out: Sequence[] = [];
+    const out: Encoded[] = [];
     while (out.length < batch) {
       const e = this.encode(sampleInstance(this.pickTask(rng), rng));
-      if (objective === 'diffusion') {
-        if (e.answer.length > canvas) continue; // cannot be generated in the canvas; never happens for the suite
-        const a = [...e.answer];
-        while (a.length < canvas) a.push(this.eos);
-        out.push({ prompt: e.prompt, answer: a });
-      } else out.push({ prompt: e.prompt, answer: e.answer });
+      if (objective === 'diffusion' && e.answer.length > canvas) continue; // cannot be generated in the canvas; never happens for the suite
+      out.push(e);
     }
     return out;
+  }
+
+  /** What the objective trains on: for diffusion the answer padded with end-of-text to `canvas`. */
+  sequence(e: Encoded, objective: Objective, canvas: number): Sequence {
+    if (objective === 'causal') return { prompt: e.prompt, answer: e.answer };
+    const a = e.answer.slice(0, canvas);
+    while (a.length < canvas) a.push(this.eos);
+    return { prompt: e.prompt, answer: a };
+  }
+
+  /** The training sequences of step `step`; for diffusion the answer is padded to `canvas`. */
+  trainSequences(seed: number, step: number, batch: number, objective: Objective, canvas: number): Sequence[] {
+    return this.trainInstances(seed, step, batch, objective, canvas).map((e) => this.sequence(e, objective, canvas));
   }
 
   /** A fixed held-out set: `perTask` instances of every task from stream (seed, 'heldout'). */

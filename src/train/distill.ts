@@ -1,5 +1,5 @@
 /**
- * Sequence-level knowledge distillation for draft models (`paradec train --distill-from DIR`).
+ * Sequence-level knowledge distillation (`paradec train --distill-from DIR [--distill-keep valid]`).
  *
  * A draft model is only as useful as its agreement with the target: speculative decoding keeps a
  * draft token when it equals the target's own choice, not when it is correct. So the draft is
@@ -16,7 +16,7 @@
  */
 import { compileModel } from '../runtime/onnx-model.js';
 import type { InProcessCausalModel } from '../runtime/inprocess-model.js';
-import type { Sequence } from './objective.js';
+import type { Encoded, SuiteData } from './data.js';
 
 export class DistillTeacher {
   private constructor(
@@ -72,10 +72,16 @@ export class DistillTeacher {
     return out;
   }
 
-  /** The same sequences with every answer replaced by the teacher's. */
-  async relabel(seqs: readonly Sequence[], maxTokens: number, eos: number): Promise<Sequence[]> {
-    const answers = await this.answers(seqs.map((s) => s.prompt), maxTokens, eos);
-    return seqs.map((s, i) => ({ prompt: s.prompt, answer: answers[i]! }));
+  /**
+   * The same instances with their answers replaced by the teacher's. `validOnly`: keep the
+   * reference where the task's scorer rejects the teacher's answer — for a student that should
+   * be right rather than agree (a diffusion model: on a task with many valid answers the
+   * teacher's one deterministic choice is easier to learn than the reference's random one, but
+   * its mistakes are not worth learning).
+   */
+  async relabel(data: SuiteData, encoded: readonly Encoded[], maxTokens: number, validOnly: boolean): Promise<Encoded[]> {
+    const answers = await this.answers(encoded.map((e) => e.prompt), maxTokens, data.eos);
+    return encoded.map((e, i) => (validOnly && data.score(e, answers[i]!).score !== 1 ? e : { ...e, answer: answers[i]! }));
   }
 
   dispose(): Promise<void> {

@@ -44,6 +44,8 @@ export interface TrainOptions {
   taskWeights: number[] | null;
   /** causal only: train on this checkpoint's greedy answers instead of the references (draft models) */
   distillFrom: string | null;
+  /** 'valid': a teacher answer the task's scorer rejects is replaced by the reference (null: keep all) */
+  distillKeep: 'valid' | null;
   /** progress line every N steps when stderr is not a terminal */
   logEvery: number;
   /** stop cleanly (save, eval, export) after this many minutes of this process; 0 = no limit */
@@ -82,6 +84,7 @@ export const DEFAULT_OPTIONS: TrainOptions = {
   tasks: null,
   taskWeights: null,
   distillFrom: null,
+  distillKeep: null,
   logEvery: 25,
   maxMinutes: 0,
 };
@@ -101,7 +104,8 @@ export const TRAIN_USAGE = `usage: train --objective diffusion|causal --out DIR 
   --tokenizer DIR      (${DEFAULT_OPTIONS.tokenizer})
   --canvas N           answer canvas / max new tokens (${DEFAULT_OPTIONS.canvas})
   --tasks a,b,c        train on a subset; --task-weights 1,2,1 sampling weights
-  --distill-from DIR   causal: answers are this checkpoint's greedy outputs (sequence-level KD for draft models)
+  --distill-from DIR   answers are this causal checkpoint's greedy outputs (sequence-level KD)
+  --distill-keep valid only the teacher's answers the task's scorer accepts (others: the reference)
   --rope-theta X  --max-positions N  --log-every N  --max-minutes M`;
 
 const NUMERIC: Partial<Record<keyof TrainOptions, 'int' | 'float'>> = {
@@ -143,6 +147,10 @@ export function parseTrainArgs(argv: readonly string[]): TrainOptions {
       o.objective = value;
     } else if (key === 'tasks') o.tasks = value.split(',').filter(Boolean);
     else if (key === 'taskWeights') o.taskWeights = value.split(',').map(Number);
+    else if (key === 'distillKeep') {
+      if (value !== 'valid' && value !== 'all') throw new Error(`--distill-keep must be valid or all, got ${JSON.stringify(value)}`);
+      o.distillKeep = value === 'valid' ? 'valid' : null;
+    }
     else rec[key] = value;
   }
   validate(o);
@@ -155,5 +163,5 @@ export function validate(o: TrainOptions): void {
   }
   if (o.dModel % o.heads !== 0 || (o.dModel / o.heads) % 2 !== 0) throw new Error(`--d-model ${o.dModel} must split into ${o.heads} heads of even size`);
   if (o.taskWeights && o.tasks && o.taskWeights.length !== o.tasks.length) throw new Error('--task-weights needs one weight per task in --tasks');
-  if (o.distillFrom !== null && o.objective !== 'causal') throw new Error('--distill-from trains on a causal teacher\'s answers; it needs --objective causal');
+  if (o.distillKeep !== null && o.distillFrom === null) throw new Error('--distill-keep filters a teacher\'s answers; it needs --distill-from');
 }

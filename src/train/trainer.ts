@@ -51,12 +51,13 @@ function fmtTime(s: number): string {
 }
 
 /** Options that must not change across --resume (they define the run). */
-const RUN_DEFINING = ['objective', 'dModel', 'layers', 'heads', 'ffn', 'seed', 'batch', 'canvas', 'tasks', 'taskWeights', 'distillFrom'] as const;
+const RUN_DEFINING = ['objective', 'dModel', 'layers', 'heads', 'ffn', 'seed', 'batch', 'canvas', 'tasks', 'taskWeights', 'distillFrom', 'distillKeep'] as const;
 
 /** The batch of step `step`; with a teacher (--distill-from) its answers replace the references. */
 export async function makeBatch(o: TrainOptions, data: SuiteData, step: number, teacher?: DistillTeacher): Promise<Batch> {
-  let seqs = data.trainSequences(o.seed, step, o.batch, o.objective, o.canvas);
-  if (teacher) seqs = await teacher.relabel(seqs, o.canvas, data.eos);
+  let encoded = data.trainInstances(o.seed, step, o.batch, o.objective, o.canvas);
+  if (teacher) encoded = await teacher.relabel(data, encoded, o.canvas, o.distillKeep === 'valid');
+  const seqs = encoded.map((e) => data.sequence(e, o.objective, o.canvas));
   if (o.objective === 'causal') return causalBatch(seqs, data.pad);
   return diffusionBatch(seqs, data.mask, data.pad, new Rng(seedFrom(o.seed, 'mask', step)));
 }

@@ -157,10 +157,26 @@ test('--distill-from: batches carry the teacher\'s greedy answers (equal to plai
         }
         assert.deepEqual(answers[i], plain, `prompt ${i}`);
       }
-      const relabelled = await teacher.relabel(seqs, 12, data.eos);
+      const encoded = data.trainInstances(1, 0, 6, 'causal', 12);
+      const relabelled = await teacher.relabel(data, encoded, 12, false);
       assert.deepEqual(relabelled.map((s) => s.prompt), seqs.map((s) => s.prompt));
       assert.deepEqual(relabelled.map((s) => s.answer), answers.slice(0, seqs.length));
       assert.notDeepEqual(relabelled.map((s) => s.answer), seqs.map((s) => s.answer), 'a 3-step teacher does not reproduce the references');
+      // --distill-keep valid: the teacher's answer where the scorer accepts it, else the reference
+      const many = data.trainInstances(2, 0, 24, 'diffusion', 12);
+      const theirs = await teacher.answers(many.map((e) => e.prompt), 12, data.eos);
+      const kept = await teacher.relabel(data, many, 12, true);
+      let rejected = 0;
+      kept.forEach((e, i) => {
+        const valid = data.score(many[i]!, theirs[i]!).score === 1;
+        if (!valid) rejected += 1;
+        assert.deepEqual(e.answer, valid ? theirs[i] : many[i]!.answer, `instance ${i} (teacher answer valid: ${valid})`);
+      });
+      assert.ok(rejected > 0, 'a 3-step teacher gets some answers wrong');
+      // a diffusion canvas holds the kept answer padded with end-of-text
+      const seq = data.sequence(kept[0]!, 'diffusion', 12);
+      assert.equal(seq.answer.length, 12);
+      assert.deepEqual(seq.answer.slice(0, kept[0]!.answer.length), kept[0]!.answer.slice(0, 12));
     } finally {
       await teacher.dispose();
       await (worker as unknown as { dispose(): Promise<void> }).dispose();
@@ -168,7 +184,11 @@ test('--distill-from: batches carry the teacher\'s greedy answers (equal to plai
     // the trainer runs with it, and refuses what cannot work
     const r = await runTraining(opts({ objective: 'causal', out: join(out, 'student'), steps: 2, seed: 4, distillFrom: teacherDir }), { quiet: true });
     assert.equal(r.step, 2);
-    assert.throws(() => parseTrainArgs(['--objective', 'diffusion', '--distill-from', teacherDir]), /needs --objective causal/);
+    const d = await runTraining(opts({ objective: 'diffusion', out: join(out, 'dlm-student'), steps: 2, seed: 4, distillFrom: teacherDir, distillKeep: 'valid' }), { quiet: true });
+    assert.equal(d.step, 2);
+    assert.equal(parseTrainArgs(['--objective', 'diffusion', '--distill-from', teacherDir, '--distill-keep', 'valid']).distillKeep, 'valid');
+    assert.throws(() => parseTrainArgs(['--objective', 'diffusion', '--distill-keep', 'valid']), /needs --distill-from/);
+    assert.throws(() => parseTrainArgs(['--distill-from', teacherDir, '--distill-keep', 'some']), /--distill-keep must be/);
     await assert.rejects(DistillTeacher.open(teacherDir, 999, data.eos), (e: Error) => e.message.includes(teacherDir) && /vocabulary/.test(e.message));
     await assert.rejects(DistillTeacher.open(join(out, 'missing'), tokenizer.vocabSize, data.eos), (e: Error) => e.message.includes(join(out, 'missing')));
   } finally {
