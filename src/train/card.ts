@@ -62,6 +62,10 @@ export function trainingHistory(run: string): { time: string; step: number; comm
   return out;
 }
 
+function initFromOf(options: Record<string, unknown>): string | null {
+  return typeof options['initFrom'] === 'string' ? options['initFrom'] : null;
+}
+
 export function writeCard(argv: string[]): string {
   const model = arg(argv, 'model')!;
   const run = arg(argv, 'run')!;
@@ -94,11 +98,14 @@ export function writeCard(argv: string[]): string {
     for (const h of history) lines.push(`# ${h.time}: from step ${h.step}`, h.command);
     lines.push('```', '');
   }
-  // a run initialised from another run's state: that run's commands reproduce the initialisation
-  const init = typeof o['initFrom'] === 'string' ? o['initFrom'] : null;
-  const initHistory = init ? trainingHistory(init) : [];
-  if (init && initHistory.length) {
-    const initState = existsSync(join(init, 'state.json')) ? (JSON.parse(readFileSync(join(init, 'state.json'), 'utf8')) as { step: number; objective?: string }) : null;
+  // a run initialised from another run's state: that run's commands reproduce the initialisation,
+  // and so on down the chain (a run initialised from one that was itself initialised)
+  const seen = new Set<string>();
+  for (let init = initFromOf(o); init && !seen.has(init); ) {
+    seen.add(init);
+    const initHistory = trainingHistory(init);
+    if (!initHistory.length) break;
+    const initState = existsSync(join(init, 'state.json')) ? (JSON.parse(readFileSync(join(init, 'state.json'), 'utf8')) as { step: number; options?: Record<string, unknown> }) : null;
     lines.push(
       `The initialisation \`${init}\` is the state${initState ? ` at step ${initState.step}` : ''} of this earlier run (resumes are exact, so these commands rebuild it):`,
       '',
@@ -106,6 +113,7 @@ export function writeCard(argv: string[]): string {
     );
     for (const h of initHistory) lines.push(`# ${h.time}: from step ${h.step}`, h.command);
     lines.push('```', '');
+    init = initState?.options ? initFromOf(initState.options) : null;
   }
   lines.push(`| | |`, `|---|---|`);
   lines.push(`| objective | ${o['objective'] === 'diffusion' ? "LLaDA SFT masked diffusion (t ~ U(1e-3, 1) per row, answer canvas masked with prob. t, prompt never masked, CE/t normalised by canvas length)" : 'next-token cross-entropy on answer tokens + end-of-text'} |`);
