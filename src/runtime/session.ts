@@ -186,14 +186,19 @@ export class OrtSession {
   /** id of the last run posted */
   private lastRunId = 0;
   private readonly dataPort: MessagePort;
-  /**
-   * CPU cores a run keeps busy: the intra-op threads on the CPU provider (ORT's default is one
-   * per physical core; counted here as every core Node reports, which is what it is on machines
-   * without SMT), 0 on CUDA, where the worker waits for the GPU.
-   */
-  cpuThreads = 0;
 
-  private constructor(readonly name: string, private readonly worker: Worker, dataPort: MessagePort, residentGenerations = 4) {
+  private constructor(
+    readonly name: string,
+    private readonly worker: Worker,
+    dataPort: MessagePort,
+    residentGenerations: number,
+    /**
+     * CPU cores a run keeps busy: the intra-op threads on the CPU provider (ORT's default is one
+     * per physical core; counted here as every core Node reports, which is what it is on machines
+     * without SMT), 0 on CUDA, where the worker waits for the GPU.
+     */
+    readonly cpuThreads: number,
+  ) {
     this.maxGenerations = Math.max(1, residentGenerations);
     this.dataPort = dataPort;
     dataPort.on('message', (h: HandOver) => this.deliver(h));
@@ -222,8 +227,8 @@ export class OrtSession {
 
     const worker = startWorker();
     const channel = new MessageChannel();
-    const session = new OrtSession(name, worker, channel.port1, options.residentGenerations ?? 4);
-    session.cpuThreads = ep === 'cpu' ? (options.threads ?? availableParallelism()) : 0;
+    const cpuThreads = ep === 'cpu' ? (options.threads ?? availableParallelism()) : 0;
+    const session = new OrtSession(name, worker, channel.port1, options.residentGenerations ?? 4, cpuThreads);
     const opened = new Promise<void>((resolve, reject) => {
       const onMessage = (msg: WorkerReply): void => {
         if (msg.type === 'opened') {

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckpoint, writeRandomCheckpoint } from '../../src/model/checkpoint.js';
 import { compileModel } from '../../src/runtime/onnx-model.js';
@@ -202,6 +202,9 @@ test('extra models are shared per target across generations and released with it
     assert.equal(c.model, a.model);
     const worker = await loadCausal('pearl', 'draft model', dirs.draft, target as CausalModel, 1, false);
     assert.notEqual(worker.model, a.model, 'another way of loading is another model');
+    // what PEARL reads to decide whether drafting beside a forward can overlap it
+    assert.equal((target as CausalModel).cpuThreads, availableParallelism(), 'ORT\'s default threads: every core');
+    assert.equal(worker.model.cpuThreads, 1);
     await releaseSharedModels(target);
     const d = await loadCausal('speculative', 'draft model', dirs.draft, target as CausalModel, 1, true);
     assert.notEqual(d.model, a.model, 'after release, a fresh load');

@@ -43,9 +43,9 @@
  * Verification is exact match at temperature 0 (identical to plain greedy) and speculative
  * sampling otherwise (exact in distribution).
  */
+import { availableParallelism } from 'node:os';
 import type { CausalModel } from '../../runtime/types.js';
 import type { ParamValues } from '../params.js';
-import { availableParallelism } from 'node:os';
 import { DraftRunner, type Proposal } from './draft-model.js';
 import { Lazy, loadCausal, type Loaded } from './models.js';
 import { draftModelStrategy, DRAFT_PARAMS } from './speculative.js';
