@@ -80,11 +80,6 @@ export class SuiteData {
     return { prompt: e.prompt, answer: a };
   }
 
-  /** The training sequences of step `step`; for diffusion the answer is padded to `canvas`. */
-  trainSequences(seed: number, step: number, batch: number, objective: Objective, canvas: number): Sequence[] {
-    return this.trainInstances(seed, step, batch, objective, canvas).map((e) => this.sequence(e, objective, canvas));
-  }
-
   /** A fixed held-out set: `perTask` instances of every task from stream (seed, 'heldout'). */
   heldOut(seed: number, perTask: number): Encoded[] {
     const out: Encoded[] = [];

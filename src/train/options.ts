@@ -42,7 +42,7 @@ export interface TrainOptions {
   tasks: string[] | null;
   /** relative sampling weights, one per task */
   taskWeights: number[] | null;
-  /** causal only: train on this checkpoint's greedy answers instead of the references (draft models) */
+  /** train on this causal checkpoint's greedy answers instead of the references (sequence-level KD) */
   distillFrom: string | null;
   /** 'valid': a teacher answer the task's scorer rejects is replaced by the reference (null: keep all) */
   distillKeep: 'valid' | null;

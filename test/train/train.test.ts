@@ -140,7 +140,8 @@ test('--distill-from: batches carry the teacher\'s greedy answers (equal to plai
     try {
       assert.equal(worker.kind, 'causal');
       // prompts of several lengths, two of them equal (decoded together as one batch)
-      const seqs = data.trainSequences(1, 0, 6, 'causal', 12);
+      const encoded = data.trainInstances(1, 0, 6, 'causal', 12);
+      const seqs = encoded.map((e) => data.sequence(e, 'causal', 12));
       const prompts = [...seqs.map((s) => s.prompt), seqs[0]!.prompt];
       const answers = await teacher.answers(prompts, 12, data.eos);
       for (let i = 0; i < prompts.length; i++) {
@@ -157,7 +158,6 @@ test('--distill-from: batches carry the teacher\'s greedy answers (equal to plai
         }
         assert.deepEqual(answers[i], plain, `prompt ${i}`);
       }
-      const encoded = data.trainInstances(1, 0, 6, 'causal', 12);
       const relabelled = await teacher.relabel(data, encoded, 12, false);
       assert.deepEqual(relabelled.map((s) => s.prompt), seqs.map((s) => s.prompt));
       assert.deepEqual(relabelled.map((s) => s.answer), answers.slice(0, seqs.length));
