@@ -7,6 +7,7 @@
  *        [--agreement-with models/tiny-ar] [--json FILE]
  */
 import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { loadTokenizer } from '../model/tokenizer.js';
 import { initBackend, tf } from './backend.js';
@@ -126,7 +127,10 @@ async function main(argv: string[]): Promise<void> {
   if (json) writeFileSync(json, JSON.stringify(result, null, 2) + '\n');
 }
 
-main(process.argv.slice(2)).catch((e: unknown) => {
-  process.stderr.write(`eval: ${(e as Error).message}\n`);
-  process.exit(1);
-});
+// Run only as a script, so that scripts can import loadForEval and agreement.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).catch((e: unknown) => {
+    process.stderr.write(`eval: ${(e as Error).message}\n`);
+    process.exit(1);
+  });
+}

@@ -42,10 +42,14 @@ export interface TrainOptions {
   tasks: string[] | null;
   /** relative sampling weights, one per task */
   taskWeights: number[] | null;
-  /** train on this causal checkpoint's greedy answers instead of the references (sequence-level KD) */
+  /** train on these checkpoints' greedy answers instead of the references (sequence-level KD); comma-separated, tried in order */
   distillFrom: string | null;
   /** 'valid': a teacher answer the task's scorer rejects is replaced by the reference (null: keep all) */
   distillKeep: 'valid' | null;
+  /** diffusion: weight of dParallel's certainty-forcing entropy term (0 = off; dParallel uses 2) */
+  certaintyWeight: number;
+  /** temperature of that entropy (dParallel: 0.5) */
+  certaintyTemperature: number;
   /** progress line every N steps when stderr is not a terminal */
   logEvery: number;
   /** stop cleanly (save, eval, export) after this many minutes of this process; 0 = no limit */
@@ -85,6 +89,8 @@ export const DEFAULT_OPTIONS: TrainOptions = {
   taskWeights: null,
   distillFrom: null,
   distillKeep: null,
+  certaintyWeight: 0,
+  certaintyTemperature: 0.5,
   logEvery: 25,
   maxMinutes: 0,
 };
@@ -104,8 +110,11 @@ export const TRAIN_USAGE = `usage: train --objective diffusion|causal --out DIR 
   --tokenizer DIR      (${DEFAULT_OPTIONS.tokenizer})
   --canvas N           answer canvas / max new tokens (${DEFAULT_OPTIONS.canvas})
   --tasks a,b,c        train on a subset; --task-weights 1,2,1 sampling weights
-  --distill-from DIR   answers are this causal checkpoint's greedy outputs (sequence-level KD)
-  --distill-keep valid only the teacher's answers the task's scorer accepts (others: the reference)
+  --distill-from A[,B] answers are these checkpoints' greedy outputs (sequence-level KD): causal
+                       ones greedy, diffusion ones left to right one token per step
+  --distill-keep valid the first teacher answer the task's scorer accepts (none: the reference)
+  --certainty-weight W diffusion: + W × entropy at --certainty-temperature T (0.5) on correctly
+                       predicted masks (dParallel's certainty forcing; the paper uses W = 2)
   --rope-theta X  --max-positions N  --log-every N  --max-minutes M`;
 
 const NUMERIC: Partial<Record<keyof TrainOptions, 'int' | 'float'>> = {
@@ -113,6 +122,7 @@ const NUMERIC: Partial<Record<keyof TrainOptions, 'int' | 'float'>> = {
   lr: 'float', minLrRatio: 'float', warmup: 'int', weightDecay: 'float', beta1: 'float', beta2: 'float', clip: 'float',
   seed: 'int', evalEvery: 'int', saveEvery: 'int', evalPerTask: 'int', evalSeed: 'int', canvas: 'int',
   ropeTheta: 'float', rmsNormEps: 'float', maxPositions: 'int', logEvery: 'int', maxMinutes: 'float',
+  certaintyWeight: 'float', certaintyTemperature: 'float',
 };
 
 function camel(flag: string): string {
@@ -163,5 +173,8 @@ export function validate(o: TrainOptions): void {
   }
   if (o.dModel % o.heads !== 0 || (o.dModel / o.heads) % 2 !== 0) throw new Error(`--d-model ${o.dModel} must split into ${o.heads} heads of even size`);
   if (o.taskWeights && o.tasks && o.taskWeights.length !== o.tasks.length) throw new Error('--task-weights needs one weight per task in --tasks');
+  if (!(o.certaintyWeight >= 0)) throw new Error('--certainty-weight must be zero or positive');
+  if (!(o.certaintyTemperature > 0)) throw new Error('--certainty-temperature must be positive');
+  if (o.certaintyWeight > 0 && o.objective !== 'diffusion') throw new Error('--certainty-weight applies to the diffusion objective only');
   if (o.distillKeep !== null && o.distillFrom === null) throw new Error('--distill-keep filters a teacher\'s answers; it needs --distill-from');
 }

@@ -165,7 +165,7 @@ export async function runTraining(o: TrainOptions, hooks: RunHooks = {}): Promis
   let step = startStep;
   for (; step < o.steps; step++) {
     const batch = await makeBatch(o, data, step, teacher);
-    const { value, grads } = tf.variableGrads(() => batchLoss(params, shape, o.objective, batch));
+    const { value, grads } = tf.variableGrads(() => batchLoss(params, shape, o.objective, batch, { weight: o.certaintyWeight, temperature: o.certaintyTemperature }));
     const norm = opt.apply(params, grads);
     const loss = (await value.data())[0]!;
     const gnorm = (await norm.data())[0]!;
