@@ -3,7 +3,11 @@
  * evaluation produced by eval-cli.ts (`--json`).
  *
  *   node --import tsx src/train/card.ts --model models/tiny-ar --run runs/tiny-ar --eval EVAL.json
- *        --name tiny-ar [--command "exact training command"] [--notes FILE] [--agreement AGREEMENT.json]
+ *        [--eval EVAL2.json …] --name tiny-ar [--command "exact training command"] [--notes FILE]
+ *        [--agreement AGREEMENT.json]
+ *
+ * Several `--eval` files (fresh sets with different seeds) are shown side by side with their
+ * pooled score: one 50-per-task set moves the suite score by about ±1.5 points.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +32,14 @@ function arg(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
+function argAll(argv: string[], name: string): string[] {
+  const out: string[] = [];
+  argv.forEach((a, i) => {
+    if (a === `--${name}` && argv[i + 1] !== undefined) out.push(argv[i + 1]!);
+  });
+  return out;
+}
+
 function hms(s: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.round((s % 3600) / 60);
@@ -35,7 +47,7 @@ function hms(s: number): string {
 }
 
 const FLAG_ORDER = ['objective', 'out', 'initFrom', 'steps', 'batch', 'dModel', 'layers', 'heads', 'ffn', 'lr', 'warmup', 'minLrRatio', 'weightDecay', 'seed',
-  'evalEvery', 'saveEvery', 'evalPerTask', 'logEvery', 'exportTo', 'maxMinutes', 'canvas', 'tasks', 'taskWeights', 'distillFrom', 'distillKeep', 'resume'] as const;
+  'evalEvery', 'saveEvery', 'evalPerTask', 'logEvery', 'exportTo', 'maxMinutes', 'canvas', 'tasks', 'taskWeights', 'distillFrom', 'distillKeep', 'certaintyWeight', 'certaintyTemperature', 'resume'] as const;
 
 function kebab(k: string): string {
   return k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
@@ -54,6 +66,7 @@ export function trainingHistory(run: string): { time: string; step: number; comm
     for (const k of FLAG_ORDER) {
       const v = o[k];
       if (v === null || v === undefined || v === false || (k === 'maxMinutes' && v === 0)) continue;
+      if ((k === 'certaintyWeight' || k === 'certaintyTemperature') && !o['certaintyWeight']) continue; // off
       if (v === true) parts.push(`--${kebab(k)}`);
       else parts.push(`--${kebab(k)} ${Array.isArray(v) ? v.join(',') : String(v)}`);
     }
@@ -71,7 +84,7 @@ export function writeCard(argv: string[]): string {
   const run = arg(argv, 'run')!;
   const name = arg(argv, 'name') ?? model.split('/').pop()!;
   const state = JSON.parse(readFileSync(join(run, 'state.json'), 'utf8')) as { step: number; shape: ModelShape; options: Record<string, unknown>; extra: { seconds?: number } };
-  const ev = arg(argv, 'eval') ? (JSON.parse(readFileSync(arg(argv, 'eval')!, 'utf8')) as EvalJson) : null;
+  const evals = argAll(argv, 'eval').map((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalJson).filter((e) => e.tasks);
   const ag = arg(argv, 'agreement') ? (JSON.parse(readFileSync(arg(argv, 'agreement')!, 'utf8')) as EvalJson) : null;
   const cfg = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as Record<string, unknown>;
   const o = state.options;
@@ -121,14 +134,24 @@ export function writeCard(argv: string[]): string {
   lines.push(`| optimizer | AdamW lr ${String(o['lr'])}, warmup ${String(o['warmup'])}, cosine to ×${String(o['minLrRatio'])}, wd ${String(o['weightDecay'])}, clip ${String(o['clip'])} |`);
   lines.push(`| seed | ${String(o['seed'])}${o['initFrom'] ? `, initialised from ${String(o['initFrom'])}` : ''} |`);
   lines.push(`| wall time | ${hms(state.extra.seconds ?? 0)} (training + periodic evals) |`, '');
-  if (ev?.tasks) {
+  if (evals.length) {
+    const ev = evals[0]!;
+    const seeds = evals.map((e) => e.seed);
     lines.push('## Held-out evaluation (measured)', '');
-    lines.push(`Measured ${ev.measuredAt} by \`src/train/eval-cli.ts\` (the trainer's tfjs greedy decoder${ev.objective === 'diffusion' ? ': one token per step, the most confident masked position first' : ''}) on ${ev.perTask} fresh instances per task (seed ${ev.seed}, not used in training), scored with the suite's scorers.`, '');
-    lines.push('| task | score |', '|---|---|');
-    for (const [t, v] of Object.entries(ev.tasks)) lines.push(`| ${t}${ZERO_ENTROPY.includes(t) ? ' (zero-entropy)' : ''} | ${v.toFixed(1)} |`);
-    const ze = Object.entries(ev.tasks).filter(([t]) => ZERO_ENTROPY.includes(t)).map(([, v]) => v);
-    lines.push(`| **suite** | **${ev.suite!.toFixed(1)}** |`);
-    if (ze.length) lines.push(`| zero-entropy tasks (mean) | ${(ze.reduce((a, b) => a + b, 0) / ze.length).toFixed(1)} |`);
+    lines.push(`Measured ${evals.map((e) => e.measuredAt).join(', ')} by \`src/train/eval-cli.ts\` (the trainer's tfjs greedy decoder${ev.objective === 'diffusion' ? ': one token per step, the most confident masked position first' : ''}) on ${ev.perTask} fresh instances per task${evals.length > 1 ? ' in each of ' + evals.length + ' sets' : ''} (seed ${seeds.join(', ')}; never used in training), scored with the suite's scorers.${evals.length > 1 ? ' The pooled column is the mean over all sets.' : ''}`, '');
+    const header = evals.length > 1 ? ['task', ...seeds.map((x) => `seed ${x}`), 'pooled'] : ['task', 'score'];
+    lines.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`);
+    const pooled = (get: (e: EvalJson) => number): number => evals.reduce((a, e) => a + get(e), 0) / evals.length;
+    const row = (label: string, get: (e: EvalJson) => number, bold = false): string => {
+      const cells = evals.map((e) => get(e).toFixed(1));
+      if (evals.length > 1) cells.push(pooled(get).toFixed(1));
+      return `| ${label} | ${cells.map((c) => (bold ? `**${c}**` : c)).join(' | ')} |`;
+    };
+    const tasks = Object.keys(ev.tasks!);
+    for (const t of tasks) lines.push(row(`${t}${ZERO_ENTROPY.includes(t) ? ' (zero-entropy)' : ''}`, (e) => e.tasks![t] ?? NaN));
+    lines.push(row('**suite**', (e) => e.suite!, true));
+    const ze = tasks.filter((t) => ZERO_ENTROPY.includes(t));
+    if (ze.length) lines.push(row('zero-entropy tasks (mean)', (e) => ze.reduce((a, t) => a + (e.tasks![t] ?? NaN), 0) / ze.length));
     lines.push('');
   }
   if (ag?.agreement) {

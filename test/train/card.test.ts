@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_OPTIONS, runTraining, type TrainOptions } from '../../src/train/index.js';
@@ -31,6 +31,30 @@ test('a card lists the commands of every run down its --init-from chain', async 
     assert.ok(own >= 0, 'the run\'s own command');
     assert.ok(first > own && card.indexOf(`--out ${b} --init-from ${a}`) > first, 'the run it was initialised from');
     assert.ok(second > first && card.indexOf(`--objective causal --out ${a}`) > second, 'and the run that one was initialised from');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a card shows several evaluation sets side by side with their pooled score, and certainty forcing in the command', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'paradec-card-'));
+  try {
+    const run = join(dir, 'run');
+    await runTraining({ ...DEFAULT_OPTIONS, ...TINY, objective: 'diffusion', out: run, seed: 4, certaintyWeight: 2, exportTo: join(run, 'export') } as TrainOptions, { quiet: true });
+    const files = [[11, 80, 90], [12, 70, 96]].map(([seed, copy, sort]) => {
+      const f = join(dir, `eval-${seed}.json`);
+      writeFileSync(f, JSON.stringify({ model: 'm', objective: 'diffusion', perTask: 50, seed, measuredAt: 'now', suite: (copy! + sort!) / 2, tasks: { copy, sort } }));
+      return f;
+    });
+    const card = writeCard(['--model', join(run, 'export'), '--run', run, '--name', 'pooled', '--eval', files[0]!, '--eval', files[1]!]);
+    assert.match(card, /\| task \| seed 11 \| seed 12 \| pooled \|/);
+    assert.match(card, /\| copy \(zero-entropy\) \| 80\.0 \| 70\.0 \| 75\.0 \|/);
+    assert.match(card, /\| \*\*suite\*\* \| \*\*85\.0\*\* \| \*\*83\.0\*\* \| \*\*84\.0\*\* \|/);
+    assert.match(card, /--certainty-weight 2 --certainty-temperature 0\.5/);
+    // one set: a single score column
+    const single = writeCard(['--model', join(run, 'export'), '--run', run, '--name', 'one', '--eval', files[0]!]);
+    assert.match(single, /\| task \| score \|/);
+    assert.match(single, /\| sort \(zero-entropy\) \| 90\.0 \|/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
