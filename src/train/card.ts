@@ -79,6 +79,14 @@ function initFromOf(options: Record<string, unknown>): string | null {
   return typeof options['initFrom'] === 'string' ? options['initFrom'] : null;
 }
 
+/** The run and step that exported the checkpoint `dir` (its generation_config.json), if it is one. */
+function exportOrigin(dir: string): { run: string; step: number } | null {
+  const file = join(dir, 'generation_config.json');
+  if (!existsSync(file)) return null;
+  const meta = (JSON.parse(readFileSync(file, 'utf8')) as { paradec?: { run?: unknown; trainedSteps?: unknown } }).paradec;
+  return typeof meta?.run === 'string' && typeof meta.trainedSteps === 'number' ? { run: meta.run, step: meta.trainedSteps } : null;
+}
+
 export function writeCard(argv: string[]): string {
   const model = arg(argv, 'model')!;
   const run = arg(argv, 'run')!;
@@ -116,16 +124,22 @@ export function writeCard(argv: string[]): string {
   const seen = new Set<string>();
   for (let init = initFromOf(o); init && !seen.has(init); ) {
     seen.add(init);
-    const initHistory = trainingHistory(init);
+    // an exported checkpoint names the run and step that wrote it (generation_config.json)
+    const exported = exportOrigin(init);
+    const runDir = exported && !existsSync(join(init, 'log.jsonl')) ? exported.run : init;
+    const initHistory = trainingHistory(runDir);
     if (!initHistory.length) break;
-    const initState = existsSync(join(init, 'state.json')) ? (JSON.parse(readFileSync(join(init, 'state.json'), 'utf8')) as { step: number; options?: Record<string, unknown> }) : null;
+    const initState = existsSync(join(runDir, 'state.json')) ? (JSON.parse(readFileSync(join(runDir, 'state.json'), 'utf8')) as { step: number; options?: Record<string, unknown> }) : null;
     lines.push(
-      `The initialisation \`${init}\` is the state${initState ? ` at step ${initState.step}` : ''} of this earlier run (resumes are exact, so these commands rebuild it):`,
+      runDir === init
+        ? `The initialisation \`${init}\` is the state${initState ? ` at step ${initState.step}` : ''} of this earlier run (resumes are exact, so these commands rebuild it):`
+        : `The initialisation \`${init}\` is the checkpoint that run \`${runDir}\` exported at step ${exported!.step} (it exports at every evaluation; these commands rebuild it):`,
       '',
       '```',
     );
     for (const h of initHistory) lines.push(`# ${h.time}: from step ${h.step}`, h.command);
     lines.push('```', '');
+    seen.add(runDir);
     init = initState?.options ? initFromOf(initState.options) : null;
   }
   lines.push(`| | |`, `|---|---|`);

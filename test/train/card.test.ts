@@ -31,6 +31,14 @@ test('a card lists the commands of every run down its --init-from chain', async 
     assert.ok(own >= 0, 'the run\'s own command');
     assert.ok(first > own && card.indexOf(`--out ${b} --init-from ${a}`) > first, 'the run it was initialised from');
     assert.ok(second > first && card.indexOf(`--objective causal --out ${a}`) > second, 'and the run that one was initialised from');
+    // initialised from an exported checkpoint: the run that exported it, then on down the chain
+    const d = join(dir, 'd');
+    await runTraining({ ...DEFAULT_OPTIONS, ...TINY, objective: 'diffusion', out: d, seed: 4, initFrom: join(c, 'export'), exportTo: join(d, 'export') } as TrainOptions, { quiet: true });
+    const fromExport = writeCard(['--model', join(d, 'export'), '--run', d, '--name', 'from-export']);
+    const viaExport = fromExport.indexOf(`The initialisation \`${join(c, 'export')}\` is the checkpoint that run \`${c}\` exported at step 1`);
+    assert.ok(viaExport >= 0, 'names the run that exported the initialisation');
+    assert.ok(fromExport.indexOf(`--out ${c} --init-from ${b}`) > viaExport, 'lists that run\'s command');
+    assert.ok(fromExport.indexOf(`--objective causal --out ${a}`) > viaExport, 'and continues down its chain');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
