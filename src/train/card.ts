@@ -143,7 +143,8 @@ export function writeCard(argv: string[]): string {
     init = initState?.options ? initFromOf(initState.options) : null;
   }
   lines.push(`| | |`, `|---|---|`);
-  lines.push(`| objective | ${o['objective'] === 'diffusion' ? "LLaDA SFT masked diffusion (t ~ U(1e-3, 1) per row, answer canvas masked with prob. t, prompt never masked, CE/t normalised by canvas length)" : 'next-token cross-entropy on answer tokens + end-of-text'} |`);
+  lines.push(`| objective | ${o['objective'] === 'diffusion' ? "LLaDA SFT masked diffusion (t ~ U(1e-3, 1) per row, answer canvas masked with prob. t, prompt never masked, CE/t normalised by canvas length)" : 'next-token cross-entropy on answer tokens + end-of-text'}${o['certaintyWeight'] ? ` + ${String(o['certaintyWeight'])} × entropy of softmax(logits / ${String(o['certaintyTemperature'])}) on the masked positions predicted right (dParallel certainty forcing)` : ''} |`);
+  if (o['distillFrom']) lines.push(`| answers | greedy answers of ${String(o['distillFrom']).split(',').map((d) => `\`${d}\``).join(', then ')}${o['distillKeep'] === 'valid' ? ' — the first the task scorer accepts, else the reference' : ''} |`);
   lines.push(`| steps | ${state.step} of ${String(o['steps'])} (batch ${String(o['batch'])}) |`);
   lines.push(`| optimizer | AdamW lr ${String(o['lr'])}, warmup ${String(o['warmup'])}, cosine to ×${String(o['minLrRatio'])}, wd ${String(o['weightDecay'])}, clip ${String(o['clip'])} |`);
   lines.push(`| seed | ${String(o['seed'])}${o['initFrom'] ? `, initialised from ${String(o['initFrom'])}` : ''} |`);
