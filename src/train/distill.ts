@@ -125,14 +125,15 @@ async function openTeacher(dir: string, vocabSize: number, eos: number): Promise
   let teacherVocab: number;
   let eosIds: readonly number[];
   try {
-    const { config } = loadCheckpoint(dir);
+    const checkpoint = loadCheckpoint(dir); // read once: its config picks the kind, and it compiles
+    const { config } = checkpoint;
     if (config.causal) {
-      const model = await compileModel(dir, { inProcess: true, threads: 1, kind: 'causal' });
+      const model = await compileModel(checkpoint, { inProcess: true, threads: 1, kind: 'causal' });
       teacher = new CausalTeacher(dir, model);
       teacherVocab = model.vocabSize;
       eosIds = model.eosTokenIds;
     } else {
-      const model = (await compileModel(dir, { threads: 1, kind: 'bidirectional' })) as OnnxBidirectionalModel;
+      const model = (await compileModel(checkpoint, { threads: 1, kind: 'bidirectional' })) as OnnxBidirectionalModel;
       teacher = new DiffusionTeacher(dir, model);
       teacherVocab = model.vocabSize;
       eosIds = config.eosTokenIds;
