@@ -25,23 +25,46 @@ const USAGE = `paradec — parallel decoding for language models
 usage:
   paradec generate [--model DIR] [--strategy NAME] [--set key=value ...]
                    [--gen-length N --steps N --block-length N] [--max-tokens N]
-                   [--temperature T] [--seed S] [--cache none|prefix|dual|delayed|window|vicinity]
-                   [--json] "prompt"
+                   [--temperature T --top-p P --top-k K] [--cfg-scale S] [--seed S]
+                   [--cache none|prefix|dual|delayed|window|vicinity] [--stop TEXT ...]
+                   [--threads N] [--json] "prompt"
   paradec generate --input prompts.jsonl --output results.jsonl [--batch-size N]
   paradec info [--model DIR] [--json]
   paradec strategies [--json]
   paradec train --objective diffusion|causal --out DIR [...]   (paradec train --help)
   paradec train-filter [--model DIR] [--n 20] [--epochs 200] [--out FILE]   (Learn2PD filter)
-  paradec datastore [--model DIR] [--corpus FILE | --n 2000 --seed 777] [--out FILE]   (ADED tri-grams)
+  paradec datastore [--model DIR (tiny-ar)] [--corpus FILE | --n 2000 --seed 777] [--out FILE]   (ADED tri-grams)
   paradec bench-engine [--hidden 768 --layers 12 --seq 256 --runs 5]
   paradec bench [--model DIR ...] [--strategies a,b] [--sweep key=v1,v2] [--tasks ...]
                 [--n N] [--seed S] [--out DIR] [--quick]         (paradec bench --help)
   paradec serve [--model NAME|DIR ...] [--host 127.0.0.1] [--port 8080] [--api-key KEY]
 
 --model takes a checkpoint directory or a built-in model name (tiny-dlm, tiny-ar,
-tiny-ar-draft); the default is tiny-dlm.`;
+tiny-ar-draft); the default is tiny-dlm (tiny-ar for datastore).`;
 
 type Command = (argv: string[]) => Promise<void>;
+
+/** Commands that print their own, longer help for --help. */
+const OWN_HELP = new Set(['train', 'bench', 'serve']);
+
+/** The lines of USAGE for one command (its first line and the continuation lines under it). */
+function usageOf(name: string): string {
+  const out: string[] = [];
+  let inside = false;
+  for (const line of USAGE.split('\n')) {
+    if (line.startsWith('  paradec ')) inside = line.startsWith(`  paradec ${name} `) || line === `  paradec ${name}`;
+    else if (!line.startsWith('    ')) inside = false;
+    if (inside) out.push(line);
+  }
+  const text = `usage:\n${out.join('\n')}`;
+  return text.includes('--model') ? `${text}\n\n${USAGE.slice(USAGE.indexOf('--model takes'))}` : text;
+}
+
+/** --help / -h before a `--` separator (after it, it is a positional such as a prompt). */
+function asksHelp(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
 
 const commands: Record<string, () => Promise<Command>> = {
   generate: async () => commandGenerate,
@@ -69,6 +92,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!load) {
     process.stderr.write(`paradec: unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})\n`);
     return 1;
+  }
+  if (!OWN_HELP.has(name) && asksHelp(rest)) {
+    process.stdout.write(usageOf(name) + '\n');
+    return 0;
   }
   try {
     await (await load())(rest);

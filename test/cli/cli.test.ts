@@ -113,3 +113,19 @@ test('datastore: builds ADED tri-grams from a corpus next to the weights; refuse
     assert.equal(b.stderr.trim().split('\n').length, 1, b.stderr);
   }
 });
+
+test('every command answers --help with its usage and exit 0; after -- it is a prompt', () => {
+  for (const command of ['generate', 'info', 'strategies', 'train-filter', 'datastore', 'bench-engine', 'train', 'bench', 'serve']) {
+    const r = paradec([command, '--help']);
+    assert.equal(r.code, 0, `${command}: ${r.stderr}`);
+    assert.match(r.stdout, /usage/i, command);
+    assert.match(r.stdout, new RegExp(command === 'train' ? 'train --objective' : `paradec ${command}`), command);
+  }
+  const short = paradec(['generate', '-h']);
+  assert.match(short.stdout, /--strategy NAME/);
+  assert.doesNotMatch(short.stdout, /paradec serve/, 'only the command asked about');
+  // `--` ends the flags: a prompt that reads "--help" is generated, not taken as a flag
+  const r = paradec(['generate', '--model', join(dir, 'llada'), '--gen-length', '4', '--json', '--', '--help']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { nfe: number }).nfe, 4);
+});
