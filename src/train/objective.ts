@@ -132,8 +132,7 @@ export function batchLoss(params: ParamMap, shape: ModelShape, objective: Object
   if (!certainty || certainty.weight === 0 || objective !== 'diffusion') return ce;
   // which positions count is a constant of the batch: read it out and back in so that no
   // gradient is asked of argMax/equal (tf.variableGrads would trace through them)
-  const flat = logits.reshape([B * T, shape.vocabSize]);
-  const argmax = tf.argMax(flat, -1).dataSync();
+  const argmax = tf.argMax(logits, -1).dataSync(); // logits are [B·T, vocab]
   const pickedData = new Float32Array(B * T);
   let count = 0;
   for (let i = 0; i < B * T; i++) {
@@ -144,7 +143,7 @@ export function batchLoss(params: ParamMap, shape: ModelShape, objective: Object
   }
   if (count === 0) return ce;
   const picked = tf.tensor1d(pickedData);
-  const tempered = tf.logSoftmax(tf.div(flat, certainty.temperature));
+  const tempered = tf.logSoftmax(tf.div(logits, certainty.temperature));
   const entropy = tf.neg(tf.sum(tf.mul(tf.exp(tempered), tempered), -1));
   return tf.add(ce, tf.mul(certainty.weight / count, tf.sum(tf.mul(entropy, picked)))) as tf.Scalar;
 }
