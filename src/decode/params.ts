@@ -20,6 +20,33 @@ export interface ParamSpec {
 export type ParamSpecs = Record<string, ParamSpec>;
 export type ParamValues = Record<string, number | boolean | string | null>;
 
+/**
+ * The value type one spec declares: its choices, or its type; `| null` when its default is null.
+ * (Distributes over `T`, so the undeclared `ParamSpec` gives the union of every value type.)
+ */
+type DeclaredValue<T extends ParamType, S extends ParamSpec> = T extends 'int' | 'number'
+  ? number
+  : T extends 'boolean'
+    ? boolean
+    : S extends { readonly choices: readonly (infer C extends string)[] }
+      ? C
+      : string;
+export type ParamValue<S extends ParamSpec> = null extends S['default'] ? DeclaredValue<S['type'], S> | null : DeclaredValue<S['type'], S>;
+
+/**
+ * The resolved values of a set of specs, typed from the specs themselves: a strategy reads
+ * `params.tau` as a number, `params.verify` as its choices, without a cast.
+ */
+export type ParamValuesOf<P extends ParamSpecs> = { readonly [K in keyof P]: ParamValue<P[K]> };
+
+/**
+ * Declare a block of parameters with its literal types kept (so `ParamValuesOf` sees the
+ * choices and null defaults); for blocks shared between strategies and spread into their specs.
+ */
+export function paramSpecs<const P extends ParamSpecs>(specs: P): P {
+  return specs;
+}
+
 /** Convert one raw value (string from the CLI, or JSON value) to the declared type. */
 export function coerceParam(owner: string, key: string, spec: ParamSpec, raw: unknown): number | boolean | string | null {
   const bad = (why: string): never => {
@@ -50,8 +77,12 @@ export function coerceParam(owner: string, key: string, spec: ParamSpec, raw: un
   }
 }
 
-/** Resolve user values against specs: defaults filled in, unknown keys rejected. */
-export function resolveParams(owner: string, specs: ParamSpecs, given: Record<string, unknown> = {}): ParamValues {
+/**
+ * Resolve user values against specs: defaults filled in, unknown keys rejected. A given `null`
+ * (JSON clients send it for "not set") means the default, so a value is null only where its
+ * spec's default is.
+ */
+export function resolveParams<P extends ParamSpecs>(owner: string, specs: P, given: Record<string, unknown> = {}): ParamValuesOf<P> {
   const out: ParamValues = {};
   for (const key of Object.keys(given)) {
     if (!(key in specs)) {
@@ -62,9 +93,10 @@ export function resolveParams(owner: string, specs: ParamSpecs, given: Record<st
     }
   }
   for (const [key, spec] of Object.entries(specs)) {
-    out[key] = key in given && given[key] !== undefined ? coerceParam(owner, key, spec, given[key]) : spec.default;
+    const raw = given[key];
+    out[key] = raw !== undefined && raw !== null ? coerceParam(owner, key, spec, raw) : spec.default;
   }
-  return out;
+  return out as ParamValuesOf<P>;
 }
 
 /** Parse `key=value` strings (CLI `--set`). */

@@ -151,19 +151,19 @@ function forwardRow(c: ModelConfig, d: Decoded, ids: number[], causal: boolean, 
         for (let s = 0; s <= last; s++) {
           const p = scores[s]! / sum;
           const vo = (s * nKv + kvh) * D;
-          for (let j = 0; j < D; j++) attn[qo + j] += p * v[vo + j]!;
+          for (let j = 0; j < D; j++) attn[qo + j] = attn[qo + j]! + p * v[vo + j]!;
         }
       }
     }
     const attnOut = linear(attn, T, nH * D, L.o, H, null);
-    for (let i = 0; i < x.length; i++) x[i] += attnOut[i]!;
+    for (let i = 0; i < x.length; i++) x[i] = x[i]! + attnOut[i]!;
 
     const h2 = rmsNorm(x, H, L.ffnNorm, eps);
     const gate = linear(h2, T, H, L.gate, c.intermediateSize, null);
     const up = linear(h2, T, H, L.up, c.intermediateSize, null);
     for (let i = 0; i < gate.length; i++) gate[i] = silu(gate[i]!) * up[i]!;
     const down = linear(gate, T, c.intermediateSize, L.down, H, null);
-    for (let i = 0; i < x.length; i++) x[i] += down[i]!;
+    for (let i = 0; i < x.length; i++) x[i] = x[i]! + down[i]!;
   }
   const hf = rmsNorm(x, H, d.finalNorm, eps);
   return linear(hf, T, H, d.lmHead, c.vocabSize, null);

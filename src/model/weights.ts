@@ -13,7 +13,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { readTensorF32, type TensorEntry } from './safetensors.js';
-import type { Architecture, LayerWeights, ModelConfig, ModelWeights } from './types.js';
+import type { LayerWeights, ModelConfig, ModelWeights } from './types.js';
 
 export type LayerField = keyof LayerWeights;
 

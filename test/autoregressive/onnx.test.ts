@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCheckpoint, writeRandomCheckpoint } from '../../src/model/checkpoint.js';
+import { writeRandomCheckpoint } from '../../src/model/checkpoint.js';
 import { compileModel } from '../../src/runtime/onnx-model.js';
 import { loadCausal, releaseSharedModels } from '../../src/decode/autoregressive/models.js';
 import { loadModel, generateText, encodePrompt, type ParadecModel } from '../../src/api.js';

@@ -33,7 +33,7 @@ export function hashScript(seed: number, promptLength: number, options: { window
       const scale = 1 + (mix(h, 999) % 1000) / 1000 * sharp;
       for (let v = 0; v < V; v++) out[i * V + v] = (scale * (mix(h, v) % 10000)) / 10000 * 3;
       out[i * V + MASK] = -30;
-      if (options.eosFrom !== undefined && i - promptLength >= options.eosFrom) out[i * V + EOS] += 4;
+      if (options.eosFrom !== undefined && i - promptLength >= options.eosFrom) out[i * V + EOS] = out[i * V + EOS]! + 4;
     }
     return out;
   };

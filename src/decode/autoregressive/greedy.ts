@@ -2,16 +2,14 @@
  * Plain autoregressive decoding: one forward pass per token, the token chosen by the session's
  * sampler (greedy when temperature is 0). The baseline of every draft-and-verify method.
  */
-import type { AutoregressiveStrategyDefinition } from './types.js';
+import { defineAutoregressiveStrategy } from './types.js';
 
-export const greedy: AutoregressiveStrategyDefinition = {
+export const greedy = defineAutoregressiveStrategy({
   name: 'greedy',
-  family: 'autoregressive',
   summary: 'one token per forward pass (greedy, or sampling when temperature > 0)',
   paper: 'plain autoregressive decoding (the baseline)',
   params: {},
   create: () => ({
-    name: 'greedy',
     async step(session) {
       const scored = await session.score();
       const token = session.choose(scored.head, scored.first);
@@ -19,4 +17,4 @@ export const greedy: AutoregressiveStrategyDefinition = {
       return { tokens: [token], drafted: 0, accepted: 0 };
     },
   }),
-};
+});

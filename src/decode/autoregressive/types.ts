@@ -2,7 +2,8 @@
  * The contract between the autoregressive loop and its strategies (plain decoding and the
  * draft-and-verify methods). A strategy advances an `ArSession` by at least one token per call.
  */
-import type { StrategyDefinition } from '../diffusion/types.js';
+import type { ParamSpecs } from '../params.js';
+import { defineStrategy, type StrategyDefinition, type StrategySpec } from '../strategy.js';
 import type { ArSession } from './session.js';
 
 export interface ArStepResult {
@@ -20,4 +21,10 @@ export interface AutoregressiveStrategy {
   dispose?(): Promise<void>;
 }
 
-export type AutoregressiveStrategyDefinition = StrategyDefinition<AutoregressiveStrategy>;
+/** An autoregressive strategy's definition; `P` keeps its declared parameter specs. */
+export type AutoregressiveStrategyDefinition<P extends ParamSpecs = ParamSpecs> = StrategyDefinition<AutoregressiveStrategy, P>;
+
+/** Declare an autoregressive strategy (strategy.ts `defineStrategy`). */
+export function defineAutoregressiveStrategy<const P extends ParamSpecs>(spec: StrategySpec<AutoregressiveStrategy, P>): AutoregressiveStrategyDefinition<P> {
+  return defineStrategy('autoregressive', spec);
+}

@@ -195,17 +195,17 @@ export function trainFilter(samples: readonly FilterSample[], options: TrainOpti
         for (let o = 0; o < n; o++) {
           const g = dz2[o]!;
           if (g === 0) continue;
-          grads.b2[o] += g;
+          grads.b2[o] = grads.b2[o]! + g;
           for (let h = 0; h < H; h++) {
-            grads.w2[o * H + h] += g * a1[h]!;
-            da[h] += g * params.w2[o * H + h]!;
+            grads.w2[o * H + h] = grads.w2[o * H + h]! + g * a1[h]!;
+            da[h] = da[h]! + g * params.w2[o * H + h]!;
           }
         }
         for (let h = 0; h < H; h++) {
           if (z1[h]! <= 0) continue;
           const g = da[h]!;
-          grads.b1[h] += g;
-          for (let i = 0; i < D; i++) grads.w1[h * D + i] += g * x[i]!;
+          grads.b1[h] = grads.b1[h]! + g;
+          for (let i = 0; i < D; i++) grads.w1[h * D + i] = grads.w1[h * D + i]! + g * x[i]!;
         }
       }
       t += 1;

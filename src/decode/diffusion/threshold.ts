@@ -5,28 +5,15 @@
  * τ, and always the most confident one, so each step makes progress. τ = 0.9 (the paper's
  * default). The base schedule's quota is ignored: the block loops until it is full.
  */
-import type { DiffusionStrategyDefinition } from './types.js';
+import { thresholdCommit } from './helpers.js';
+import { defineDiffusionStrategy } from './types.js';
 
-export const threshold: DiffusionStrategyDefinition = {
+export const threshold = defineDiffusionStrategy({
   name: 'threshold',
-  family: 'diffusion',
   summary: 'commit all masked tokens with confidence >= tau, at least the top-1 (Fast-dLLM)',
   paper: 'Wu et al. 2025, Fast-dLLM (arXiv:2505.22618), confidence-aware parallel decoding',
   params: { tau: { type: 'number', default: 0.9, min: 0, max: 1, description: 'confidence threshold' } },
-  create: (params) => {
-    const tau = params.tau as number;
-    return {
-      name: 'threshold',
-      decide: (row, pred) => {
-        let best = row.candidates[0]!;
-        const commit: number[] = [];
-        for (const pos of row.candidates) {
-          if (pred.confidence[pos]! > pred.confidence[best]!) best = pos;
-          if (pred.confidence[pos]! >= tau) commit.push(pos);
-        }
-        if (!commit.includes(best)) commit.push(best);
-        return { commit };
-      },
-    };
-  },
-};
+  create: ({ tau }) => ({
+    decide: (row, pred) => ({ commit: thresholdCommit(row.candidates, (pos) => pred.confidence[pos]!, tau) }),
+  }),
+});

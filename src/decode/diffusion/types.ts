@@ -7,7 +7,10 @@
  * Everything that differs between methods lives in the strategy's own file.
  */
 import type { DecodeHeadOutput } from '../../runtime/types.js';
-import type { ParamSpecs, ParamValues } from '../params.js';
+import type { ParamSpecs } from '../params.js';
+import { defineStrategy, type StrategyDefinition, type StrategySpec } from '../strategy.js';
+
+export type { StrategyDefinition } from '../strategy.js';
 
 export interface RandomSource {
   /** uniform in [0, 1) */
@@ -91,14 +94,10 @@ export interface DiffusionStrategy {
   readonly reviewNeedsForward?: boolean;
 }
 
-export interface StrategyDefinition<S> {
-  readonly name: string;
-  readonly family: 'diffusion' | 'autoregressive';
-  /** one line, and the paper it implements */
-  readonly summary: string;
-  readonly paper: string;
-  readonly params: ParamSpecs;
-  create(params: ParamValues): S;
-}
+/** A diffusion strategy's definition; `P` keeps its declared parameter specs. */
+export type DiffusionStrategyDefinition<P extends ParamSpecs = ParamSpecs> = StrategyDefinition<DiffusionStrategy, P>;
 
-export type DiffusionStrategyDefinition = StrategyDefinition<DiffusionStrategy>;
+/** Declare a diffusion strategy (strategy.ts `defineStrategy`). */
+export function defineDiffusionStrategy<const P extends ParamSpecs>(spec: StrategySpec<DiffusionStrategy, P>): DiffusionStrategyDefinition<P> {
+  return defineStrategy('diffusion', spec);
+}
