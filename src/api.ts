@@ -9,9 +9,9 @@
  * model's family and the strategy by name from the registry.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { InputError, OptionError } from './errors.js';
+import { resolveModelDir } from './model/locate.js';
 import { loadCheckpoint } from './model/checkpoint.js';
 import { readModelConfig } from './model/config.js';
 import { loadTokenizer, type ChatMessage, type TextTokenizer } from './model/tokenizer.js';
@@ -31,9 +31,7 @@ import { Rng } from './tasks/rng.js';
 export type { ChatMessage } from './model/tokenizer.js';
 export type { CacheMode } from './decode/diffusion/cache.js';
 
-/** The directory of the built-in models (`models/` at the package root). */
-export const BUILTIN_MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'models');
-export const DEFAULT_MODEL = 'tiny-dlm';
+export { BUILTIN_MODELS_DIR, DEFAULT_MODEL, resolveModelDir } from './model/locate.js';
 
 export interface LoadOptions extends CompileOptions {
   /** scan every weight for NaN/Inf at load (default true) */
@@ -55,15 +53,6 @@ export interface ParadecModel {
    */
   readonly linePrompt: boolean;
   dispose(): Promise<void>;
-}
-
-/** Resolve a model argument: a directory, or the name of a built-in model. */
-export function resolveModelDir(model?: string): string {
-  const name = model ?? DEFAULT_MODEL;
-  if (existsSync(join(name, 'config.json')) || existsSync(name)) return resolve(name);
-  const builtin = join(BUILTIN_MODELS_DIR, name);
-  if (existsSync(builtin)) return builtin;
-  throw new InputError(`model '${name}' not found (not a directory, nor a built-in model in ${BUILTIN_MODELS_DIR})`);
 }
 
 /**

@@ -15,6 +15,7 @@
  * Errors a user can cause print one line and exit 1; anything else prints one line and exits 2
  * (set PARADEC_DEBUG=1 for the stack).
  */
+import { VERSION } from '../model/locate.js';
 import { ParadecError } from '../errors.js';
 import { commandGenerate } from './generate.js';
 import { commandInfo } from './info.js';
@@ -85,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 1;
   }
   if (name === '--version') {
-    process.stdout.write('paradec 0.1.0\n');
+    process.stdout.write(`paradec ${VERSION}\n`);
     return 0;
   }
   const load = commands[name];

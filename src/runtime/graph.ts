@@ -9,6 +9,7 @@
  * Weights are initializers whose bytes live in an external file (a safetensors file, addressed
  * by byte offset), so they never pass through JavaScript; small constants are inline.
  */
+import { VERSION } from '../model/locate.js';
 import {
   AttributeType,
   DataType,
@@ -221,7 +222,7 @@ export class Graph {
       irVersion: 10,
       opsetImport: Object.entries(opsets).map(([domain, version]) => ({ domain, version })),
       producerName: 'paradec',
-      producerVersion: '0.1.0',
+      producerVersion: VERSION,
       graph: { name: this.name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
       metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
     });
