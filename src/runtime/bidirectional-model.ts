@@ -10,7 +10,7 @@
 import { CheckpointError, InputError, OptionError } from '../errors.js';
 import type { ModelConfig } from '../model/types.js';
 import { HEAD_OUTPUTS, type CompiledGraph } from './compile.js';
-import { checkPositions, checkTokens, HEAD_FETCHES, ids64, mask64, presentNames, toHead, type ForwardTiming } from './forward-io.js';
+import { checkPositions, checkTokens, HEAD_FETCHES, ids64, keepAll, mask64, presentNames, toHead, type ForwardTiming } from './forward-io.js';
 import { ResidentKvCache } from './resident-kv-cache.js';
 import type { OrtSession, ResidentTensor, WireTensor } from './session.js';
 import type { BidirectionalKv, CachingBidirectionalModel, DecodeHeadOutput, ForwardOptions, KvComposeSpec, WindowForwardInput } from './types.js';
@@ -57,25 +57,26 @@ export class OnnxBidirectionalModel implements CachingBidirectionalModel {
     this.presentNames = presentNames(config.numLayers);
   }
 
-  private feeds(tokens: Int32Array, batch: number, length: number, attentionMask: Uint8Array | undefined): { ids: BigInt64Array<ArrayBuffer>; mask: BigInt64Array<ArrayBuffer> } {
+  /** The full graph's inputs (checked) and the buffers handed to the worker with them. */
+  private feeds(tokens: Int32Array, batch: number, length: number, attentionMask: Uint8Array | undefined): { feeds: Record<string, WireTensor>; transfer: ArrayBuffer[] } {
     checkTokens('forward', tokens, batch, length, this.vocabSize);
     if (length > this.maxPositions) throw new InputError(`forward: ${length} positions exceed the model's ${this.maxPositions}`);
     if (attentionMask && attentionMask.length !== batch * length) {
       throw new InputError(`forward: attentionMask has ${attentionMask.length} entries for batch ${batch} × length ${length}`);
     }
     const mask = attentionMask ? mask64(attentionMask) : new BigInt64Array(batch * length).fill(1n);
-    return { ids: ids64(tokens), mask };
+    const ids = ids64(tokens);
+    return {
+      feeds: { input_ids: { type: 'int64', data: ids, dims: [batch, length] }, attention_mask: { type: 'int64', data: mask, dims: [batch, length] } },
+      transfer: [ids.buffer, mask.buffer],
+    };
   }
 
   async forward(tokens: Int32Array, batch: number, length: number, options: ForwardOptions & { attentionMask?: Uint8Array } = {}): Promise<DecodeHeadOutput> {
     const start = performance.now();
-    const { ids, mask } = this.feeds(tokens, batch, length, options.attentionMask);
+    const { feeds, transfer } = this.feeds(tokens, batch, length, options.attentionMask);
     const fetches = options.logits ? [...HEAD_FETCHES, HEAD_OUTPUTS.logits] : HEAD_FETCHES;
-    const { outputs, runMs } = await this.session.run(
-      { input_ids: { type: 'int64', data: ids, dims: [batch, length] }, attention_mask: { type: 'int64', data: mask, dims: [batch, length] } },
-      fetches,
-      { transfer: [ids.buffer, mask.buffer], int32Outputs: [HEAD_OUTPUTS.topkIds] },
-    );
+    const { outputs, runMs } = await this.session.run(feeds, fetches, { transfer, int32Outputs: [HEAD_OUTPUTS.topkIds] });
     const head = toHead(outputs, batch, length, this.topK, this.vocabSize);
     this.lastTiming = { wallMs: performance.now() - start, runMs };
     return head;
@@ -83,14 +84,10 @@ export class OnnxBidirectionalModel implements CachingBidirectionalModel {
 
   async forwardWithKv(tokens: Int32Array, batch: number, length: number, options: ForwardOptions & { attentionMask?: Uint8Array } = {}): Promise<{ head: DecodeHeadOutput; kv: BidirectionalKv }> {
     const start = performance.now();
-    const { ids, mask } = this.feeds(tokens, batch, length, options.attentionMask);
+    const { feeds, transfer } = this.feeds(tokens, batch, length, options.attentionMask);
     const fetches = [...HEAD_FETCHES, ...(options.logits ? [HEAD_OUTPUTS.logits] : []), ...this.presentNames];
     const dims = [batch, this.numKvHeads, length, this.headDim];
-    const result = await this.session.run(
-      { input_ids: { type: 'int64', data: ids, dims: [batch, length] }, attention_mask: { type: 'int64', data: mask, dims: [batch, length] } },
-      fetches,
-      { transfer: [ids.buffer, mask.buffer], int32Outputs: [HEAD_OUTPUTS.topkIds], keep: Object.fromEntries(this.presentNames.map((n) => [n, dims])) },
-    );
+    const result = await this.session.run(feeds, fetches, { transfer, int32Outputs: [HEAD_OUTPUTS.topkIds], keep: keepAll(this.presentNames, dims) });
     const head = toHead(result.outputs, batch, length, this.topK, this.vocabSize);
     this.lastTiming = { wallMs: performance.now() - start, runMs: result.runMs };
     return { head, kv: ResidentKvCache.fromOutputs(result.resident, batch, length, this.numLayers) };
@@ -147,7 +144,7 @@ export class OnnxBidirectionalModel implements CachingBidirectionalModel {
       graph: 'window',
       transfer: [ids.buffer, pos.buffer, mask.buffer],
       int32Outputs: [HEAD_OUTPUTS.topkIds],
-      keep: Object.fromEntries(this.presentNames.map((n) => [n, dims])),
+      keep: keepAll(this.presentNames, dims),
     });
     const head = toHead(result.outputs, batch, w, this.topK, this.vocabSize);
     this.lastTiming = { wallMs: performance.now() - start, runMs: result.runMs };

@@ -10,7 +10,7 @@
  */
 import { InputError, OptionError } from '../errors.js';
 import { HEAD_OUTPUTS, type CompiledGraph } from './compile.js';
-import { checkPositions, checkTokens, HEAD_FETCHES, ids64, mask64, positionIds, presentNames, toHead, type ForwardTiming } from './forward-io.js';
+import { checkPositions, checkTokens, HEAD_FETCHES, ids64, keepAll, mask64, positionIds, presentNames, toHead, type ForwardTiming } from './forward-io.js';
 import { emptyPlainCache, truncatePlainCache } from './plain-kv-cache.js';
 import { ResidentKvCache } from './resident-kv-cache.js';
 import type { OrtSession, ResidentTensor, WireTensor } from './session.js';
@@ -267,8 +267,7 @@ export class OnnxCausalModel implements CausalModel {
     }
     const fetches = [...HEAD_FETCHES, ...(options.logits ? [HEAD_OUTPUTS.logits] : []), ...this.presentNames];
     const presentDims = [batch, this.numKvHeads, total, this.headDim];
-    const keep = Object.fromEntries(this.presentNames.map((n) => [n, presentDims]));
-    const result = await this.session.run(feeds, fetches, { transfer, int32Outputs: [HEAD_OUTPUTS.topkIds], keep, ...(graph ? { graph } : {}) });
+    const result = await this.session.run(feeds, fetches, { transfer, int32Outputs: [HEAD_OUTPUTS.topkIds], keep: keepAll(this.presentNames, presentDims), ...(graph ? { graph } : {}) });
     const head = toHead(result.outputs, batch, newLength, this.topK, this.vocabSize);
     this.lastTiming = { wallMs: performance.now() - start, runMs: result.runMs };
     return { head, cache: ResidentKvCache.fromOutputs(result.resident, batch, total, this.numLayers) };

@@ -66,6 +66,11 @@ export function presentNames(numLayers: number): string[] {
   return names;
 }
 
+/** `keep` for a run: every one of `names` (KV outputs, all of shape `dims`) stays in the worker. */
+export function keepAll(names: readonly string[], dims: number[]): Record<string, number[]> {
+  return Object.fromEntries(names.map((n) => [n, dims]));
+}
+
 export function toHead(outputs: Record<string, WireTensor>, batch: number, length: number, k: number, vocabSize: number): DecodeHeadOutput {
   const head: DecodeHeadOutput = {
     batch,

@@ -30,24 +30,75 @@ export interface LoadOnnxOptions {
   fileName?: string;
 }
 
-function findOnnxFile(path: string, fileName?: string): { file: string; root: string } {
-  if (existsSync(path) && statSync(path).isFile()) {
-    const dir = dirname(path);
-    return { file: path, root: dir.endsWith('/onnx') || dir.endsWith('\\onnx') ? dirname(dir) : dir };
-  }
-  const onnxDir = join(path, 'onnx');
-  const candidates = existsSync(onnxDir) ? readdirSync(onnxDir).filter((f) => /^model.*\.onnx$/.test(f)).sort() : [];
-  if (fileName) {
-    for (const f of [join(onnxDir, fileName), join(path, fileName)]) if (existsSync(f)) return { file: f, root: path };
-    throw new CheckpointError(`${path}: no ${fileName} in ${onnxDir} or ${path}`);
-  }
-  if (candidates.includes('model.onnx')) return { file: join(onnxDir, 'model.onnx'), root: path };
-  if (candidates.length) return { file: join(onnxDir, candidates[0]!), root: path };
-  if (existsSync(join(path, 'model.onnx'))) return { file: join(path, 'model.onnx'), root: path };
-  throw new CheckpointError(`${path}: no onnx/model*.onnx or model.onnx found`);
+/**
+ * A directory holding an ONNX decoder export (transformers.js / onnxruntime-genai layout:
+ * `onnx/model*.onnx`) and no safetensors weights.
+ */
+export function isOnnxExport(dir: string): boolean {
+  if (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json'))) return false;
+  return exportedModelFiles(join(dir, 'onnx')).length > 0;
 }
 
-const ELEM_NAME: Record<number, string> = { [DataType.FLOAT]: 'float32', [DataType.FLOAT16]: 'float16', [DataType.BFLOAT16]: 'bfloat16', [DataType.DOUBLE]: 'float64' };
+/** An export loaded: the model, and the config its decoding reads (eos, positions, architecture). */
+export interface OnnxExport {
+  runtime: OnnxCausalModel;
+  config: ModelConfig;
+}
+
+/**
+ * Load the export in `dir` (see `isOnnxExport`) with its config: config.json's when it names an
+ * architecture paradec knows, else one inferred from the loaded graph and config.json.
+ */
+export async function loadOnnxExport(dir: string, options: LoadOnnxOptions = {}): Promise<OnnxExport> {
+  const runtime = await loadOnnxCausalModel(dir, options);
+  let config: ModelConfig;
+  try {
+    config = readModelConfig(dir);
+  } catch {
+    let raw: Record<string, unknown> = {};
+    try {
+      raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    } catch {
+      raw = {}; // config.json is optional for an export: the graph carries what decoding needs
+    }
+    config = inferredConfig(runtime, raw);
+  }
+  return { runtime, config };
+}
+
+/**
+ * A causal config for an export whose config.json paradec cannot read (none, or an architecture
+ * paradec does not compile): the loaded graph's sizes, config.json's numbers, defaults for the rest.
+ */
+function inferredConfig(runtime: CausalModel, raw: Record<string, unknown>): ModelConfig {
+  const num = (k: string, d: number): number => {
+    const v = raw[k];
+    return typeof v === 'number' ? v : d;
+  };
+  return {
+    architecture: 'llama',
+    causal: true,
+    shiftLogits: false,
+    vocabSize: runtime.vocabSize,
+    hiddenSize: num('hidden_size', 0),
+    numLayers: runtime.numLayers,
+    numHeads: num('num_attention_heads', 0),
+    numKvHeads: num('num_key_value_heads', num('num_attention_heads', 0)),
+    headDim: num('head_dim', 0),
+    intermediateSize: num('intermediate_size', 0),
+    ropeTheta: num('rope_theta', 10000),
+    rmsNormEps: num('rms_norm_eps', 1e-6),
+    maxPositions: runtime.maxPositions,
+    tieWordEmbeddings: raw['tie_word_embeddings'] === true,
+    attentionBias: false,
+    qkNorm: false,
+    maskTokenId: null,
+    eosTokenIds: [...runtime.eosTokenIds],
+    padTokenId: null,
+    bosTokenId: null,
+    raw,
+  };
+}
 
 /**
  * Load an exported decoder (inputs `input_ids`, `attention_mask`, optional `position_ids`,
@@ -121,68 +172,26 @@ export async function loadOnnxCausalModel(path: string, options: LoadOnnxOptions
   );
 }
 
-
-/**
- * A directory holding an ONNX decoder export (transformers.js / onnxruntime-genai layout:
- * `onnx/model*.onnx`) and no safetensors weights.
- */
-export function isOnnxExport(dir: string): boolean {
-  if (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json'))) return false;
-  const onnxDir = join(dir, 'onnx');
-  return existsSync(onnxDir) && readdirSync(onnxDir).some((f) => /^model.*\.onnx$/.test(f));
+/** The `model*.onnx` files in an export's onnx/ directory (none if there is no such directory). */
+function exportedModelFiles(onnxDir: string): string[] {
+  return existsSync(onnxDir) ? readdirSync(onnxDir).filter((f) => /^model.*\.onnx$/.test(f)) : [];
 }
 
-/** An export loaded: the model, and the config its decoding reads (eos, positions, architecture). */
-export interface OnnxExport {
-  runtime: OnnxCausalModel;
-  config: ModelConfig;
-}
-
-/**
- * Load the export in `dir` (see `isOnnxExport`) with its config: config.json's when it names an
- * architecture paradec knows, else one inferred from the loaded graph and config.json.
- */
-export async function loadOnnxExport(dir: string, options: LoadOnnxOptions = {}): Promise<OnnxExport> {
-  const runtime = await loadOnnxCausalModel(dir, options);
-  let config: ModelConfig;
-  try {
-    config = readModelConfig(dir);
-  } catch {
-    let raw: Record<string, unknown> = {};
-    try {
-      raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    } catch {
-      raw = {}; // config.json is optional for an export: the graph carries what decoding needs
-    }
-    config = inferredConfig(runtime, raw);
+function findOnnxFile(path: string, fileName?: string): { file: string; root: string } {
+  if (existsSync(path) && statSync(path).isFile()) {
+    const dir = dirname(path);
+    return { file: path, root: dir.endsWith('/onnx') || dir.endsWith('\\onnx') ? dirname(dir) : dir };
   }
-  return { runtime, config };
+  const onnxDir = join(path, 'onnx');
+  const candidates = exportedModelFiles(onnxDir).sort();
+  if (fileName) {
+    for (const f of [join(onnxDir, fileName), join(path, fileName)]) if (existsSync(f)) return { file: f, root: path };
+    throw new CheckpointError(`${path}: no ${fileName} in ${onnxDir} or ${path}`);
+  }
+  if (candidates.includes('model.onnx')) return { file: join(onnxDir, 'model.onnx'), root: path };
+  if (candidates.length) return { file: join(onnxDir, candidates[0]!), root: path };
+  if (existsSync(join(path, 'model.onnx'))) return { file: join(path, 'model.onnx'), root: path };
+  throw new CheckpointError(`${path}: no onnx/model*.onnx or model.onnx found`);
 }
 
-/** A causal config for an export whose config.json names an architecture paradec does not compile. */
-function inferredConfig(runtime: CausalModel, raw: Record<string, unknown>): ModelConfig {
-  const num = (k: string, d: number): number => (typeof raw[k] === 'number' ? (raw[k] as number) : d);
-  return {
-    architecture: 'llama',
-    causal: true,
-    shiftLogits: false,
-    vocabSize: runtime.vocabSize,
-    hiddenSize: num('hidden_size', 0),
-    numLayers: runtime.numLayers,
-    numHeads: num('num_attention_heads', 0),
-    numKvHeads: num('num_key_value_heads', num('num_attention_heads', 0)),
-    headDim: num('head_dim', 0),
-    intermediateSize: num('intermediate_size', 0),
-    ropeTheta: num('rope_theta', 10000),
-    rmsNormEps: num('rms_norm_eps', 1e-6),
-    maxPositions: runtime.maxPositions,
-    tieWordEmbeddings: raw['tie_word_embeddings'] === true,
-    attentionBias: false,
-    qkNorm: false,
-    maskTokenId: null,
-    eosTokenIds: [...runtime.eosTokenIds],
-    padTokenId: null,
-    bosTokenId: null,
-    raw,
-  };
-}
+const ELEM_NAME: Record<number, string> = { [DataType.FLOAT]: 'float32', [DataType.FLOAT16]: 'float16', [DataType.BFLOAT16]: 'bfloat16', [DataType.DOUBLE]: 'float64' };
