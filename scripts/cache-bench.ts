@@ -25,7 +25,8 @@ import { runDiffusion, type DiffusionRowResult } from '../src/decode/diffusion/l
 import { findDiffusionStrategy } from '../src/decode/registry.js';
 import { resolveParams } from '../src/decode/params.js';
 import { writeRandomCheckpoint } from '../src/model/checkpoint.js';
-import { compileModel, OnnxBidirectionalModel } from '../src/runtime/onnx-model.js';
+import { OnnxBidirectionalModel } from '../src/runtime/bidirectional-model.js';
+import { compileModel } from '../src/runtime/compile-model.js';
 import { Rng } from '../src/tasks/rng.js';
 import { generateSuite, scoreAnswer, scoreSuite } from '../src/tasks/suite.js';
 

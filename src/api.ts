@@ -13,11 +13,10 @@ import { join } from 'node:path';
 import { InputError, OptionError } from './errors.js';
 import { resolveModelDir } from './model/locate.js';
 import { loadCheckpoint } from './model/checkpoint.js';
-import { readModelConfig } from './model/config.js';
 import { loadTokenizer, type ChatMessage, type TextTokenizer } from './model/tokenizer.js';
 import type { ModelConfig } from './model/types.js';
-import { compileModel, loadOnnxCausalModel, type CompileOptions, type CompiledModel } from './runtime/onnx-model.js';
-import { readdirSync } from 'node:fs';
+import { compileModel, type CompileOptions, type CompiledModel } from './runtime/compile-model.js';
+import { isOnnxExport, loadOnnxExport } from './runtime/onnx-export.js';
 import type { BidirectionalModel, CausalModel } from './runtime/types.js';
 import { runDiffusion, type DiffusionRowResult, type StepEvent } from './decode/diffusion/loop.js';
 import type { CacheMode } from './decode/diffusion/cache.js';
@@ -55,44 +54,6 @@ export interface ParadecModel {
   dispose(): Promise<void>;
 }
 
-/**
- * A directory holding an ONNX decoder export (transformers.js / onnxruntime-genai layout:
- * `onnx/model*.onnx`) and no safetensors weights.
- */
-function isOnnxExport(dir: string): boolean {
-  if (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json'))) return false;
-  const onnxDir = join(dir, 'onnx');
-  return existsSync(onnxDir) && readdirSync(onnxDir).some((f) => /^model.*\.onnx$/.test(f));
-}
-
-/** A causal config for an export whose config.json names an architecture paradec does not compile. */
-function exportConfig(runtime: CausalModel, raw: Record<string, unknown>): ModelConfig {
-  const num = (k: string, d: number): number => (typeof raw[k] === 'number' ? (raw[k] as number) : d);
-  return {
-    architecture: 'llama',
-    causal: true,
-    shiftLogits: false,
-    vocabSize: runtime.vocabSize,
-    hiddenSize: num('hidden_size', 0),
-    numLayers: runtime.numLayers,
-    numHeads: num('num_attention_heads', 0),
-    numKvHeads: num('num_key_value_heads', num('num_attention_heads', 0)),
-    headDim: num('head_dim', 0),
-    intermediateSize: num('intermediate_size', 0),
-    ropeTheta: num('rope_theta', 10000),
-    rmsNormEps: num('rms_norm_eps', 1e-6),
-    maxPositions: runtime.maxPositions,
-    tieWordEmbeddings: raw['tie_word_embeddings'] === true,
-    attentionBias: false,
-    qkNorm: false,
-    maskTokenId: null,
-    eosTokenIds: [...runtime.eosTokenIds],
-    padTokenId: null,
-    bosTokenId: null,
-    raw,
-  };
-}
-
 export async function loadModel(dirOrName?: string, options: LoadOptions = {}): Promise<ParadecModel> {
   const dir = resolveModelDir(dirOrName);
   const tokenizer = loadTokenizer(dir);
@@ -100,19 +61,7 @@ export async function loadModel(dirOrName?: string, options: LoadOptions = {}): 
   let config: ModelConfig;
   if (isOnnxExport(dir)) {
     // an existing ONNX decoder export: paradec appends its decode head and runs it as is
-    const causal = await loadOnnxCausalModel(dir, options);
-    runtime = causal;
-    let raw: Record<string, unknown> = {};
-    try {
-      raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    } catch {
-      raw = {}; // config.json is optional for an export: the graph carries what decoding needs
-    }
-    try {
-      config = readModelConfig(dir);
-    } catch {
-      config = exportConfig(causal, raw);
-    }
+    ({ runtime, config } = await loadOnnxExport(dir, options));
   } else {
     const checkpoint = loadCheckpoint(dir, { checkFinite: options.checkFinite ?? true });
     runtime = await compileModel(checkpoint, options);

@@ -26,7 +26,8 @@ import { loadCheckpoint } from '../model/checkpoint.js';
 import { OptionError } from '../errors.js';
 import { GRAPH_OPSETS } from '../runtime/compile.js';
 import { Graph } from '../runtime/graph.js';
-import { compileModel, OnnxBidirectionalModel } from '../runtime/onnx-model.js';
+import { OnnxBidirectionalModel } from '../runtime/bidirectional-model.js';
+import { compileModel } from '../runtime/compile-model.js';
 import { OrtSession } from '../runtime/session.js';
 
 export interface EngineSpeedOptions {

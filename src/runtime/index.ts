@@ -4,11 +4,16 @@ export type {
   TreeCausalModel, WindowForwardInput,
 } from './types.js';
 export { supportsKvCache, supportsTree } from './types.js';
-export {
-  compileModel, loadOnnxCausalModel, OnnxBidirectionalModel, OnnxCausalModel,
-} from './onnx-model.js';
-export type { CompileOptions, CompiledModel, ModelSource, LoadOnnxOptions, ForwardTiming, CausalSpec, CausalVariant, CausalVariantSource, WindowGraphSource } from './onnx-model.js';
-export { ResidentKvCache } from './onnx-model.js';
+export { compileModel } from './compile-model.js';
+export type { CompileOptions, CompiledModel, ModelSource } from './compile-model.js';
+export { OnnxBidirectionalModel } from './bidirectional-model.js';
+export type { WindowGraphSource } from './bidirectional-model.js';
+export { OnnxCausalModel } from './causal-model.js';
+export type { CausalSpec, CausalVariant, CausalVariantSource } from './causal-model.js';
+export type { ForwardTiming } from './forward-io.js';
+export { loadOnnxCausalModel } from './onnx-export.js';
+export type { LoadOnnxOptions } from './onnx-export.js';
+export { ResidentKvCache } from './resident-kv-cache.js';
 export { InProcessCausalModel } from './inprocess-model.js';
 export type { InProcessOptions } from './inprocess-model.js';
 export { compileGraph, buildGraph, appendDecodeHead, cacheRoot, GRAPH_OPSETS, HEAD_OUTPUTS, COMPILER_VERSION } from './compile.js';

@@ -21,6 +21,8 @@ import ort from 'onnxruntime-node';
 import { InputError, RuntimeFailure } from '../errors.js';
 import type { ModelConfig } from '../model/types.js';
 import { HEAD_OUTPUTS, type CompiledGraph } from './compile.js';
+import { positionIds, presentNames } from './forward-io.js';
+import { emptyPlainCache, truncatePlainCache } from './plain-kv-cache.js';
 import type { CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from './types.js';
 
 export interface InProcessOptions {
@@ -34,7 +36,7 @@ export class InProcessCausalModel implements CausalModel {
   readonly maxPositions: number;
   readonly numLayers: number;
   readonly eosTokenIds: readonly number[];
-  private readonly presentNames: string[] = [];
+  private readonly presentNames: string[];
   private readonly hasPositions: boolean;
   private readonly hasCacheBranch: boolean;
 
@@ -47,7 +49,7 @@ export class InProcessCausalModel implements CausalModel {
     this.maxPositions = config.maxPositions;
     this.numLayers = config.numLayers;
     this.eosTokenIds = config.eosTokenIds;
-    for (let i = 0; i < config.numLayers; i++) this.presentNames.push(`present.${i}.key`, `present.${i}.value`);
+    this.presentNames = presentNames(config.numLayers);
     this.hasPositions = session.inputNames.includes('position_ids');
     this.hasCacheBranch = session.inputNames.includes('use_cache_branch');
   }
@@ -73,8 +75,7 @@ export class InProcessCausalModel implements CausalModel {
   }
 
   emptyCache(batch: number): KvCache {
-    const none = () => Array.from({ length: this.numLayers }, () => new Float32Array(0));
-    return { batch, length: 0, keys: none(), values: none() };
+    return emptyPlainCache(batch, this.numLayers);
   }
 
   async forward(tokens: Int32Array, batch: number, newLength: number, cache: KvCache, options: ForwardOptions = {}): Promise<{ head: DecodeHeadOutput; cache: KvCache }> {
@@ -95,9 +96,7 @@ export class InProcessCausalModel implements CausalModel {
       attention_mask: new ort.Tensor('int64', new BigInt64Array(batch * total).fill(1n), [batch, total]),
     };
     if (this.hasPositions) {
-      const pos = new BigInt64Array(batch * newLength);
-      for (let b = 0; b < batch; b++) for (let j = 0; j < newLength; j++) pos[b * newLength + j] = BigInt(past + j);
-      feeds['position_ids'] = new ort.Tensor('int64', pos, [batch, newLength]);
+      feeds['position_ids'] = new ort.Tensor('int64', positionIds(batch, newLength, past), [batch, newLength]);
     }
     if (this.hasCacheBranch) feeds['use_cache_branch'] = new ort.Tensor('bool', Uint8Array.of(past > 0 ? 1 : 0), [1]);
     const kvDims = [batch, c.numKvHeads, past, c.headDim];
@@ -137,15 +136,7 @@ export class InProcessCausalModel implements CausalModel {
     if (!Number.isInteger(length) || length < 0 || length > cache.length) {
       throw new InputError(`truncateCache: length ${length} is not within the cache's 0..${cache.length}`);
     }
-    const rows = cache.batch * this.config.numKvHeads;
-    const oldRow = cache.length * this.config.headDim;
-    const newRow = length * this.config.headDim;
-    const cut = (a: Float32Array): Float32Array => {
-      const out = new Float32Array(rows * newRow);
-      for (let r = 0; r < rows; r++) out.set(a.subarray(r * oldRow, r * oldRow + newRow), r * newRow);
-      return out;
-    };
-    return { batch: cache.batch, length, keys: cache.keys.map(cut), values: cache.values.map(cut) };
+    return truncatePlainCache(cache, length, this.config.numKvHeads, this.config.headDim);
   }
 
   async dispose(): Promise<void> {

@@ -25,7 +25,8 @@
  * depends only on (seed, step) and a resumed run sees the batches an uninterrupted one would.
  */
 import { loadCheckpoint } from '../model/checkpoint.js';
-import { compileModel, type OnnxBidirectionalModel } from '../runtime/onnx-model.js';
+import type { OnnxBidirectionalModel } from '../runtime/bidirectional-model.js';
+import { compileModel } from '../runtime/compile-model.js';
 import type { InProcessCausalModel } from '../runtime/inprocess-model.js';
 import type { Encoded, SuiteData } from './data.js';
 

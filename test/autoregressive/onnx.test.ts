@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeRandomCheckpoint } from '../../src/model/checkpoint.js';
-import { compileModel } from '../../src/runtime/onnx-model.js';
+import { compileModel } from '../../src/runtime/compile-model.js';
 import { loadCausal, releaseSharedModels } from '../../src/decode/autoregressive/models.js';
 import { loadModel, generateText, encodePrompt, type ParadecModel } from '../../src/api.js';
 import type { CausalModel, KvCache } from '../../src/runtime/types.js';

@@ -14,7 +14,8 @@ import { runDiffusion, type DiffusionOptions, type DiffusionRowResult } from '..
 import { CACHE_MODES, DiffusionKvCache, resolveCacheOptions, type CacheMode } from '../../src/decode/diffusion/cache.js';
 import { findDiffusionStrategy } from '../../src/decode/registry.js';
 import { resolveParams } from '../../src/decode/params.js';
-import { compileModel, OnnxBidirectionalModel } from '../../src/runtime/onnx-model.js';
+import { OnnxBidirectionalModel } from '../../src/runtime/bidirectional-model.js';
+import { compileModel } from '../../src/runtime/compile-model.js';
 import { OptionError } from '../../src/errors.js';
 import { Rng } from '../../src/tasks/rng.js';
 import { ScriptedBidirectional } from '../helpers/scripted-model.js';

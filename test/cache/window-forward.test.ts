@@ -6,7 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { referenceForward } from '../../src/model/reference.js';
 import type { Checkpoint } from '../../src/model/checkpoint.js';
-import { compileModel, OnnxBidirectionalModel, ResidentKvCache } from '../../src/runtime/onnx-model.js';
+import { OnnxBidirectionalModel } from '../../src/runtime/bidirectional-model.js';
+import { compileModel } from '../../src/runtime/compile-model.js';
+import { ResidentKvCache } from '../../src/runtime/resident-kv-cache.js';
 import { InputError } from '../../src/errors.js';
 import { BIDIRECTIONAL_ARCHS, maxAbsDiff, tempDir, tinyCheckpoint, tokenRows } from '../runtime/helpers.js';
 

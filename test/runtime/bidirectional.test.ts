@@ -2,7 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { referenceForward } from '../../src/model/reference.js';
 import type { Checkpoint } from '../../src/model/checkpoint.js';
-import { compileModel, OnnxBidirectionalModel } from '../../src/runtime/onnx-model.js';
+import { OnnxBidirectionalModel } from '../../src/runtime/bidirectional-model.js';
+import { compileModel } from '../../src/runtime/compile-model.js';
 import { InputError } from '../../src/errors.js';
 import { BIDIRECTIONAL_ARCHS, jsHead, maxAbsDiff, sliceLogits, tempDir, tinyCheckpoint, tokenRows } from './helpers.js';
 

@@ -11,7 +11,10 @@ import { RuntimeFailure, OptionError } from '../../src/errors.js';
 import { appendDecodeHead, compileGraph, GRAPH_OPSETS } from '../../src/runtime/compile.js';
 import { Graph } from '../../src/runtime/graph.js';
 import { decodeModelInterface, DataType } from '../../src/runtime/onnx-proto.js';
-import { compileModel, loadOnnxCausalModel, OnnxBidirectionalModel, OnnxCausalModel } from '../../src/runtime/onnx-model.js';
+import { OnnxBidirectionalModel } from '../../src/runtime/bidirectional-model.js';
+import { OnnxCausalModel } from '../../src/runtime/causal-model.js';
+import { compileModel } from '../../src/runtime/compile-model.js';
+import { loadOnnxCausalModel } from '../../src/runtime/onnx-export.js';
 import { dequantizeInt4, quantizeInt4 } from '../../src/runtime/quantize.js';
 import { OrtSession } from '../../src/runtime/session.js';
 import { jsHead, maxAbsDiff, sliceLogits, tempDir, tinyCheckpoint, tokenRows, TINY } from './helpers.js';
@@ -209,7 +212,7 @@ test('an existing transformers.js-layout export loads as a CausalModel with the 
 });
 
 const script = (body: string): string => `
-import { compileModel } from ${JSON.stringify(new URL('../../src/runtime/onnx-model.ts', import.meta.url).href)};
+import { compileModel } from ${JSON.stringify(new URL('../../src/runtime/compile-model.ts', import.meta.url).href)};
 const model = await compileModel(${JSON.stringify('CKPT')}, { cacheDir: ${JSON.stringify(cacheDir)}, threads: 1 });
 const head = await model.forward(Int32Array.from([4, 5, 6]), 1, 3);
 if (head.entropy.length !== 3) process.exit(3);

@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Checkpoint } from '../../src/model/checkpoint.js';
-import { compileModel, OnnxCausalModel } from '../../src/runtime/onnx-model.js';
+import { OnnxCausalModel } from '../../src/runtime/causal-model.js';
+import { compileModel } from '../../src/runtime/compile-model.js';
 import { compileGraph } from '../../src/runtime/compile.js';
 import { OptionError } from '../../src/errors.js';
 import type { KvCache } from '../../src/runtime/types.js';

@@ -7,7 +7,8 @@ import { DEFAULT_OPTIONS, parseTrainArgs, runTraining, type TrainOptions } from 
 import { DistillTeacher } from '../../src/train/distill.js';
 import { SuiteData } from '../../src/train/data.js';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
-import { compileModel, type OnnxBidirectionalModel } from '../../src/runtime/onnx-model.js';
+import type { OnnxBidirectionalModel } from '../../src/runtime/bidirectional-model.js';
+import { compileModel } from '../../src/runtime/compile-model.js';
 import { runDiffusion } from '../../src/decode/diffusion/loop.js';
 import { findDiffusionStrategy } from '../../src/decode/registry.js';
 import { initBackend, tf } from '../../src/train/backend.js';

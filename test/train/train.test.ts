@@ -9,7 +9,7 @@ import { referenceForward } from '../../src/model/reference.js';
 import { initBackend, tf } from '../../src/train/backend.js';
 import { head, makeVariables, trunk } from '../../src/train/model.js';
 import { loadInitWeights } from '../../src/train/export.js';
-import { compileModel } from '../../src/runtime/onnx-model.js';
+import { compileModel } from '../../src/runtime/compile-model.js';
 import { DistillTeacher } from '../../src/train/distill.js';
 import { SuiteData } from '../../src/train/data.js';
 import { loadTokenizer } from '../../src/model/tokenizer.js';

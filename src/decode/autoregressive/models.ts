@@ -15,7 +15,9 @@ import { OptionError } from '../../errors.js';
 import { loadCheckpoint } from '../../model/checkpoint.js';
 import { loadTokenizer } from '../../model/tokenizer.js';
 import type { ModelConfig, ModelWeights } from '../../model/types.js';
-import { compileModel, OnnxBidirectionalModel, OnnxCausalModel, type CompileOptions, type CompiledModel } from '../../runtime/onnx-model.js';
+import { OnnxBidirectionalModel } from '../../runtime/bidirectional-model.js';
+import { OnnxCausalModel } from '../../runtime/causal-model.js';
+import { compileModel, type CompileOptions, type CompiledModel } from '../../runtime/compile-model.js';
 import type { BidirectionalModel, CausalModel } from '../../runtime/types.js';
 
 /** What a strategy holds of a loaded extra model. */
