@@ -5,7 +5,9 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeCheckpoint } from '../../src/model/checkpoint.js';
-import { ForwardLimit, forwardLimit, guarded, runBench, type BenchOptions } from '../../src/bench/run.js';
+import { runBench } from '../../src/bench/run.js';
+import { ForwardLimit, forwardLimit, guarded } from '../../src/bench/forward-limit.js';
+import type { BenchOptions } from '../../src/bench/plan.js';
 import { generateText, loadModel } from '../../src/api.js';
 import { ScriptedBidirectional, rowLogits } from '../helpers/scripted-model.js';
 import { parseSweep } from '../../src/bench/settings.js';
