@@ -385,7 +385,8 @@ function settledText(model: ParadecModel, ev: StepEvent, mask: number): string {
 }
 
 async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel, ids: number[], options: GenerateOptions): AsyncGenerator<GenerationEvent, GenerationResult> {
-  const strategy = options.keptStrategy ?? createAutoregressiveStrategy(options);
+  const def = findAutoregressiveStrategy(options.strategy ?? 'greedy');
+  const strategy = options.keptStrategy ?? def.create(resolveParams(def.name, def.params, options.strategyOptions));
   for (const [k, v] of [['gen_length', options.genLength], ['steps', options.steps], ['block_length', options.blockLength]] as const) {
     if (v !== undefined) throw new OptionError(`${k} applies to diffusion models; use max_tokens for an autoregressive model`);
   }
@@ -452,9 +453,4 @@ async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel
   if (result.draftNfe !== undefined) final.draftNfe = result.draftNfe;
   yield { type: 'done', ...final };
   return final;
-}
-
-function createAutoregressiveStrategy(options: GenerateOptions): AutoregressiveStrategy {
-  const def = findAutoregressiveStrategy(options.strategy ?? 'greedy');
-  return def.create(resolveParams(def.name, def.params, options.strategyOptions));
 }
