@@ -22,6 +22,7 @@ import { runDiffusion, type DiffusionRowResult, type StepEvent } from './decode/
 import type { CacheMode } from './decode/diffusion/cache.js';
 import { runAutoregressive, type ArResult } from './decode/autoregressive/loop.js';
 import { releaseSharedModels } from './decode/autoregressive/models.js';
+import type { AutoregressiveStrategy } from './decode/autoregressive/types.js';
 import { findAutoregressiveStrategy, findDiffusionStrategy } from './decode/registry.js';
 import { resolveParams } from './decode/params.js';
 import { returnValue } from './decode/drain.js';
@@ -118,6 +119,15 @@ export interface GenerateOptions {
    * each step / masks kept as cached keys before pruning), `margin` (mode 'vicinity')
    */
   cacheOptions?: { active?: number; window?: number; margin?: number };
+  /**
+   * autoregressive: decode with this strategy object (made by the caller, e.g. from the registry's
+   * definition, and disposed by the caller) instead of a fresh one from `strategy` and
+   * `strategyOptions`, and leave it alive afterwards. What a strategy keeps between prompts then
+   * carries over from one call to the next, as in a process that serves many prompts with one
+   * strategy: speculative decoding's adaptive draft length, for one (`paradec bench` measures
+   * strategies this way).
+   */
+  keptStrategy?: AutoregressiveStrategy;
   /** autoregressive: maximum new tokens (default 128) */
   maxTokens?: number;
   temperature?: number;
@@ -146,6 +156,8 @@ export interface GenerationResult {
   /** autoregressive draft-and-verify: draft tokens proposed / accepted */
   drafted?: number;
   accepted?: number;
+  /** autoregressive: forward passes of the strategy's draft models (not in `nfe`; 0 without one) */
+  draftNfe?: number;
   /** diffusion: the step (forward-pass index) at which each canvas position was committed */
   committedAt?: number[];
   /** diffusion: forward passes that computed the whole canvas (with a KV cache, fewer than nfe) */
@@ -323,7 +335,7 @@ function settledText(model: ParadecModel, ev: StepEvent, mask: number): string {
 
 async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel, ids: number[], options: GenerateOptions): AsyncGenerator<GenerationEvent, GenerationResult> {
   const def = findAutoregressiveStrategy(options.strategy ?? 'greedy');
-  const strategy = def.create(resolveParams(def.name, def.params, options.strategyOptions));
+  const strategy = options.keptStrategy ?? def.create(resolveParams(def.name, def.params, options.strategyOptions));
   for (const [k, v] of [['gen_length', options.genLength], ['steps', options.steps], ['block_length', options.blockLength]] as const) {
     if (v !== undefined) throw new OptionError(`${k} applies to diffusion models; use max_tokens for an autoregressive model`);
   }
@@ -338,6 +350,7 @@ async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel
     eosTokenIds: model.eosTokenIds,
     signal: options.signal,
     tokenText: (id) => model.tokenizer.decode([id]),
+    keepStrategy: options.keptStrategy !== undefined,
   });
   const generated: number[] = [];
   let drafted = 0;
@@ -386,6 +399,7 @@ async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel
     drafted: result.drafted,
     accepted: result.accepted,
   };
+  if (result.draftNfe !== undefined) final.draftNfe = result.draftNfe;
   yield { type: 'done', ...final };
   return final;
 }

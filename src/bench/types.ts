@@ -149,3 +149,12 @@ export interface BenchSummary {
   /** why the engine section is missing, when it is */
   engineNote: string | null;
 }
+
+/** What `runBench` returns: every row (decoded and oracle pseudo-rows) and their summary. */
+export interface BenchResult {
+  rows: ResultRow[];
+  summary: BenchSummary;
+}
+
+/** The summary's fields that describe the run rather than aggregate its rows. */
+export type SummaryMeta = Omit<BenchSummary, 'version' | 'settings' | 'frontier'>;

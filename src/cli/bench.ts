@@ -69,7 +69,9 @@ export async function commandBench(argv: string[]): Promise<void> {
     return;
   }
   if (positionals.length) throw new InputError(`unexpected argument '${positionals[0]}' (see paradec bench --help)`);
-  const { runBench, writeBenchOutputs, parseTasks } = await import('../bench/run.js');
+  const { runBench } = await import('../bench/run.js');
+  const { parseTasks } = await import('../bench/plan.js');
+  const { writeBenchOutputs } = await import('../bench/outputs.js');
   const { frontierTable } = await import('../bench/report.js');
   const models = (values.model ?? []).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
   const out = resolve(values.out ?? 'bench-out');

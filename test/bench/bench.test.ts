@@ -5,8 +5,12 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeCheckpoint } from '../../src/model/checkpoint.js';
-import { ForwardLimit, forwardLimit, guarded, runBench, type BenchOptions } from '../../src/bench/run.js';
+import { runBench } from '../../src/bench/run.js';
+import { ForwardLimit, forwardLimit, guarded } from '../../src/bench/forward-limit.js';
+import type { BenchOptions } from '../../src/bench/plan.js';
 import { generateText, loadModel } from '../../src/api.js';
+import { greedy } from '../../src/decode/autoregressive/greedy.js';
+import type { AutoregressiveStrategy } from '../../src/decode/autoregressive/types.js';
 import { ScriptedBidirectional, rowLogits } from '../helpers/scripted-model.js';
 import { parseSweep } from '../../src/bench/settings.js';
 import type { ResultRow } from '../../src/bench/types.js';
@@ -116,6 +120,38 @@ test('the forward-pass guard stops a decode that exceeds its cap and leaves othe
     guard.arm(forwardLimit(8));
     const ok = await generateText(guarded(model).model, 'copy: ["Paul Payne"]', { genLength: 8, strategy: 'confidence', strategyOptions: { k: 2 } });
     assert.ok(ok.nfe >= 1 && ok.nfe <= 4, String(ok.nfe));
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('an autoregressive setting decodes through generateText with one kept strategy: not disposed by a generation, the same object for every prompt', async () => {
+  // the bench keeps one strategy per setting (state such as speculative decoding's adaptive draft
+  // length carries from prompt to prompt); a fresh strategy per call would measure something else
+  const model = await loadModel(ar, { threads: 1, cacheDir: join(dir, 'cache') });
+  try {
+    const inner = greedy.create({});
+    let steps = 0;
+    let disposed = 0;
+    const kept: AutoregressiveStrategy = {
+      name: 'greedy',
+      step: (session) => {
+        steps += 1;
+        return inner.step(session);
+      },
+      dispose: async () => {
+        disposed += 1;
+      },
+    };
+    const prompts = ['copy: ["Paul Payne"]', 'reverse: [3, 1, 2]'];
+    const results = [];
+    for (const p of prompts) results.push(await generateText(model, p, { keptStrategy: kept, maxTokens: 6, seed: 1 }));
+    assert.equal(disposed, 0);
+    assert.equal(steps, results.reduce((s, r) => s + r.nfe, 0)); // greedy: one step per forward pass, all on the kept object
+    for (const [i, p] of prompts.entries()) {
+      const fresh = await generateText(model, p, { strategy: 'greedy', maxTokens: 6, seed: 1 });
+      assert.deepEqual([results[i]!.text, results[i]!.nfe, results[i]!.draftNfe], [fresh.text, fresh.nfe, 0]);
+    }
   } finally {
     await model.dispose();
   }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_GRID, findStrategy, parseSweep, planSettings } from '../../src/bench/settings.js';
-import { parseTasks } from '../../src/bench/run.js';
+import { parseTasks } from '../../src/bench/plan.js';
 import { OptionError } from '../../src/errors.js';
 import type { AnyStrategyDefinition } from '../../src/decode/registry.js';
 
