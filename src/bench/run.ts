@@ -17,6 +17,7 @@ import { OptionError, ParadecError } from '../errors.js';
 import { countCheckpointParams, loadCheckpoint } from '../model/checkpoint.js';
 import { AUTOREGRESSIVE_STRATEGIES, DIFFUSION_STRATEGIES, findAutoregressiveStrategy, type AnyStrategyDefinition } from '../decode/registry.js';
 import { runAutoregressive, type ArResult } from '../decode/autoregressive/loop.js';
+import { extraModelsFor } from '../extra-model-loader.js';
 import type { AutoregressiveStrategy } from '../decode/autoregressive/types.js';
 import { runDiffusion, type DiffusionOptions } from '../decode/diffusion/loop.js';
 import { createOracle } from '../decode/diffusion/oracle.js';
@@ -324,7 +325,7 @@ class ArRunner {
       sampling: { temperature: 0, topK: 0, topP: 1 },
       rng: new Rng(seedFrom(this.seed, inst.id)),
       eosTokenIds: model.eosTokenIds,
-      tokenText,
+      models: extraModelsFor(model.runtime as CausalModel, { tokenText }),
       keepStrategy: true,
     }));
     const ms = performance.now() - started;
