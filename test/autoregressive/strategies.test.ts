@@ -236,6 +236,17 @@ test('draft models are loaded lazily and released however the generation ends', 
   assert.deepEqual([loads, releases], [2, 2]);
 });
 
+test('a strategy whose caller gave no extra models says which one it needed', async () => {
+  const greedyRun = { maxTokens: 4, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] };
+  const s = speculative.create(resolveParams('speculative', speculative.params, {}));
+  await assert.rejects(returnValue(runAutoregressive(target(), [1, 2], s, greedyRun)), (e: unknown) => e instanceof OptionError && /^speculative: needs its draft model \(tiny-ar-draft\)/.test(e.message));
+  const skip = findAutoregressiveStrategy('layerskip');
+  await assert.rejects(returnValue(runAutoregressive(target(), [1, 2], skip.create(resolveParams('layerskip', skip.params, {})), greedyRun)), (e: unknown) => e instanceof OptionError && /^layerskip: cannot tell which checkpoint/.test(e.message));
+  // what needs nothing runs: ADED's `auto` datastore is "the target's, if there is one"
+  const adedRun = await returnValue(runAutoregressive(target(), [1, 2], aded.create(resolveParams('aded', aded.params, {})), greedyRun));
+  assert.equal(adedRun.generated.length, 4);
+});
+
 /** A scripted target that reports itself busy for the first `polls` checks after each forward starts. */
 class BusyTarget extends BatchScripted {
   private left = 0;
