@@ -19,6 +19,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodePrompt, loadModel, resolveModelDir, type ParadecModel } from '../src/api.js';
 import { runAutoregressive, type ArResult } from '../src/decode/autoregressive/loop.js';
+import { returnValue } from '../src/decode/drain.js';
+import { extraModelsFor } from '../src/extra-model-loader.js';
 import type { AutoregressiveStrategy } from '../src/decode/autoregressive/types.js';
 import { findAutoregressiveStrategy } from '../src/decode/registry.js';
 import { resolveParams } from '../src/decode/params.js';
@@ -132,12 +134,11 @@ async function decode(model: CausalModel, ids: number[], strategy: Autoregressiv
     sampling: { temperature, topK: 0, topP: 1 },
     rng: new Rng(rngSeed),
     eosTokenIds: eos,
+    models: extraModelsFor(model),
     keepStrategy: true,
   });
-  for (;;) {
-    const step = await it.next();
-    if (step.done) return { result: step.value, ms: performance.now() - start };
-  }
+  const result = await returnValue(it);
+  return { result, ms: performance.now() - start };
 }
 
 function answer(model: ParadecModel, generated: readonly number[]): string {

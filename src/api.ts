@@ -21,12 +21,12 @@ import type { BidirectionalModel, CausalModel } from './runtime/types.js';
 import { runDiffusion, type DiffusionRowResult, type StepEvent } from './decode/diffusion/loop.js';
 import type { CacheMode } from './decode/diffusion/cache.js';
 import { runAutoregressive, type ArResult } from './decode/autoregressive/loop.js';
-import { releaseSharedModels } from './decode/autoregressive/models.js';
 import type { AutoregressiveStrategy } from './decode/autoregressive/types.js';
 import { findAutoregressiveStrategy, findDiffusionStrategy } from './decode/registry.js';
 import { resolveParams } from './decode/params.js';
 import { returnValue } from './decode/drain.js';
 import { Rng } from './tasks/rng.js';
+import { extraModelsFor, releaseSharedModels } from './extra-model-loader.js';
 
 export type { ChatMessage } from './model/tokenizer.js';
 export type { CacheMode } from './decode/diffusion/cache.js';
@@ -349,7 +349,7 @@ async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel
     rng: new Rng(seedOf(options)),
     eosTokenIds: model.eosTokenIds,
     signal: options.signal,
-    tokenText: (id) => model.tokenizer.decode([id]),
+    models: extraModelsFor(runtime, { tokenText: (id) => model.tokenizer.decode([id]) }),
     keepStrategy: options.keptStrategy !== undefined,
   });
   const generated: number[] = [];

@@ -7,20 +7,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runAutoregressive } from '../../src/decode/autoregressive/loop.js';
+import { returnValue } from '../../src/decode/drain.js';
 import type { AutoregressiveStrategy } from '../../src/decode/autoregressive/types.js';
 import { greedy } from '../../src/decode/autoregressive/greedy.js';
-import { createSpeculative, speculative } from '../../src/decode/autoregressive/speculative.js';
-import { createMultipath, multipath } from '../../src/decode/autoregressive/multipath.js';
-import { createPearl, pearl } from '../../src/decode/autoregressive/pearl.js';
+import { speculative } from '../../src/decode/autoregressive/speculative.js';
+import { multipath } from '../../src/decode/autoregressive/multipath.js';
+import { pearl } from '../../src/decode/autoregressive/pearl.js';
 import { lookup } from '../../src/decode/autoregressive/lookup.js';
 import { aded } from '../../src/decode/autoregressive/aded.js';
-import { createDeer, deer } from '../../src/decode/autoregressive/deer.js';
-import { borrowed } from '../../src/decode/autoregressive/models.js';
-import { resolveParams } from '../../src/decode/params.js';
-import type { StrategyDefinition } from '../../src/decode/diffusion/types.js';
+import { deer } from '../../src/decode/autoregressive/deer.js';
+import { borrowed } from '../../src/decode/autoregressive/extra-models.js';
+import { resolveParams, type ParamSpecs } from '../../src/decode/params.js';
 import { Rng } from '../../src/tasks/rng.js';
 import { ScriptedBidirectional } from '../helpers/scripted-model.js';
-import { BatchScripted, chiSquareP, hashedDistribution, logitsOf } from './helpers.js';
+import { BatchScripted, chiSquareP, hashedDistribution, logitsOf, scriptedModels } from './helpers.js';
 
 const V = 4;
 const target = (): BatchScripted => new BatchScripted(V, [], (p) => logitsOf(hashedDistribution(p, V, 1, 2.5)));
@@ -36,20 +36,23 @@ const dlm = (): ScriptedBidirectional =>
     return out;
   });
 
-function params<S>(def: StrategyDefinition<S>, given: Record<string, unknown>) {
+function params<P extends ParamSpecs>(def: { name: string; params: P }, given: Record<string, unknown>) {
   return resolveParams(def.name, def.params, given);
 }
 
+/** The models the strategies ask their caller for: a fresh scripted draft LM / diffusion drafter per load. */
+const models = () => scriptedModels({ causal: async () => borrowed(draft()), bidirectional: async () => borrowed(dlm()) });
+
 /** Fresh strategies per run (state such as the adaptive draft length resets). */
 const makers: Record<string, (verify?: string) => AutoregressiveStrategy> = {
-  speculative: (verify = 'sampling') => createSpeculative(params(speculative, { verify, gamma: 3, schedule: 'constant', confidence: 0 }), async () => borrowed(draft())),
-  'speculative-adaptive': (verify = 'sampling') => createSpeculative(params(speculative, { verify, gamma: 1, confidence: 0.5 }), async () => borrowed(draft())),
-  block: () => createSpeculative(params(speculative, { verify: 'block', gamma: 3, schedule: 'constant', confidence: 0 }), async () => borrowed(draft())),
-  multipath: () => createMultipath(params(multipath, { paths: 3, length: 3 }), async () => borrowed(draft())),
-  pearl: () => createPearl(params(pearl, { gamma: 2 }), async () => borrowed(draft())),
+  speculative: (verify = 'sampling') => speculative.create(params(speculative, { verify, gamma: 3, schedule: 'constant', confidence: 0 })),
+  'speculative-adaptive': (verify = 'sampling') => speculative.create(params(speculative, { verify, gamma: 1, confidence: 0.5 })),
+  block: () => speculative.create(params(speculative, { verify: 'block', gamma: 3, schedule: 'constant', confidence: 0 })),
+  multipath: () => multipath.create(params(multipath, { paths: 3, length: 3 })),
+  pearl: () => pearl.create(params(pearl, { gamma: 2 })),
   lookup: () => lookup.create(params(lookup, { num_tokens: 3, max_ngram: 2 })),
   aded: () => aded.create(params(aded, { iterations: 40 })),
-  deer: (verify = 'sampling') => createDeer(params(deer, { block: 3, verify }), async () => borrowed(dlm() as never)),
+  deer: (verify = 'sampling') => deer.create(params(deer, { block: 3, verify })),
 };
 
 async function run(strategy: AutoregressiveStrategy, prompt: number[], maxTokens: number, temperature: number, seed: number, model = target()): Promise<{ tokens: number[]; nfe: number }> {
@@ -58,11 +61,10 @@ async function run(strategy: AutoregressiveStrategy, prompt: number[], maxTokens
     sampling: { temperature, topK: 0, topP: 1 },
     rng: new Rng(seed),
     eosTokenIds: model.eosTokenIds,
+    models: models(),
   });
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return { tokens: n.value.generated, nfe: n.value.nfe };
-  }
+  const result = await returnValue(it);
+  return { tokens: result.generated, nfe: result.nfe };
 }
 
 test('greedy: every draft source gives plain greedy output', async () => {

@@ -2,11 +2,17 @@
  * Test doubles for the autoregressive strategies: a batched scripted causal model (its "KV cache"
  * stores the token prefix of each row in the [batch, 1, length, 1] layout, so row gathering,
  * rollback and batched verification are exact and checkable), an embedding-input variant for
- * Superposed Decoding, and a chi-square test.
+ * Superposed Decoding, scripted extra models, and a chi-square test.
  */
 import { headFromLogits } from '../../src/decode/head.js';
 import type { CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from '../../src/runtime/types.js';
 import type { EmbeddingCausalModel } from '../../src/decode/autoregressive/superposed.js';
+import { NO_EXTRA_MODELS, type ExtraModels } from '../../src/decode/autoregressive/extra-models.js';
+
+/** The extra models a test gives its strategies (scripted draft models, token text); the rest is refused. */
+export function scriptedModels(given: Partial<ExtraModels>): ExtraModels {
+  return { ...NO_EXTRA_MODELS, ...given };
+}
 
 export type NextLogits = (prefix: readonly number[]) => Float32Array;
 

@@ -10,7 +10,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeRandomCheckpoint } from '../../src/model/checkpoint.js';
 import { compileModel } from '../../src/runtime/compile-model.js';
-import { loadCausal, releaseSharedModels } from '../../src/decode/autoregressive/models.js';
+import { extraModelsFor, releaseSharedModels } from '../../src/extra-model-loader.js';
+import type { ModelRequest } from '../../src/decode/autoregressive/extra-models.js';
+import { returnValue } from '../../src/decode/drain.js';
 import { loadModel, generateText, encodePrompt, type ParadecModel } from '../../src/api.js';
 import type { CausalModel, KvCache } from '../../src/runtime/types.js';
 import { ArSession } from '../../src/decode/autoregressive/session.js';
@@ -22,13 +24,13 @@ import type { AutoregressiveStrategy } from '../../src/decode/autoregressive/typ
 import { greedy } from '../../src/decode/autoregressive/greedy.js';
 import { findAutoregressiveStrategy } from '../../src/decode/registry.js';
 import { InputError, OptionError, RuntimeFailure } from '../../src/errors.js';
-import { createSpeculative, speculative } from '../../src/decode/autoregressive/speculative.js';
+import { speculative } from '../../src/decode/autoregressive/speculative.js';
 import { resolveParams } from '../../src/decode/params.js';
 import { Rng } from '../../src/tasks/rng.js';
 import { chiSquareP } from './helpers.js';
 import { supportsTree } from '../../src/runtime/types.js';
 import { scorePaths } from '../../src/decode/autoregressive/tree.js';
-import { acceptsEmbeddings, createSuperposed, superposed } from '../../src/decode/autoregressive/superposed.js';
+import { acceptsEmbeddings, superposed } from '../../src/decode/autoregressive/superposed.js';
 
 let dir: string;
 let ar: ParadecModel;
@@ -70,11 +72,7 @@ const SOURCES: [string, () => Record<string, unknown>][] = [
 ];
 
 async function generateIds(model: CausalModel, prompt: readonly number[], strategy: AutoregressiveStrategy, maxTokens: number, eos: readonly number[]): Promise<ArResult> {
-  const it = runAutoregressive(model, prompt, strategy, { maxTokens, sampling: GREEDY, rng: new Rng(0), eosTokenIds: eos, keepStrategy: true });
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return n.value;
-  }
+  return returnValue(runAutoregressive(model, prompt, strategy, { maxTokens, sampling: GREEDY, rng: new Rng(0), eosTokenIds: eos, models: extraModelsFor(model), keepStrategy: true }));
 }
 
 test('greedy speculative output equals plain greedy for every draft source on every prompt', async () => {
@@ -193,20 +191,23 @@ test('a session releases the caches it replaces; the live one stays exact', asyn
 
 test('extra models are shared per target across generations and released with it', async () => {
   const target = await compileModel(dirs.target, { cacheDir: join(dir, 'cache') });
+  const draftRequest: ModelRequest = { owner: 'speculative', what: 'draft model', model: dirs.draft, threads: 1, inProcess: true };
+  // a provider per generation, as api.ts makes them: what they load is shared per target
+  const load = (request: ModelRequest) => extraModelsFor(target as CausalModel).causal(request);
   try {
-    const a = await loadCausal('speculative', 'draft model', dirs.draft, target as CausalModel, 1, true);
-    const b = await loadCausal('speculative', 'draft model', dirs.draft, target as CausalModel, 1, true);
+    const a = await load(draftRequest);
+    const b = await load(draftRequest);
     assert.equal(a.model, b.model, 'the second generation reuses the loaded draft');
     await a.dispose(); // a strategy letting go does not release the shared model
-    const c = await loadCausal('speculative', 'draft model', dirs.draft, target as CausalModel, 1, true);
+    const c = await load(draftRequest);
     assert.equal(c.model, a.model);
-    const worker = await loadCausal('pearl', 'draft model', dirs.draft, target as CausalModel, 1, false);
+    const worker = await load({ ...draftRequest, owner: 'pearl', inProcess: false });
     assert.notEqual(worker.model, a.model, 'another way of loading is another model');
     // what PEARL reads to decide whether drafting beside a forward can overlap it
     assert.equal((target as CausalModel).cpuThreads, availableParallelism(), 'ORT\'s default threads: every core');
     assert.equal(worker.model.cpuThreads, 1);
     await releaseSharedModels(target);
-    const d = await loadCausal('speculative', 'draft model', dirs.draft, target as CausalModel, 1, true);
+    const d = await load(draftRequest);
     assert.notEqual(d.model, a.model, 'after release, a fresh load');
     await assert.rejects(a.model.forward(Int32Array.of(1), 1, 1, a.model.emptyCache(1)));
   } finally {
@@ -253,21 +254,13 @@ test('speculative sampling matches the target distribution on a small model (chi
   const p2 = new Array<number>(V).fill(0);
   for (let x = 0; x < V; x++) soft(second.head.logits!, x * V).forEach((q, y) => (p2[y] = p2[y]! + p1[x]! * q));
 
-  const strategy = createSpeculative(resolveParams('speculative', speculative.params, { draft: dirs.draft, verify: 'sampling', gamma: 2, schedule: 'constant', confidence: 0 }));
+  const strategy = speculative.create(resolveParams('speculative', speculative.params, { draft: dirs.draft, verify: 'sampling', gamma: 2, schedule: 'constant', confidence: 0 }));
   const N = 1500;
   const c1 = new Map<string, number>();
   const c2 = new Map<string, number>();
   let accepted = 0;
   for (let i = 0; i < N; i++) {
-    const it = runAutoregressive(model, prompt, strategy, { maxTokens: 2, sampling: { temperature: 1, topK: 0, topP: 1 }, rng: new Rng(500 + i), eosTokenIds: [], keepStrategy: true });
-    let r;
-    for (;;) {
-      const n = await it.next();
-      if (n.done) {
-        r = n.value;
-        break;
-      }
-    }
+    const r = await returnValue(runAutoregressive(model, prompt, strategy, { maxTokens: 2, sampling: { temperature: 1, topK: 0, topP: 1 }, rng: new Rng(500 + i), eosTokenIds: [], models: extraModelsFor(model), keepStrategy: true }));
     accepted += r.accepted;
     c1.set(String(r.generated[0]), (c1.get(String(r.generated[0])) ?? 0) + 1);
     c2.set(String(r.generated[1]), (c2.get(String(r.generated[1])) ?? 0) + 1);
@@ -309,14 +302,7 @@ test('tree verification (multipath, ADED) gives what batched rows give, greedy a
         for (const m of [model, rowsOnly(model)]) {
           const strategy = def.create(resolveParams(name, def.params, opts));
           try {
-            const it = runAutoregressive(m, prompt, strategy, { maxTokens: 12, sampling: s, rng: new Rng(7), eosTokenIds: ar.eosTokenIds, keepStrategy: true });
-            for (;;) {
-              const n = await it.next();
-              if (n.done) {
-                outs.push(n.value);
-                break;
-              }
-            }
+            outs.push(await returnValue(runAutoregressive(m, prompt, strategy, { maxTokens: 12, sampling: s, rng: new Rng(7), eosTokenIds: ar.eosTokenIds, models: extraModelsFor(m), keepStrategy: true })));
           } finally {
             await strategy.dispose?.();
           }
@@ -345,20 +331,12 @@ test('tree verification: the committed cache equals a fresh prefill of the accep
 test('superposed runs end to end on a compiled model (inputs_embeds graph variant)', async () => {
   const model = ar.runtime as CausalModel;
   assert.ok(acceptsEmbeddings(model));
-  const strategy = createSuperposed(resolveParams('superposed', superposed.params, {}));
+  const strategy = superposed.create(resolveParams('superposed', superposed.params, {}));
   const prompt = encodePrompt(ar, PROMPTS[1]!);
-  const it = runAutoregressive(model, prompt, strategy, { maxTokens: 8, sampling: GREEDY, rng: new Rng(0), eosTokenIds: ar.eosTokenIds, keepStrategy: true });
-  let got: ArResult;
-  for (;;) {
-    const n = await it.next();
-    if (n.done) {
-      got = n.value;
-      break;
-    }
-  }
+  const got = await returnValue(runAutoregressive(model, prompt, strategy, { maxTokens: 8, sampling: GREEDY, rng: new Rng(0), eosTokenIds: ar.eosTokenIds, keepStrategy: true }));
   assert.ok(got.generated.length > 0 && got.generated.length <= 8);
   assert.ok(strategy.lastDrafts.length > 0 && strategy.lastDrafts.length <= 3);
   assert.ok(got.nfe <= 1 + got.generated.length, `nfe ${got.nfe}`);
   // a model without the embeddings graph is still refused by name
-  await assert.rejects(generateIds(rowsOnly(model), prompt, createSuperposed(resolveParams('superposed', superposed.params, {})), 4, ar.eosTokenIds), (e: unknown) => e instanceof OptionError && /inputs_embeds/.test(e.message));
+  await assert.rejects(generateIds(rowsOnly(model), prompt, superposed.create(resolveParams('superposed', superposed.params, {})), 4, ar.eosTokenIds), (e: unknown) => e instanceof OptionError && /inputs_embeds/.test(e.message));
 });

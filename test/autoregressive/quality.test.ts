@@ -9,28 +9,26 @@ import assert from 'node:assert/strict';
 import { runAutoregressive, type ArResult } from '../../src/decode/autoregressive/loop.js';
 import type { AutoregressiveStrategy } from '../../src/decode/autoregressive/types.js';
 import { greedy } from '../../src/decode/autoregressive/greedy.js';
-import { cntp, cntpTrials, createCntp } from '../../src/decode/autoregressive/cntp.js';
-import { adadec, createAdadec } from '../../src/decode/autoregressive/adadec.js';
-import { anchored, anchoredLambda, createAnchored, geometricMixture } from '../../src/decode/autoregressive/anchored.js';
-import { createSuperposed, superposed } from '../../src/decode/autoregressive/superposed.js';
-import { borrowed } from '../../src/decode/autoregressive/models.js';
+import { cntp, cntpTrials } from '../../src/decode/autoregressive/cntp.js';
+import { adadec } from '../../src/decode/autoregressive/adadec.js';
+import { anchored, anchoredLambda, geometricMixture } from '../../src/decode/autoregressive/anchored.js';
+import { superposed } from '../../src/decode/autoregressive/superposed.js';
+import { borrowed, type ExtraModels } from '../../src/decode/autoregressive/extra-models.js';
+import { returnValue } from '../../src/decode/drain.js';
 import { resolveParams } from '../../src/decode/params.js';
 import { OptionError } from '../../src/errors.js';
 import { Rng } from '../../src/tasks/rng.js';
-import { BatchScripted, EmbeddingScripted, logitsOf } from './helpers.js';
+import { BatchScripted, EmbeddingScripted, logitsOf, scriptedModels } from './helpers.js';
 
-async function run(model: BatchScripted, prompt: number[], strategy: AutoregressiveStrategy, options: { maxTokens?: number; temperature?: number; tokenText?: (id: number) => string } = {}): Promise<ArResult> {
+async function run(model: BatchScripted, prompt: number[], strategy: AutoregressiveStrategy, options: { maxTokens?: number; temperature?: number; models?: ExtraModels } = {}): Promise<ArResult> {
   const it = runAutoregressive(model, prompt, strategy, {
     maxTokens: options.maxTokens ?? 8,
     sampling: { temperature: options.temperature ?? 0, topK: 0, topP: 1 },
     rng: new Rng(3),
     eosTokenIds: model.eosTokenIds,
-    ...(options.tokenText ? { tokenText: options.tokenText } : {}),
+    ...(options.models ? { models: options.models } : {}),
   });
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return n.value;
-  }
+  return returnValue(it);
 }
 
 const dist = (vocab: number, spec: Record<number, number>): Float32Array => {
@@ -64,8 +62,8 @@ test('cntp: trial count follows the entropy (reference formula)', () => {
 test('cntp: at a high-entropy step it samples trials to the punctuation and keeps the lowest-perplexity one', async () => {
   const plain = await run(cntpModel(), [2], greedy.create({}));
   assert.deepEqual(plain.generated.slice(0, 1), [1]); // greedy takes the first of the tied words
-  const strategy = createCntp(resolveParams('cntp', cntp.params, {}));
-  const got = await run(cntpModel(), [2], strategy, { tokenText: cntpText });
+  const strategy = cntp.create(resolveParams('cntp', cntp.params, {}));
+  const got = await run(cntpModel(), [2], strategy, { models: scriptedModels({ tokenText: () => cntpText }) });
   assert.deepEqual(got.generated.slice(0, 2), [3, 5], `got ${got.generated}`);
   assert.ok(got.nfe > got.generated.length, 'the trials cost forward passes');
 });
@@ -73,7 +71,7 @@ test('cntp: at a high-entropy step it samples trials to the punctuation and keep
 test('cntp: at low entropy it is plain decoding', async () => {
   const peaked = (): BatchScripted => new BatchScripted(CNTP_V, [0], (p) => dist(CNTP_V, { [(p.length % 4) + 1]: 0.999 }));
   const plain = await run(peaked(), [2], greedy.create({}));
-  const got = await run(peaked(), [2], createCntp(resolveParams('cntp', cntp.params, {})), { tokenText: cntpText });
+  const got = await run(peaked(), [2], cntp.create(resolveParams('cntp', cntp.params, {})), { models: scriptedModels({ tokenText: () => cntpText }) });
   assert.deepEqual(got.generated, plain.generated);
   assert.equal(got.nfe, plain.nfe);
 });
@@ -92,7 +90,7 @@ const adaModel = (): BatchScripted =>
 test('adadec: above the entropy threshold it pauses and reranks by lookahead', async () => {
   const plain = await run(adaModel(), [5], greedy.create({}), { maxTokens: 3 });
   assert.equal(plain.generated[0], 1);
-  const strategy = createAdadec(resolveParams('adadec', adadec.params, {}));
+  const strategy = adadec.create(resolveParams('adadec', adadec.params, {}));
   const got = await run(adaModel(), [5], strategy, { maxTokens: 3 });
   assert.equal(got.generated[0], 2, `got ${got.generated}`);
   assert.ok(strategy.pauses >= 1);
@@ -100,7 +98,7 @@ test('adadec: above the entropy threshold it pauses and reranks by lookahead', a
 });
 
 test('adadec: below the threshold it is greedy', async () => {
-  const strategy = createAdadec(resolveParams('adadec', adadec.params, { threshold: 2.5 }));
+  const strategy = adadec.create(resolveParams('adadec', adadec.params, { threshold: 2.5 }));
   const plain = await run(adaModel(), [5], greedy.create({}), { maxTokens: 3 });
   const got = await run(adaModel(), [5], strategy, { maxTokens: 3 });
   assert.deepEqual(got.generated, plain.generated);
@@ -128,13 +126,14 @@ test('anchored: the geometric mixture spans safe (λ = 0) to target (λ = 1), KL
 });
 
 test('anchored: a large budget decodes the target, none decodes the safe model, the spend never exceeds the budget', async () => {
-  const mk = (budget: number) => createAnchored(resolveParams('anchored', anchored.params, { budget }), async () => borrowed(safe()));
-  const free = await run(risky(), [0], mk(1e9), { maxTokens: 6 });
+  const mk = (budget: number) => anchored.create(resolveParams('anchored', anchored.params, { budget }));
+  const models = () => scriptedModels({ causal: async () => borrowed(safe()) });
+  const free = await run(risky(), [0], mk(1e9), { maxTokens: 6, models: models() });
   assert.deepEqual(free.generated, [1, 1, 1, 1, 1, 1]);
-  const none = await run(risky(), [0], mk(0), { maxTokens: 6 });
+  const none = await run(risky(), [0], mk(0), { maxTokens: 6, models: models() });
   assert.deepEqual(none.generated, [2, 2, 2, 2, 2, 2]);
   const some = mk(12);
-  const mid = await run(risky(), [0], some, { maxTokens: 6 });
+  const mid = await run(risky(), [0], some, { maxTokens: 6, models: models() });
   assert.ok(some.spent <= 12 + 1e-9, `spent ${some.spent}`);
   assert.ok(some.trace.some((t) => t.lambda > 0 && t.lambda < 1), 'the budget binds at some step');
   assert.ok(mid.generated.includes(1), `some target tokens: ${mid.generated}`);
@@ -153,7 +152,7 @@ const supModel = (): EmbeddingScripted =>
 
 test('superposed: k drafts from one forward per token, fed as a superposition of their embeddings', async () => {
   const model = supModel();
-  const strategy = createSuperposed(resolveParams('superposed', superposed.params, {}));
+  const strategy = superposed.create(resolveParams('superposed', superposed.params, {}));
   const got = await run(model, [1, 2, 3, 1, 2, 3], strategy, { maxTokens: 8 });
   assert.equal(got.generated.length > 0, true);
   assert.deepEqual(got.generated.slice(0, 3), [1, 2, 3], `got ${got.generated}`);
@@ -166,5 +165,5 @@ test('superposed: k drafts from one forward per token, fed as a superposition of
 });
 
 test('superposed: a model without an embeddings input is refused by name', async () => {
-  await assert.rejects(run(risky(), [0], createSuperposed(resolveParams('superposed', superposed.params, {}))), (e: unknown) => e instanceof OptionError && /inputs_embeds/.test(e.message));
+  await assert.rejects(run(risky(), [0], superposed.create(resolveParams('superposed', superposed.params, {}))), (e: unknown) => e instanceof OptionError && /inputs_embeds/.test(e.message));
 });

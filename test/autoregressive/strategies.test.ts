@@ -6,25 +6,30 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lookupDraft } from '../../src/decode/autoregressive/lookup.js';
-import { aded, mctsDrafts, TrigramTable } from '../../src/decode/autoregressive/aded.js';
+import { aded, mctsDrafts } from '../../src/decode/autoregressive/aded.js';
+import { TrigramTable } from '../../src/decode/autoregressive/aded-trigrams.js';
 import { buildTrigramRows, readDatastore, writeDatastore, DATASTORE_TOP } from '../../src/decode/autoregressive/aded-datastore.js';
 import { greedy } from '../../src/decode/autoregressive/greedy.js';
 import { CheckpointError } from '../../src/errors.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { unifiedKeptLayers, borrowed, type Loaded } from '../../src/decode/autoregressive/models.js';
+import { borrowed, type Loaded } from '../../src/decode/autoregressive/extra-models.js';
+import { unifiedKeptLayers } from '../../src/decode/autoregressive/layerskip.js';
+import { extraModelsFor } from '../../src/extra-model-loader.js';
 import { DraftLength } from '../../src/decode/autoregressive/draft-model.js';
 import { verifyPathsExact } from '../../src/decode/autoregressive/multipath.js';
-import { createSpeculative, speculative } from '../../src/decode/autoregressive/speculative.js';
-import { canOverlap, createPearl, pearl, SpeedRatio } from '../../src/decode/autoregressive/pearl.js';
+import { speculative } from '../../src/decode/autoregressive/speculative.js';
+import { canOverlap, pearl, SpeedRatio } from '../../src/decode/autoregressive/pearl.js';
 import { runAutoregressive } from '../../src/decode/autoregressive/loop.js';
+import { returnValue } from '../../src/decode/drain.js';
 import { AUTOREGRESSIVE_STRATEGIES, findAutoregressiveStrategy } from '../../src/decode/registry.js';
 import { resolveParams } from '../../src/decode/params.js';
 import type { CausalModel } from '../../src/runtime/types.js';
+import type { AutoregressiveStrategy } from '../../src/decode/autoregressive/types.js';
 import { OptionError } from '../../src/errors.js';
 import { Rng } from '../../src/tasks/rng.js';
-import { BatchScripted, hashedDistribution, logitsOf } from './helpers.js';
+import { BatchScripted, hashedDistribution, logitsOf, scriptedModels } from './helpers.js';
 
 test('lookup: continuation of the earliest match of the longest tail n-gram (HF rule)', () => {
   // tail bigram (7, 8) occurs at 1 → continuation 9 10 11
@@ -84,8 +89,9 @@ test('aded: a corpus datastore lets drafting start at the first step; output sta
     const file = join(dir, 'ds.safetensors');
     writeDatastore(file, buildTrigramRows([Array.from({ length: 40 }, (_, i) => i % V)]), V, 'cycle');
     const decode = async (datastore: string) => {
-      const it = runAutoregressive(target(), [0, 1], aded.create(resolveParams('aded', aded.params, { iterations: 60, datastore })), {
-        maxTokens: 12, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [],
+      const model = target();
+      const it = runAutoregressive(model, [0, 1], aded.create(resolveParams('aded', aded.params, { iterations: 60, datastore })), {
+        maxTokens: 12, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [], models: extraModelsFor(model),
       });
       const steps: number[] = [];
       for (;;) {
@@ -94,15 +100,7 @@ test('aded: a corpus datastore lets drafting start at the first step; output sta
         steps.push(n.value.tokens.length);
       }
     };
-    const plainIt = runAutoregressive(target(), [0, 1], greedy.create({}), { maxTokens: 12, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] });
-    let plain: number[] = [];
-    for (;;) {
-      const n = await plainIt.next();
-      if (n.done) {
-        plain = n.value.generated;
-        break;
-      }
-    }
+    const plain = (await returnValue(runAutoregressive(target(), [0, 1], greedy.create({}), { maxTokens: 12, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] }))).generated;
     const withStore = await decode(file);
     const without = await decode('none');
     assert.deepEqual(withStore.tokens, plain);
@@ -186,16 +184,11 @@ async function meanAccepted(verify: string, runs: number): Promise<number> {
   let accepted = 0;
   let verifies = 0;
   for (let i = 0; i < runs; i++) {
-    const s = createSpeculative(resolveParams('speculative', speculative.params, { verify, gamma: 4, schedule: 'constant', confidence: 0 }), async () => borrowed(draft()));
-    const it = runAutoregressive(target(), [1, 2], s, { maxTokens: 5, sampling: { temperature: 1, topK: 0, topP: 1 }, rng: new Rng(i), eosTokenIds: [] });
-    for (;;) {
-      const n = await it.next();
-      if (n.done) {
-        accepted += n.value.accepted;
-        verifies += n.value.verifies ?? 0;
-        break;
-      }
-    }
+    const s = speculative.create(resolveParams('speculative', speculative.params, { verify, gamma: 4, schedule: 'constant', confidence: 0 }));
+    const models = scriptedModels({ causal: async () => borrowed(draft()) });
+    const result = await returnValue(runAutoregressive(target(), [1, 2], s, { maxTokens: 5, sampling: { temperature: 1, topK: 0, topP: 1 }, rng: new Rng(i), eosTokenIds: [], models }));
+    accepted += result.accepted;
+    verifies += result.verifies ?? 0;
   }
   return accepted / verifies;
 }
@@ -225,21 +218,33 @@ test('registry: every method of the issue, with its paper, defaults and typed pa
 test('draft models are loaded lazily and released however the generation ends', async () => {
   let loads = 0;
   let releases = 0;
-  const load = async (): Promise<Loaded<CausalModel>> => {
-    loads += 1;
-    return { model: draft(), dir: 'spy', dispose: async () => void (releases += 1) };
-  };
-  const s1 = createSpeculative(resolveParams('speculative', speculative.params, {}), load);
+  const models = scriptedModels({
+    causal: async (): Promise<Loaded<CausalModel>> => {
+      loads += 1;
+      return { model: draft(), dir: 'spy', dispose: async () => void (releases += 1) };
+    },
+  });
+  const s1 = speculative.create(resolveParams('speculative', speculative.params, {}));
   assert.equal(loads, 0, 'nothing loads at creation');
-  const it = runAutoregressive(target(), [1, 2], s1, { maxTokens: 6, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] });
-  for (;;) if ((await it.next()).done) break;
+  await returnValue(runAutoregressive(target(), [1, 2], s1, { maxTokens: 6, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [], models }));
   assert.deepEqual([loads, releases], [1, 1]);
   // a consumer that stops early (stop strings)
-  const s2 = createSpeculative(resolveParams('speculative', speculative.params, {}), load);
-  const it2 = runAutoregressive(target(), [1, 2], s2, { maxTokens: 6, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] });
+  const s2 = speculative.create(resolveParams('speculative', speculative.params, {}));
+  const it2 = runAutoregressive(target(), [1, 2], s2, { maxTokens: 6, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [], models });
   await it2.next();
   await it2.return(undefined as never);
   assert.deepEqual([loads, releases], [2, 2]);
+});
+
+test('a strategy whose caller gave no extra models says which one it needed', async () => {
+  const greedyRun = { maxTokens: 4, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] };
+  const s = speculative.create(resolveParams('speculative', speculative.params, {}));
+  await assert.rejects(returnValue(runAutoregressive(target(), [1, 2], s, greedyRun)), (e: unknown) => e instanceof OptionError && /^speculative: needs its draft model \(tiny-ar-draft\)/.test(e.message));
+  const skip = findAutoregressiveStrategy('layerskip');
+  await assert.rejects(returnValue(runAutoregressive(target(), [1, 2], skip.create(resolveParams('layerskip', skip.params, {})), greedyRun)), (e: unknown) => e instanceof OptionError && /^layerskip: cannot tell which checkpoint/.test(e.message));
+  // what needs nothing runs: ADED's `auto` datastore is "the target's, if there is one"
+  const adedRun = await returnValue(runAutoregressive(target(), [1, 2], aded.create(resolveParams('aded', aded.params, {})), greedyRun));
+  assert.equal(adedRun.generated.length, 4);
 });
 
 /** A scripted target that reports itself busy for the first `polls` checks after each forward starts. */
@@ -275,29 +280,16 @@ class BusyTarget extends BatchScripted {
 
 test('pearl gamma=0: the draft drafts for as long as the target reports its forward running', async () => {
   const next = (p: readonly number[]): Float32Array => logitsOf(hashedDistribution(p, 4, 1, 2.5));
-  const plain = await (async () => {
-    const model = new BatchScripted(4, [], next);
-    const it = runAutoregressive(model, [1, 2], findAutoregressiveStrategy('greedy').create({}), { maxTokens: 40, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] });
-    for (;;) {
-      const n = await it.next();
-      if (n.done) return n.value.generated;
-    }
-  })();
+  const plainModel = new BatchScripted(4, [], next);
+  const plain = (await returnValue(runAutoregressive(plainModel, [1, 2], findAutoregressiveStrategy('greedy').create({}), { maxTokens: 40, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] }))).generated;
   for (const polls of [1, 3, 6]) {
     const target = new BusyTarget(next, polls);
     // a draft that disagrees with the target now and then (another hashed distribution)
     const draft = new BatchScripted(4, [], (p) => logitsOf(hashedDistribution(p, 4, 2, 2.5)));
     target.watched = draft;
-    const strategy = createPearl(resolveParams('pearl', pearl.params, {}), async () => borrowed(draft));
-    const it = runAutoregressive(target, [1, 2], strategy, { maxTokens: 40, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] });
-    let result;
-    for (;;) {
-      const n = await it.next();
-      if (n.done) {
-        result = n.value;
-        break;
-      }
-    }
+    const strategy = pearl.create(resolveParams('pearl', pearl.params, {}));
+    const models = scriptedModels({ causal: async () => borrowed(draft) });
+    const result = await returnValue(runAutoregressive(target, [1, 2], strategy, { maxTokens: 40, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [], models }));
     assert.deepEqual(result.generated, plain, `polls=${polls}: identical to greedy`);
     // every target forward ran beside exactly `polls` draft forwards, except the last rounds,
     // where the 40-token limit leaves less room than that
@@ -322,18 +314,15 @@ test('pearl overlaps only when the target leaves a core for the draft (canOverla
 test('pearl without a free core drafts and verifies in turn: speculative decoding\'s rounds, never polling the target', async () => {
   const next = (p: readonly number[]): Float32Array => logitsOf(hashedDistribution(p, 4, 1, 2.5));
   const draftNext = (p: readonly number[]): Float32Array => logitsOf(hashedDistribution(p, 4, 2, 2.5));
-  const run = async (target: CausalModel, strategy: ReturnType<typeof createPearl>) => {
-    const it = runAutoregressive(target, [1, 2], strategy, { maxTokens: 40, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [] });
-    for (;;) {
-      const n = await it.next();
-      if (n.done) return n.value;
-    }
+  const run = (target: CausalModel, strategy: AutoregressiveStrategy) => {
+    const models = scriptedModels({ causal: async () => borrowed(new BatchScripted(4, [], draftNext)) });
+    return returnValue(runAutoregressive(target, [1, 2], strategy, { maxTokens: 40, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [], models }));
   };
-  const spec = await run(new BatchScripted(4, [], next), createSpeculative(resolveParams('speculative', speculative.params, { max_gamma: 16 }), async () => borrowed(new BatchScripted(4, [], draftNext))));
+  const spec = await run(new BatchScripted(4, [], next), speculative.create(resolveParams('speculative', speculative.params, { max_gamma: 16 })));
   for (const [overlap, cpuThreads] of [['auto', availableParallelism()], ['off', 1]] as const) {
     const target = new BusyTarget(next, 3);
     target.cpuThreads = cpuThreads;
-    const result = await run(target, createPearl(resolveParams('pearl', pearl.params, { overlap }), async () => borrowed(new BatchScripted(4, [], draftNext))));
+    const result = await run(target, pearl.create(resolveParams('pearl', pearl.params, { overlap })));
     assert.equal(target.asked, 0, `overlap=${overlap}: nothing drafts beside a forward`);
     assert.deepEqual(result.generated, spec.generated, `overlap=${overlap}: same output`);
     assert.deepEqual([result.nfe, result.verifies, result.draftNfe, result.accepted], [spec.nfe, spec.verifies, spec.draftNfe, spec.accepted], `overlap=${overlap}: speculative's rounds`);
@@ -341,6 +330,6 @@ test('pearl without a free core drafts and verifies in turn: speculative decodin
   // the same target with a core to spare overlaps
   const spare = new BusyTarget(next, 3);
   spare.cpuThreads = 1;
-  await run(spare, createPearl(resolveParams('pearl', pearl.params, {}), async () => borrowed(new BatchScripted(4, [], draftNext))));
+  await run(spare, pearl.create(resolveParams('pearl', pearl.params, {})));
   assert.ok(spare.asked > 0, 'overlap=auto with a free core drafts while the target runs');
 });

@@ -14,18 +14,14 @@
  * Entropy is the decode head's (temperature 1). Lookahead runs as the rows of batched forwards:
  * L extra forwards per pause, counted as forward passes.
  */
-import type { ParamValues } from '../params.js';
+import { paramSpecs, type ParamValuesOf } from '../params.js';
 import { rollout } from './rollout.js';
-import type { AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
+import { defineAutoregressiveStrategy, type AutoregressiveStrategy } from './types.js';
 
-export function createAdadec(params: ParamValues): AutoregressiveStrategy & { readonly pauses: number } {
-  const threshold = params['threshold'] as number;
-  const candidates = params['candidates'] as number;
-  const lookahead = params['lookahead'] as number;
-  const lambda = params['lambda'] as number;
+function createAdadec(params: ParamValuesOf<typeof ADADEC_PARAMS>): Omit<AutoregressiveStrategy, 'name'> & { readonly pauses: number } {
+  const { threshold, candidates, lookahead, lambda } = params;
   let pauses = 0;
   return {
-    name: 'adadec',
     get pauses() {
       return pauses;
     },
@@ -67,16 +63,17 @@ export function createAdadec(params: ParamValues): AutoregressiveStrategy & { re
   };
 }
 
-export const adadec: AutoregressiveStrategyDefinition = {
+const ADADEC_PARAMS = paramSpecs({
+  threshold: { type: 'number', default: 1.0, min: 0, description: 'entropy (nats) at which decoding pauses to rerank (learned per model in the paper)' },
+  candidates: { type: 'int', default: 3, min: 2, max: 64, description: 'top tokens reranked (B)' },
+  lookahead: { type: 'int', default: 5, min: 1, max: 64, description: 'greedy lookahead tokens per candidate (L)' },
+  lambda: { type: 'number', default: 1, min: 0, description: 'weight of the lookahead score (λ)' },
+});
+
+export const adadec = defineAutoregressiveStrategy({
   name: 'adadec',
-  family: 'autoregressive',
   summary: 'greedy, but when the entropy passes a threshold pause and rerank the top candidates by a short lookahead',
   paper: 'AdaDec: uncertainty-guided adaptive decoding with pause-then-rerank for code generation (code: SYSUSELab/AdaDec)',
-  params: {
-    threshold: { type: 'number', default: 1.0, min: 0, description: 'entropy (nats) at which decoding pauses to rerank (learned per model in the paper)' },
-    candidates: { type: 'int', default: 3, min: 2, max: 64, description: 'top tokens reranked (B)' },
-    lookahead: { type: 'int', default: 5, min: 1, max: 64, description: 'greedy lookahead tokens per candidate (L)' },
-    lambda: { type: 'number', default: 1, min: 0, description: 'weight of the lookahead score (λ)' },
-  },
-  create: (params) => createAdadec(params),
-};
+  params: ADADEC_PARAMS,
+  create: createAdadec,
+});

@@ -25,14 +25,11 @@
  * before), and without any datastore (`datastore=none`, or a model that has none) the table
  * starts from the prompt's own tri-grams at weight 1 so that drafting can begin at once.
  */
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { OptionError } from '../../errors.js';
-import type { ParamValues } from '../params.js';
-import { DATASTORE_FILE, readDatastore } from './aded-datastore.js';
-import { targetCheckpointDir } from './models.js';
+import { paramSpecs, type ParamValuesOf } from '../params.js';
+import { DATASTORE_FILE } from './aded-datastore.js';
+import { TrigramTable, type TrigramBase } from './aded-trigrams.js';
 import type { ArSession } from './session.js';
-import type { AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
+import { defineAutoregressiveStrategy, type AutoregressiveStrategy } from './types.js';
 import { verifyPathsExact } from './multipath.js';
 import { scorePaths } from './tree.js';
 
@@ -46,88 +43,6 @@ export interface AdedSettings {
   window: number;
   increment: number;
   cap: number;
-}
-
-/** (a, b) → {c: weight}: a corpus base shared by every generation, read-only. */
-export class TrigramBase {
-  readonly rows = new Map<number, Map<number, number>>();
-  private readonly sortedRows = new Map<number, { token: number; p: number }[]>();
-  constructor(readonly vocab: number, entries: Iterable<{ a: number; b: number; c: number; p: number }>) {
-    for (const e of entries) {
-      const k = e.a * vocab + e.b;
-      let row = this.rows.get(k);
-      if (!row) this.rows.set(k, (row = new Map()));
-      row.set(e.c, (row.get(e.c) ?? 0) + e.p);
-    }
-  }
-
-  /** A row's continuations, heaviest first, as shares of the row (computed once). */
-  sorted(key: number): { token: number; p: number }[] {
-    let list = this.sortedRows.get(key);
-    if (!list) {
-      const row = this.rows.get(key);
-      list = row ? shares(row) : [];
-      this.sortedRows.set(key, list);
-    }
-    return list;
-  }
-}
-
-/** Continuations heaviest first (ties: lower id first), each with its share of the row's weight. */
-function shares(row: ReadonlyMap<number, number>): { token: number; p: number }[] {
-  let total = 0;
-  for (const w of row.values()) total += w;
-  return [...row.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]).map(([token, w]) => ({ token, p: w / total }));
-}
-
-/**
- * (a, b) → {c: weight}: one generation's table. Weights are the base's (if any) plus this
- * generation's additions, each entry capped where `add` says so; the base is never written, so a
- * generation starts from the corpus without copying it. `next` is memoised per bigram until that
- * row changes (a tree search asks for the same rows many times).
- */
-export class TrigramTable {
-  private readonly own = new Map<number, Map<number, number>>();
-  private readonly memo = new Map<number, { k: number; list: { token: number; p: number }[] }>();
-  constructor(
-    private readonly vocab: number,
-    private readonly base?: TrigramBase,
-  ) {}
-
-  private key(a: number, b: number): number {
-    return a * this.vocab + b;
-  }
-
-  add(a: number, b: number, c: number, amount: number, cap = Number.POSITIVE_INFINITY): void {
-    const k = this.key(a, b);
-    let row = this.own.get(k);
-    if (!row) this.own.set(k, (row = new Map()));
-    const was = row.get(c) ?? this.base?.rows.get(k)?.get(c) ?? 0;
-    row.set(c, Math.min(cap, was + amount));
-    this.memo.delete(k);
-  }
-
-  /** The `k` heaviest continuations of (a, b), heaviest first, with their share of the row. */
-  next(a: number, b: number, k: number): { token: number; p: number }[] {
-    const key = this.key(a, b);
-    const hit = this.memo.get(key);
-    if (hit && hit.k === k) return hit.list;
-    const own = this.own.get(key);
-    let list: { token: number; p: number }[];
-    if (!own) list = this.base ? this.base.sorted(key).slice(0, k) : [];
-    else {
-      const merged = new Map<number, number>(this.base?.rows.get(key) ?? []);
-      for (const [c, w] of own) merged.set(c, w);
-      list = shares(merged).slice(0, k);
-    }
-    this.memo.set(key, { k, list });
-    return list;
-  }
-
-  weight(a: number, b: number, c: number): number {
-    const k = this.key(a, b);
-    return this.own.get(k)?.get(c) ?? this.base?.rows.get(k)?.get(c) ?? 0;
-  }
 }
 
 interface Node {
@@ -190,46 +105,14 @@ export function mctsDrafts(table: TrigramTable, context: readonly number[], s: A
   return out.slice(0, s.choices).map((o) => o.path);
 }
 
-/** The datastore file `datastore` names for this target: null for none. */
-export function resolveDatastore(datastore: string, session: ArSession): string | null {
-  if (datastore === 'none') return null;
-  if (datastore === 'auto') {
-    const dir = targetCheckpointDir(session.model);
-    const file = dir ? join(dir, DATASTORE_FILE) : null;
-    return file && existsSync(file) ? file : null;
-  }
-  const file = existsSync(datastore) && statSync(datastore).isDirectory() ? join(datastore, DATASTORE_FILE) : datastore;
-  if (!existsSync(file)) throw new OptionError(`aded: datastore ${file} not found (build one with \`paradec datastore --model DIR\`, or use datastore=none)`);
-  return file;
-}
-
-/**
- * Loaded datastores, shared by every ADED instance of the process (a server creates one per
- * request): reading and indexing tiny-ar's takes ~30–100 ms. Keyed by file, modification time and
- * vocabulary; the few most recent are kept.
- */
-const BASES = new Map<string, TrigramBase>();
-const MAX_BASES = 4;
-
-function loadBase(file: string, vocab: number): TrigramBase {
-  const key = `${file}\u0000${statSync(file).mtimeMs}\u0000${vocab}`;
-  let base = BASES.get(key);
-  if (!base) {
-    base = new TrigramBase(vocab, readDatastore(file, vocab));
-    BASES.set(key, base);
-    while (BASES.size > MAX_BASES) BASES.delete(BASES.keys().next().value!);
-  }
-  return base;
-}
-
-export function createAded(params: ParamValues): AutoregressiveStrategy {
-  const datastore = params['datastore'] as string;
+function createAded(params: ParamValuesOf<typeof ADED_PARAMS>): Omit<AutoregressiveStrategy, 'name'> {
+  const datastore = params.datastore;
   let base: TrigramBase | null | undefined;
   const settings: AdedSettings = {
-    iterations: params['iterations'] as number,
-    depth: params['depth'] as number,
-    topK: params['top_k'] as number,
-    choices: params['choices'] as number,
+    iterations: params.iterations,
+    depth: params.depth,
+    topK: params.top_k,
+    choices: params.choices,
     c1: 32,
     c2: 8,
     window: 16,
@@ -239,14 +122,10 @@ export function createAded(params: ParamValues): AutoregressiveStrategy {
   let table: TrigramTable | undefined;
   let current: ArSession | undefined;
   return {
-    name: 'aded',
     async step(session) {
       if (session !== current || !table) {
         current = session;
-        if (base === undefined) {
-          const file = resolveDatastore(datastore, session);
-          base = file ? loadBase(file, session.model.vocabSize) : null;
-        }
+        if (base === undefined) base = datastore === 'none' ? null : await session.models.trigramDatastore('aded', datastore);
         table = new TrigramTable(session.model.vocabSize, base ?? undefined);
         if (!base) {
           const t = session.tokens;
@@ -273,17 +152,18 @@ export function createAded(params: ParamValues): AutoregressiveStrategy {
   };
 }
 
-export const aded: AutoregressiveStrategyDefinition = {
+const ADED_PARAMS = paramSpecs({
+  iterations: { type: 'int', default: 150, min: 1, max: 10000, description: 'MCTS iterations per step' },
+  depth: { type: 'int', default: 3, min: 1, max: 32, description: 'draft tokens per path (the reference\'s path length 4 includes the root)' },
+  top_k: { type: 'int', default: 24, min: 1, max: 1024, description: 'continuations considered per node' },
+  choices: { type: 'int', default: 24, min: 1, max: 256, description: 'draft paths verified per step (rows of the batched forward)' },
+  datastore: { type: 'string', default: 'auto', description: `corpus tri-gram datastore: auto (${DATASTORE_FILE} next to the target's weights, if any), none, or a file / model directory` },
+});
+
+export const aded = defineAutoregressiveStrategy({
   name: 'aded',
-  family: 'autoregressive',
   summary: 'an online-updated tri-gram table drafts a tree by Monte-Carlo tree search; the target verifies it in one forward (tree attention, else batched rows)',
   paper: 'Liu et al., Adaptive Draft-Verification for Efficient LLM Decoding (ADED), AAAI 2025 (arXiv:2407.12021)',
-  params: {
-    iterations: { type: 'int', default: 150, min: 1, max: 10000, description: 'MCTS iterations per step' },
-    depth: { type: 'int', default: 3, min: 1, max: 32, description: 'draft tokens per path (the reference\'s path length 4 includes the root)' },
-    top_k: { type: 'int', default: 24, min: 1, max: 1024, description: 'continuations considered per node' },
-    choices: { type: 'int', default: 24, min: 1, max: 256, description: 'draft paths verified per step (rows of the batched forward)' },
-    datastore: { type: 'string', default: 'auto', description: `corpus tri-gram datastore: auto (${DATASTORE_FILE} next to the target's weights, if any), none, or a file / model directory` },
-  },
-  create: (params) => createAded(params),
-};
+  params: ADED_PARAMS,
+  create: createAded,
+});

@@ -18,12 +18,13 @@
  * worker thread) and its forwards are counted apart from the target's.
  */
 import type { CausalModel } from '../../runtime/types.js';
-import type { ParamValues } from '../params.js';
+import { paramSpecs, type ParamValuesOf } from '../params.js';
 import { DraftRunner } from './draft-model.js';
-import { Lazy, loadCausal, type Loaded } from './models.js';
+import { threadsParam } from './draft-params.js';
+import { Lazy, type Loaded } from './extra-models.js';
 import { drawCategorical, samplingDistribution } from './sampling.js';
 import type { ArSession } from './session.js';
-import type { AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
+import { defineAutoregressiveStrategy, type AutoregressiveStrategy } from './types.js';
 
 function logSoftmax(logits: Float32Array, offset: number, vocab: number): Float64Array {
   let max = -Infinity;
@@ -83,18 +84,14 @@ export interface AnchoredTrace {
   allowance: number;
 }
 
-export function createAnchored(params: ParamValues, load?: (session: ArSession) => Promise<Loaded<CausalModel>>): AutoregressiveStrategy & { readonly trace: AnchoredTrace[]; readonly spent: number } {
-  const dir = params['safe'] as string;
-  const budget = params['budget'] as number;
-  const horizon = params['horizon'] as number;
-  const threads = params['threads'] as number;
+function createAnchored(params: ParamValuesOf<typeof ANCHORED_PARAMS>): Omit<AutoregressiveStrategy, 'name'> & { readonly trace: AnchoredTrace[]; readonly spent: number } {
+  const { budget, horizon } = params;
   const lazy = new Lazy<Loaded<CausalModel>>();
   let runner: DraftRunner | undefined;
   let current: ArSession | undefined;
   let spent = 0;
   const trace: AnchoredTrace[] = [];
   return {
-    name: 'anchored',
     get trace() {
       return trace;
     },
@@ -102,7 +99,7 @@ export function createAnchored(params: ParamValues, load?: (session: ArSession) 
       return spent;
     },
     async step(session) {
-      const safe = await lazy.get(() => (load ?? ((s: ArSession) => loadCausal('anchored', 'safe model', dir, s.model, threads)))(session));
+      const safe = await lazy.get(() => session.models.causal({ owner: 'anchored', what: 'safe model', model: params.safe, threads: params.threads }));
       if (session !== current || !runner) {
         current = session;
         runner = new DraftRunner(safe.model);
@@ -133,16 +130,17 @@ export function createAnchored(params: ParamValues, load?: (session: ArSession) 
   };
 }
 
-export const anchored: AutoregressiveStrategyDefinition = {
+const ANCHORED_PARAMS = paramSpecs({
+  safe: { type: 'string', default: 'tiny-ar-draft', description: 'the safe model: a checkpoint directory or a built-in model name' },
+  budget: { type: 'number', default: 4, min: 0, description: 'total KL budget from the safe model, in nats' },
+  horizon: { type: 'int', default: 16, min: 1, max: 100000, description: 'a step may spend at most 1/horizon of the unspent budget' },
+  threads: threadsParam('the safe model'),
+});
+
+export const anchored = defineAutoregressiveStrategy({
   name: 'anchored',
-  family: 'autoregressive',
   summary: 'decode the target while keeping the sequence within a KL budget of a safe model (geometric mixture per step)',
   paper: 'Anchored Decoding: Provably Reducing Copyright Risk for Any Language Model, 2026 (arXiv:2602.07120)',
-  params: {
-    safe: { type: 'string', default: 'tiny-ar-draft', description: 'the safe model: a checkpoint directory or a built-in model name' },
-    budget: { type: 'number', default: 4, min: 0, description: 'total KL budget from the safe model, in nats' },
-    horizon: { type: 'int', default: 16, min: 1, max: 100000, description: 'a step may spend at most 1/horizon of the unspent budget' },
-    threads: { type: 'int', default: 1, min: 0, max: 256, description: 'ORT threads of the safe model (0 = ORT default)' },
-  },
-  create: (params) => createAnchored(params),
-};
+  params: ANCHORED_PARAMS,
+  create: createAnchored,
+});

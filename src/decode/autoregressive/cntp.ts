@@ -15,13 +15,12 @@
  * greedily — greedy trials would all be the same path, and the reference only runs CNTP when
  * sampling. Perplexity is exp(−mean log p) with the model's temperature-1 probabilities.
  */
-import type { ParamValues } from '../params.js';
+import { paramSpecs, type ParamValuesOf } from '../params.js';
 import { softmaxRow } from '../head.js';
-import { tokenTextFor } from './models.js';
 import { rollout, type RolloutStep } from './rollout.js';
 import { drawCategorical, samplingDistribution, type SamplingOptions } from './sampling.js';
 import { selectRow } from './kv.js';
-import type { AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
+import { defineAutoregressiveStrategy, type AutoregressiveStrategy } from './types.js';
 
 export const CNTP_PUNCTUATION = ['.', ',', '\n', '?', '!', ':', ';', ')', ']', '}'];
 
@@ -37,14 +36,9 @@ function entropyOf(p: Float64Array): number {
   return h;
 }
 
-export function createCntp(params: ParamValues): AutoregressiveStrategy {
-  const maxTrials = params['max_trials'] as number;
-  const hLow = params['h_low'] as number;
-  const hHigh = params['h_high'] as number;
-  const maxTrialTokens = params['max_trial_tokens'] as number;
-  const trialTemperature = params['temperature'] as number;
+function createCntp(params: ParamValuesOf<typeof CNTP_PARAMS>): Omit<AutoregressiveStrategy, 'name'> {
+  const { max_trials: maxTrials, h_low: hLow, h_high: hHigh, max_trial_tokens: maxTrialTokens, temperature: trialTemperature } = params;
   return {
-    name: 'cntp',
     async step(session) {
       const scored = await session.score([], { logits: true });
       const { head, first, cache } = scored;
@@ -58,7 +52,7 @@ export function createCntp(params: ParamValues): AutoregressiveStrategy {
         session.commit([token], cache);
         return { tokens: [token], drafted: 0, accepted: 0 };
       }
-      const text = tokenTextFor('cntp', session);
+      const text = session.models.tokenText('cntp', 'to find punctuation');
       const eos = session.model.eosTokenIds;
       const ends = (t: number): boolean => eos.includes(t) || CNTP_PUNCTUATION.some((c) => text(t).includes(c));
       const logp0 = softmaxRow(head.logits!, first * V, V);
@@ -93,17 +87,18 @@ export function createCntp(params: ParamValues): AutoregressiveStrategy {
   };
 }
 
-export const cntp: AutoregressiveStrategyDefinition = {
+const CNTP_PARAMS = paramSpecs({
+  max_trials: { type: 'int', default: 40, min: 1, max: 256, description: 'trials at the highest entropy' },
+  h_low: { type: 'number', default: 0.01, min: 0, description: 'entropy (nats) below which one trial is used' },
+  h_high: { type: 'number', default: 1.5, min: 0, description: 'entropy (nats) at which max_trials are used' },
+  max_trial_tokens: { type: 'int', default: 32, min: 1, max: 1024, description: 'longest trial when no punctuation comes' },
+  temperature: { type: 'number', default: 1, min: 0.01, description: 'trial temperature when the session decodes greedily' },
+});
+
+export const cntp = defineAutoregressiveStrategy({
   name: 'cntp',
-  family: 'autoregressive',
   summary: 'when the next token is uncertain (high entropy), sample several trials to the next punctuation and keep the lowest-perplexity one',
   paper: 'Cautious Next Token Prediction (CNTP), 2025 (code: wyzjack/CNTP)',
-  params: {
-    max_trials: { type: 'int', default: 40, min: 1, max: 256, description: 'trials at the highest entropy' },
-    h_low: { type: 'number', default: 0.01, min: 0, description: 'entropy (nats) below which one trial is used' },
-    h_high: { type: 'number', default: 1.5, min: 0, description: 'entropy (nats) at which max_trials are used' },
-    max_trial_tokens: { type: 'int', default: 32, min: 1, max: 1024, description: 'longest trial when no punctuation comes' },
-    temperature: { type: 'number', default: 1, min: 0.01, description: 'trial temperature when the session decodes greedily' },
-  },
-  create: (params) => createCntp(params),
-};
+  params: CNTP_PARAMS,
+  create: createCntp,
+});

@@ -18,12 +18,13 @@
  */
 import { InputError } from '../../errors.js';
 import type { BidirectionalModel } from '../../runtime/types.js';
-import type { ParamValues } from '../params.js';
-import { Lazy, loadBidirectional, type Loaded } from './models.js';
+import { paramSpecs, type ParamValuesOf } from '../params.js';
+import { threadsParam } from './draft-params.js';
+import { Lazy, type Loaded } from './extra-models.js';
 import { drawCategorical, samplingDistribution } from './sampling.js';
 import type { ArSession } from './session.js';
-import type { AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
-import { cutAtEos, VERIFY_RULES, verifyAndCommit, type Draft, type VerifyRule } from './verify.js';
+import { defineAutoregressiveStrategy, type AutoregressiveStrategy } from './types.js';
+import { cutAtEos, VERIFY_RULES, verifyAndCommit, type Draft } from './verify.js';
 
 /** One denoising pass of the drafter over context + `block` masks → a draft block. */
 export async function diffusionDraft(drafter: BidirectionalModel, context: readonly number[], block: number, session: ArSession, probabilities: boolean): Promise<Draft> {
@@ -65,16 +66,12 @@ export async function diffusionDraft(drafter: BidirectionalModel, context: reado
   return draft;
 }
 
-export function createDeer(params: ParamValues, load?: (session: ArSession) => Promise<Loaded<BidirectionalModel>>): AutoregressiveStrategy {
-  const dir = params['drafter'] as string;
-  const block = params['block'] as number;
-  const rule = params['verify'] as VerifyRule;
-  const threads = params['threads'] as number;
+function createDeer(params: ParamValuesOf<typeof DEER_PARAMS>): Omit<AutoregressiveStrategy, 'name'> {
+  const { block, verify: rule } = params;
   const lazy = new Lazy<Loaded<BidirectionalModel>>();
   return {
-    name: 'deer',
     async step(session) {
-      const drafter = await lazy.get(() => (load ?? ((s: ArSession) => loadBidirectional('deer', 'drafter', dir, s.model, threads)))(session));
+      const drafter = await lazy.get(() => session.models.bidirectional({ owner: 'deer', what: 'drafter', model: params.drafter, threads: params.threads }));
       const n = Math.min(block, session.draftRoom());
       const probabilities = !session.greedy && rule !== 'greedy';
       let draft: Draft = { tokens: [] };
@@ -89,16 +86,17 @@ export function createDeer(params: ParamValues, load?: (session: ArSession) => P
   };
 }
 
-export const deer: AutoregressiveStrategyDefinition = {
+const DEER_PARAMS = paramSpecs({
+  drafter: { type: 'string', default: 'tiny-dlm', description: 'diffusion drafter: a checkpoint directory or a built-in model name' },
+  block: { type: 'int', default: 16, min: 1, max: 256, description: 'tokens drafted per denoising pass' },
+  verify: { type: 'string', default: 'greedy', choices: VERIFY_RULES, description: 'verification rule: greedy (exact match), sampling, block' },
+  threads: threadsParam('the drafter'),
+});
+
+export const deer = defineAutoregressiveStrategy({
   name: 'deer',
-  family: 'autoregressive',
   summary: 'a diffusion LM drafts a block in one denoising pass, the autoregressive target verifies it',
   paper: 'DEER: Draft with Diffusion, Verify with Autoregressive Models, 2025 (arXiv:2512.15176)',
-  params: {
-    drafter: { type: 'string', default: 'tiny-dlm', description: 'diffusion drafter: a checkpoint directory or a built-in model name' },
-    block: { type: 'int', default: 16, min: 1, max: 256, description: 'tokens drafted per denoising pass' },
-    verify: { type: 'string', default: 'greedy', choices: VERIFY_RULES, description: 'verification rule: greedy (exact match), sampling, block' },
-    threads: { type: 'int', default: 1, min: 0, max: 256, description: 'ORT threads of the drafter (0 = ORT default)' },
-  },
-  create: (params) => createDeer(params),
-};
+  params: DEER_PARAMS,
+  create: createDeer,
+});

@@ -10,7 +10,7 @@
  * distribution when sampling. Without a match the step is a plain decoding step. It pays off on
  * input-grounded tasks (copying, editing lists), where the answer repeats spans of the prompt.
  */
-import type { AutoregressiveStrategyDefinition } from './types.js';
+import { defineAutoregressiveStrategy } from './types.js';
 import { cutAtEos, verifyAndCommit } from './verify.js';
 
 /** HF's rule: the continuation of the first earlier match of the longest matching tail n-gram. */
@@ -35,27 +35,21 @@ export function lookupDraft(context: readonly number[], maxNgram: number, numTok
   return [];
 }
 
-export const lookup: AutoregressiveStrategyDefinition = {
+export const lookup = defineAutoregressiveStrategy({
   name: 'lookup',
-  family: 'autoregressive',
   summary: 'prompt lookup: copy the continuation of the last n-gram\'s earlier occurrence as the draft, verify by exact match',
   paper: 'Saxena 2023, Prompt Lookup Decoding (HF transformers prompt_lookup_num_tokens)',
   params: {
     num_tokens: { type: 'int', default: 10, min: 1, max: 256, description: 'draft tokens per lookup (HF prompt_lookup_num_tokens)' },
     max_ngram: { type: 'int', default: 2, min: 1, max: 16, description: 'longest tail n-gram matched (HF max_matching_ngram_size)' },
   },
-  create: (params) => {
-    const numTokens = params['num_tokens'] as number;
-    const maxNgram = params['max_ngram'] as number;
-    return {
-      name: 'lookup',
-      async step(session) {
-        const room = session.draftRoom();
-        const tokens = room > 0 ? lookupDraft(session.tokens, maxNgram, Math.min(numTokens, room)) : [];
-        const draft = cutAtEos({ tokens }, session.model.eosTokenIds);
-        const verdict = await verifyAndCommit(session, draft, 'greedy');
-        return { tokens: verdict.tokens, drafted: draft.tokens.length, accepted: verdict.accepted };
-      },
-    };
-  },
-};
+  create: ({ num_tokens: numTokens, max_ngram: maxNgram }) => ({
+    async step(session) {
+      const room = session.draftRoom();
+      const tokens = room > 0 ? lookupDraft(session.tokens, maxNgram, Math.min(numTokens, room)) : [];
+      const draft = cutAtEos({ tokens }, session.model.eosTokenIds);
+      const verdict = await verifyAndCommit(session, draft, 'greedy');
+      return { tokens: verdict.tokens, drafted: draft.tokens.length, accepted: verdict.accepted };
+    },
+  }),
+});

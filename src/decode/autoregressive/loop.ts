@@ -4,6 +4,7 @@
 import type { CausalModel } from '../../runtime/types.js';
 import { InputError } from '../../errors.js';
 import type { RandomSource } from '../diffusion/types.js';
+import type { ExtraModels } from './extra-models.js';
 import { ArSession } from './session.js';
 import type { SamplingOptions } from './sampling.js';
 import type { AutoregressiveStrategy } from './types.js';
@@ -14,8 +15,12 @@ export interface AutoregressiveOptions {
   rng: RandomSource;
   eosTokenIds: readonly number[];
   signal?: AbortSignal;
-  /** text of a token (strategies that look at punctuation, e.g. CNTP, use it when given) */
-  tokenText?: (id: number) => string;
+  /**
+   * the extra models strategies may ask for (draft models, drafters, the tokenizer's token text),
+   * loaded by the caller: `extraModelsFor(model)` (src/extra-model-loader.ts) reads them from disk;
+   * without it, strategies that need one stop on their first step saying which
+   */
+  models?: ExtraModels;
   /**
    * leave the strategy alive at the end (the caller reuses it for more prompts and disposes it
    * itself); by default the loop disposes it when the generation ends, however it ends
@@ -55,7 +60,7 @@ export async function* runAutoregressive(
   const maxTokens = Math.min(options.maxTokens, model.maxPositions - prompt.length);
   const session = new ArSession(model, prompt, options.sampling, options.rng);
   session.maxLength = prompt.length + maxTokens;
-  session.tokenText = options.tokenText;
+  if (options.models) session.models = options.models;
   let drafted = 0;
   let accepted = 0;
   let finishReason: 'stop' | 'length' = 'length';

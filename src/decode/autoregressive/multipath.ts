@@ -32,14 +32,15 @@
  */
 import type { CausalModel } from '../../runtime/types.js';
 import type { RandomSource } from '../diffusion/types.js';
+import { paramSpecs, type ParamValuesOf } from '../params.js';
 import { DraftRunner } from './draft-model.js';
-import { Lazy, loadCausal, type Loaded } from './models.js';
+import { DRAFT_MODEL_PARAMS, draftModelRequest, DRAFT_RUN_PARAMS } from './draft-params.js';
+import { Lazy, type Loaded } from './extra-models.js';
 import { drawCategorical } from './sampling.js';
 import type { ArSession } from './session.js';
 import { scorePaths } from './tree.js';
-import type { AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
+import { defineAutoregressiveStrategy, type AutoregressiveStrategy } from './types.js';
 import { residual, stopProbability, type TargetView } from './verify.js';
-import type { ParamValues } from '../params.js';
 
 export interface PathsVerdict {
   row: number;
@@ -110,18 +111,14 @@ export function verifyPathsBlock(paths: readonly (readonly number[])[], q: reado
   }
 }
 
-export function createMultipath(params: ParamValues, load?: (session: ArSession) => Promise<Loaded<CausalModel>>): AutoregressiveStrategy {
-  const dir = params['draft'] as string;
-  const threads = params['threads'] as number;
-  const K = params['paths'] as number;
-  const L = params['length'] as number;
+function createMultipath(params: ParamValuesOf<typeof MULTIPATH_PARAMS>): Omit<AutoregressiveStrategy, 'name'> {
+  const { paths: K, length: L } = params;
   const lazy = new Lazy<Loaded<CausalModel>>();
   let runner: DraftRunner | undefined;
   let current: ArSession | undefined;
   return {
-    name: 'multipath',
     async step(session) {
-      const draft = await lazy.get(() => (load ?? ((s: ArSession) => loadCausal('multipath', 'draft model', dir, s.model, threads, params['in_process'] as boolean)))(session));
+      const draft = await lazy.get(() => session.models.causal(draftModelRequest('multipath', params)));
       if (session !== current || !runner) {
         current = session;
         runner = new DraftRunner(draft.model);
@@ -150,17 +147,17 @@ export function createMultipath(params: ParamValues, load?: (session: ArSession)
   };
 }
 
-export const multipath: AutoregressiveStrategyDefinition = {
+const MULTIPATH_PARAMS = paramSpecs({
+  ...DRAFT_MODEL_PARAMS,
+  paths: { type: 'int', default: 4, min: 1, max: 64, description: 'draft paths per round (K)' },
+  length: { type: 'int', default: 8, min: 1, max: 128, description: 'tokens per path (L)' },
+  ...DRAFT_RUN_PARAMS,
+});
+
+export const multipath = defineAutoregressiveStrategy({
   name: 'multipath',
-  family: 'autoregressive',
   summary: 'K draft paths verified in one target forward (tree attention, else batched rows) with greedy multi-path block verification (GBV)',
   paper: 'Thomas & Pal 2026, Greedy Multi-Path Block Verification (arXiv:2602.16961); BV: Sun et al., ICLR 2025',
-  params: {
-    draft: { type: 'string', default: 'tiny-ar-draft', description: 'draft model: a checkpoint directory or a built-in model name' },
-    paths: { type: 'int', default: 4, min: 1, max: 64, description: 'draft paths per round (K)' },
-    length: { type: 'int', default: 8, min: 1, max: 128, description: 'tokens per path (L)' },
-    threads: { type: 'int', default: 1, min: 0, max: 256, description: 'ORT threads of the draft model (0 = ORT default)' },
-    in_process: { type: 'boolean', default: true, description: 'run the draft model on the calling thread (no worker hop per draft token)' },
-  },
-  create: (params) => createMultipath(params),
-};
+  params: MULTIPATH_PARAMS,
+  create: createMultipath,
+});

@@ -45,12 +45,13 @@
  */
 import { availableParallelism } from 'node:os';
 import type { CausalModel } from '../../runtime/types.js';
-import type { ParamValues } from '../params.js';
+import { paramSpecs, type ParamValuesOf } from '../params.js';
 import { DraftRunner, type Proposal } from './draft-model.js';
-import { Lazy, loadCausal, type Loaded } from './models.js';
-import { draftModelStrategy, DRAFT_PARAMS } from './speculative.js';
+import { DRAFT_LOOP_PARAMS, DRAFT_MODEL_PARAMS, draftModelRequest, DRAFT_RUN_PARAMS } from './draft-params.js';
+import { Lazy, type Loaded } from './extra-models.js';
+import { draftModelStrategy } from './speculative.js';
 import type { ArSession } from './session.js';
-import type { ArStepResult, AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
+import { defineAutoregressiveStrategy, type ArStepResult, type AutoregressiveStrategy } from './types.js';
 import { targetView, verifyDraft, type Draft } from './verify.js';
 
 /**
@@ -142,27 +143,20 @@ export function canOverlap(target: CausalModel, cores = availableParallelism()):
   return target.cpuThreads === undefined || target.cpuThreads < cores;
 }
 
-export function createPearl(params: ParamValues, load?: (session: ArSession) => Promise<Loaded<CausalModel>>): AutoregressiveStrategy {
-  const dir = params['draft'] as string;
-  const threads = params['threads'] as number;
-  const inProcess = params['in_process'] as boolean;
-  const fixedGamma = params['gamma'] as number;
-  const maxGamma = params['max_gamma'] as number;
-  const overlap = params['overlap'] as 'auto' | 'on' | 'off';
+function createPearl(params: ParamValuesOf<typeof PEARL_PARAMS>): Omit<AutoregressiveStrategy, 'name'> {
+  const { gamma: fixedGamma, max_gamma: maxGamma, overlap } = params;
   const lazy = new Lazy<Loaded<CausalModel>>();
-  const loadDraft = (session: ArSession): Promise<Loaded<CausalModel>> =>
-    lazy.get(() => (load ?? ((s: ArSession) => loadCausal('pearl', 'draft model', dir, s.model, threads, inProcess)))(session));
+  const loadDraft = (session: ArSession): Promise<Loaded<CausalModel>> => lazy.get(() => session.models.causal(draftModelRequest('pearl', params)));
   /**
    * Rounds in turn when nothing can overlap: speculative decoding's loop with the same draft
    * (which this strategy owns: the loop gets it without the right to dispose it).
    */
   const inTurn = draftModelStrategy(
-    'pearl',
     {
-      gamma: fixedGamma > 0 ? fixedGamma : (DRAFT_PARAMS['gamma']!.default as number),
+      gamma: fixedGamma > 0 ? fixedGamma : DRAFT_LOOP_PARAMS.gamma.default,
       schedule: fixedGamma > 0 ? 'constant' : 'heuristic',
       maxGamma: Math.max(maxGamma, fixedGamma),
-      confidence: DRAFT_PARAMS['confidence']!.default as number,
+      confidence: DRAFT_LOOP_PARAMS.confidence.default,
       verify: 'sampling',
     },
     async (session) => {
@@ -197,7 +191,6 @@ export function createPearl(params: ParamValues, load?: (session: ArSession) => 
   };
 
   return {
-    name: 'pearl',
     async step(session): Promise<ArStepResult> {
       const draft = await loadDraft(session);
       if (session !== current || !runner) {
@@ -260,18 +253,19 @@ export function createPearl(params: ParamValues, load?: (session: ArSession) => 
   };
 }
 
-export const pearl: AutoregressiveStrategyDefinition = {
+const PEARL_PARAMS = paramSpecs({
+  ...DRAFT_MODEL_PARAMS,
+  gamma: { type: 'int', default: 0, min: 0, max: 128, description: 'draft tokens per round; 0 = as many as fit in the target\'s forward (draft while it runs; measured speed ratio for a target on the calling thread)' },
+  max_gamma: { type: 'int', default: 16, min: 1, max: 128, description: 'upper bound of the draft length when gamma=0' },
+  ...DRAFT_RUN_PARAMS,
+  in_process: { ...DRAFT_RUN_PARAMS.in_process, description: 'run the draft on the calling thread (overlapping the target\'s worker) instead of its own worker' },
+  overlap: { type: 'string', default: 'auto', choices: ['auto', 'on', 'off'], description: 'draft during the target\'s forward: auto = only when the target leaves a CPU core free (else draft and verify in turn, as speculative decoding)' },
+});
+
+export const pearl = defineAutoregressiveStrategy({
   name: 'pearl',
-  family: 'autoregressive',
   summary: 'draft and target run concurrently (pre-verify / post-verify), so the draft length adapts on its own',
   paper: 'Liu et al., PEARL: Parallel Speculative Decoding with Adaptive Draft Length, ICLR 2025 (arXiv:2408.11850)',
-  params: {
-    draft: { type: 'string', default: 'tiny-ar-draft', description: 'draft model: a checkpoint directory or a built-in model name' },
-    gamma: { type: 'int', default: 0, min: 0, max: 128, description: 'draft tokens per round; 0 = as many as fit in the target\'s forward (draft while it runs; measured speed ratio for a target on the calling thread)' },
-    max_gamma: { type: 'int', default: 16, min: 1, max: 128, description: 'upper bound of the draft length when gamma=0' },
-    threads: { type: 'int', default: 1, min: 0, max: 256, description: 'ORT threads of the draft model (0 = ORT default)' },
-    in_process: { type: 'boolean', default: true, description: 'run the draft on the calling thread (overlapping the target\'s worker) instead of its own worker' },
-    overlap: { type: 'string', default: 'auto', choices: ['auto', 'on', 'off'], description: 'draft during the target\'s forward: auto = only when the target leaves a CPU core free (else draft and verify in turn, as speculative decoding)' },
-  },
-  create: (params) => createPearl(params),
-};
+  params: PEARL_PARAMS,
+  create: createPearl,
+});

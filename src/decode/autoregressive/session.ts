@@ -13,6 +13,7 @@
  */
 import type { CausalModel, DecodeHeadOutput, KvCache } from '../../runtime/types.js';
 import type { RandomSource } from '../diffusion/types.js';
+import { NO_EXTRA_MODELS, type ExtraModels } from './extra-models.js';
 import { replicateCache, selectRow } from './kv.js';
 import { drawCategorical, samplingDistribution, type SamplingOptions } from './sampling.js';
 
@@ -50,8 +51,8 @@ export class ArSession {
   nfe = 0;
   /** the loop stops at this many tokens (prompt + generated); strategies size their drafts by it */
   maxLength = Number.POSITIVE_INFINITY;
-  /** text of a token, when the caller knows the tokenizer (CNTP's punctuation test uses it) */
-  tokenText: ((id: number) => string) | undefined;
+  /** the extra models and tokenizer text the caller gave (draft models, drafters, …) */
+  models: ExtraModels = NO_EXTRA_MODELS;
   readonly stats: DraftStats = { verifies: 0, draftForwards: 0 };
 
   constructor(

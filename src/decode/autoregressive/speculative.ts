@@ -20,56 +20,24 @@
  * Output: with verify=greedy (and at temperature 0 with every rule) identical to plain decoding
  * of the target; with sampling/block exactly the target's sampling distribution.
  */
-import type { ParamSpecs, ParamValues } from '../params.js';
 import type { CausalModel } from '../../runtime/types.js';
 import { DraftLength, DraftRunner } from './draft-model.js';
-import { Lazy, loadCausal, type Loaded } from './models.js';
+import { DRAFT_LOOP_PARAMS, DRAFT_MODEL_PARAMS, draftModelRequest, DRAFT_RUN_PARAMS, draftSettings, type DraftModelSettings } from './draft-params.js';
+import { Lazy, type Loaded } from './extra-models.js';
 import type { ArSession } from './session.js';
-import type { ArStepResult, AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
-import { VERIFY_RULES, verifyAndCommit, type VerifyRule } from './verify.js';
-
-export const DRAFT_PARAMS: ParamSpecs = {
-  gamma: { type: 'int', default: 5, min: 1, max: 128, description: 'draft tokens per round to start with (γ)' },
-  schedule: { type: 'string', default: 'heuristic', choices: ['heuristic', 'constant'], description: 'draft length schedule: heuristic = +2 on full accept, −1 on reject (HF)' },
-  max_gamma: { type: 'int', default: 32, min: 1, max: 256, description: 'upper bound of the adaptive draft length' },
-  confidence: { type: 'number', default: 0.4, min: 0, max: 1, description: 'stop drafting after a token the draft gives less than this probability (0 = never)' },
-  threads: { type: 'int', default: 1, min: 0, max: 256, description: 'ORT threads of the draft model (0 = ORT default)' },
-  in_process: { type: 'boolean', default: true, description: 'run the draft model on the calling thread (no worker hop per draft token)' },
-};
-
-export const VERIFY_PARAM: ParamSpecs = {
-  verify: { type: 'string', default: 'greedy', choices: VERIFY_RULES, description: 'verification rule: greedy (exact match), sampling (Leviathan/Chen), block (Sun et al.)' },
-};
-
-export interface DraftModelSettings {
-  gamma: number;
-  schedule: 'heuristic' | 'constant';
-  maxGamma: number;
-  confidence: number;
-  verify: VerifyRule;
-}
-
-export function draftSettings(params: ParamValues): DraftModelSettings {
-  return {
-    gamma: params['gamma'] as number,
-    schedule: params['schedule'] as 'heuristic' | 'constant',
-    maxGamma: Math.max(params['max_gamma'] as number, params['gamma'] as number),
-    confidence: params['confidence'] as number,
-    verify: (params['verify'] as VerifyRule | undefined) ?? 'greedy',
-  };
-}
+import { defineAutoregressiveStrategy, type ArStepResult, type AutoregressiveStrategy } from './types.js';
+import { verifyAndCommit } from './verify.js';
 
 /**
  * The draft-model draft-and-verify loop, shared by `speculative` (a separate draft LM) and
  * `layerskip` (the target with skipped layers). `load` gives the draft on the first step.
  */
-export function draftModelStrategy(name: string, settings: DraftModelSettings, load: (session: ArSession) => Promise<Loaded<CausalModel>>): AutoregressiveStrategy {
+export function draftModelStrategy(settings: DraftModelSettings, load: (session: ArSession) => Promise<Loaded<CausalModel>>): Omit<AutoregressiveStrategy, 'name'> {
   const lazy = new Lazy<Loaded<CausalModel>>();
   const length = new DraftLength(settings.gamma, settings.schedule, settings.maxGamma);
   let runner: DraftRunner | undefined;
   let current: ArSession | undefined;
   return {
-    name,
     async step(session): Promise<ArStepResult> {
       const draft = await lazy.get(() => load(session));
       if (session !== current || !runner) {
@@ -94,23 +62,14 @@ export function draftModelStrategy(name: string, settings: DraftModelSettings, l
   };
 }
 
-/** Speculative decoding with the given draft model source (tests pass a scripted model via `borrowed`). */
-export function createSpeculative(params: ParamValues, load?: (session: ArSession) => Promise<Loaded<CausalModel>>): AutoregressiveStrategy {
-  const dir = params['draft'] as string;
-  const threads = params['threads'] as number;
-  const inProcess = params['in_process'] as boolean;
-  return draftModelStrategy('speculative', draftSettings(params), load ?? ((session) => loadCausal('speculative', 'draft model', dir, session.model, threads, inProcess)));
-}
-
-export const speculative: AutoregressiveStrategyDefinition = {
+export const speculative = defineAutoregressiveStrategy({
   name: 'speculative',
-  family: 'autoregressive',
   summary: 'a small draft model proposes γ tokens, the target verifies them in one forward (greedy / speculative sampling / block verification)',
   paper: 'Leviathan et al. 2023 (arXiv:2211.17192); Chen et al. 2023 (arXiv:2302.01318); block verification: Sun et al., ICLR 2025 (arXiv:2403.10444)',
   params: {
-    draft: { type: 'string', default: 'tiny-ar-draft', description: 'draft model: a checkpoint directory or a built-in model name' },
-    ...VERIFY_PARAM,
-    ...DRAFT_PARAMS,
+    ...DRAFT_MODEL_PARAMS,
+    ...DRAFT_LOOP_PARAMS,
+    ...DRAFT_RUN_PARAMS,
   },
-  create: (params) => createSpeculative(params),
-};
+  create: (params) => draftModelStrategy(draftSettings(params), (session) => session.models.causal(draftModelRequest('speculative', params))),
+});

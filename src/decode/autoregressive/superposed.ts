@@ -30,10 +30,10 @@
  */
 import { OptionError } from '../../errors.js';
 import type { CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from '../../runtime/types.js';
-import type { ParamValues } from '../params.js';
+import { paramSpecs, type ParamValuesOf } from '../params.js';
 import { softmaxRow } from '../head.js';
 import type { ArSession } from './session.js';
-import type { AutoregressiveStrategy, AutoregressiveStrategyDefinition } from './types.js';
+import { defineAutoregressiveStrategy, type AutoregressiveStrategy } from './types.js';
 
 /** A causal model whose graph can take input embeddings instead of token ids. */
 export interface EmbeddingCausalModel extends CausalModel {
@@ -116,18 +116,17 @@ function topTokens(logits: Float32Array, offset: number, vocab: number, temp: nu
   return order.map((v) => ({ token: v, p: probs[v]! / sum }));
 }
 
-export function createSuperposed(params: ParamValues): AutoregressiveStrategy & { readonly lastDrafts: number[][] } {
+function createSuperposed(params: ParamValuesOf<typeof SUPERPOSED_PARAMS>): Omit<AutoregressiveStrategy, 'name'> & { readonly lastDrafts: number[][] } {
   const s: SuperposedSettings = {
-    drafts: params['drafts'] as number,
-    nTokenSample: params['n_token_sample'] as number,
-    alpha: params['alpha'] as number,
-    temp: params['temp'] as number,
+    drafts: params.drafts,
+    nTokenSample: params.n_token_sample,
+    alpha: params.alpha,
+    temp: params.temp,
     iWeights: [0.01, 0.04, 0.15, 0.18, 0.12],
     penalty: 200,
   };
   let lastDrafts: number[][] = [];
   return {
-    name: 'superposed',
     get lastDrafts() {
       return lastDrafts;
     },
@@ -197,16 +196,17 @@ export function createSuperposed(params: ParamValues): AutoregressiveStrategy & 
   };
 }
 
-export const superposed: AutoregressiveStrategyDefinition = {
+const SUPERPOSED_PARAMS = paramSpecs({
+  drafts: { type: 'int', default: 3, min: 1, max: 64, description: 'drafts kept (k)' },
+  n_token_sample: { type: 'int', default: 9, min: 1, max: 1024, description: 'top tokens of the model considered per step' },
+  alpha: { type: 'number', default: 0.54, min: 0, max: 1, description: 'weight of the n-gram log-probability' },
+  temp: { type: 'number', default: 0.06, min: 0.001, description: 'softmax temperature of the model\'s distribution' },
+});
+
+export const superposed = defineAutoregressiveStrategy({
   name: 'superposed',
-  family: 'autoregressive',
   summary: 'k drafts from one forward per token by feeding a superposition of the drafts\' token embeddings, rescored with n-grams',
   paper: 'Shen et al. 2024, Superposed Decoding: Multiple Generations from a Single Autoregressive Inference Pass (code: RAIVNLab/SuperposedDecoding)',
-  params: {
-    drafts: { type: 'int', default: 3, min: 1, max: 64, description: 'drafts kept (k)' },
-    n_token_sample: { type: 'int', default: 9, min: 1, max: 1024, description: 'top tokens of the model considered per step' },
-    alpha: { type: 'number', default: 0.54, min: 0, max: 1, description: 'weight of the n-gram log-probability' },
-    temp: { type: 'number', default: 0.06, min: 0.001, description: 'softmax temperature of the model\'s distribution' },
-  },
-  create: (params) => createSuperposed(params),
-};
+  params: SUPERPOSED_PARAMS,
+  create: createSuperposed,
+});
