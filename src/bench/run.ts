@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { BUILTIN_MODELS_DIR, defaultGenLength, encodePrompt, generateText, textUntilEos, loadModel, resolveModelDir, type GenerateOptions, type ParadecModel } from '../api.js';
 import { OptionError, ParadecError } from '../errors.js';
+import { diffusionScheduleOf } from '../model/architectures.js';
 import { countCheckpointParams, loadCheckpoint } from '../model/checkpoint.js';
 import { AUTOREGRESSIVE_STRATEGIES, DIFFUSION_STRATEGIES, findAutoregressiveStrategy, type AnyStrategyDefinition } from '../decode/registry.js';
 import { runAutoregressive, type ArResult } from '../decode/autoregressive/loop.js';
@@ -249,7 +250,7 @@ async function oracleRow(guard: ReturnType<typeof guarded>, inst: TaskInstance, 
     genLength: gen.genLength!,
     temperature: 0,
     cfgScale: 0,
-    schedule: model.config.architecture === 'dream' ? 'dream' : 'llada',
+    schedule: diffusionScheduleOf(model.config.architecture),
     rng: new Rng(seedFrom(seed, inst.id)),
   };
   if (gen.steps !== undefined) loop.steps = gen.steps;
