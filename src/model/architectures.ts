@@ -7,15 +7,17 @@
  * everything downstream of loading reads the normalized ModelConfig that the parser fills from
  * them (`causal`, `shiftLogits`, `attentionBias`, `qkNorm`, ...), which is what the graph
  * compiler and the reference forward switch on. (llama.cpp keys behaviour on declared traits
- * the same way, not on names.) Names appear only in messages, so errors keep saying which
- * architecture they are about.
+ * the same way, not on names.) Elsewhere a name is only chosen (the trainer exports 'llada' or
+ * 'llama') or printed (errors keep saying which architecture they are about), never tested to
+ * decide what to do.
  *
  * Adding an architecture
  *
  *   1. Add an entry to TABLE below. Its key becomes a member of `Architecture`. Most new
  *      entries reuse a config spelling (OLMO_CONFIG / HF_CONFIG), a tensor naming (LLADA_TENSORS
  *      / HF_TENSORS) and a list of rejected features; write new ones next to those only when the
- *      architecture's published checkpoints really spell things differently.
+ *      architecture's published checkpoints really spell things differently (a new spelling
+ *      `style` also needs its writer in checkpoint.ts).
  *   2. Add its published names to test/model/architectures.test.ts (the compiler makes you: the
  *      expectations are a Record over `Architecture`). That test writes a random checkpoint of
  *      every entry, loads it back and checks each trait; the runtime, reference and cache tests
