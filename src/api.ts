@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, OptionError } from './errors.js';
 import { resolveModelDir } from './model/locate.js';
+import { diffusionScheduleOf } from './model/architectures.js';
 import { loadCheckpoint } from './model/checkpoint.js';
 import { loadTokenizer, type ChatMessage, type TextTokenizer } from './model/tokenizer.js';
 import type { ModelConfig } from './model/types.js';
@@ -262,7 +263,7 @@ async function* generateDiffusionRows(model: ParadecModel, rows: number[][], opt
     blockLength: options.blockLength,
     temperature: options.temperature ?? 0,
     cfgScale: options.cfgScale ?? 0,
-    schedule: model.config.architecture === 'dream' ? 'dream' : 'llada',
+    schedule: diffusionScheduleOf(model.config.architecture),
     ...(options.cache !== undefined && options.cache !== 'none'
       ? { cache: { mode: options.cache, refresh: options.cacheRefresh, active: options.cacheOptions?.active, window: options.cacheOptions?.window, margin: options.cacheOptions?.margin } }
       : {}),

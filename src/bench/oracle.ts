@@ -3,6 +3,7 @@
  * diffusion model. Its references are the model's own one-token-per-step answer, which no
  * `strategyOptions` can carry, so this runs the two passes on the diffusion loop itself.
  */
+import { diffusionScheduleOf } from '../model/architectures.js';
 import { encodePrompt, textUntilEos, type GenerateOptions } from '../api.js';
 import { runDiffusion, type DiffusionOptions } from '../decode/diffusion/loop.js';
 import { createOracle } from '../decode/diffusion/oracle.js';
@@ -31,7 +32,7 @@ export async function oracleRow(guard: GuardedModel, inst: TaskInstance, gen: Ge
     genLength: gen.genLength!,
     temperature: 0,
     cfgScale: 0,
-    schedule: model.config.architecture === 'dream' ? 'dream' : 'llada',
+    schedule: diffusionScheduleOf(model.config.architecture),
     rng: new Rng(seedFrom(seed, inst.id)),
   };
   if (gen.steps !== undefined) loop.steps = gen.steps;

@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, OptionError } from '../errors.js';
+import { ARCHITECTURES } from './architectures.js';
 import { readModelConfig } from './config.js';
 import { loadTensorTable, writeSafetensors, type TensorEntry, type TensorToWrite } from './safetensors.js';
 import { writeWordTokenizer, type WordTokenizerOptions } from './tokenizer.js';
@@ -65,7 +66,10 @@ export interface CheckpointDims {
   /** default numHeads */
   numKvHeads?: number;
   intermediateSize: number;
-  /** default hiddenSize / numHeads; written as `head_dim` when it differs, and always for qwen3 */
+  /**
+   * default hiddenSize / numHeads; written as `head_dim` when it differs, and always where the
+   * architecture requires the key (qwen3); must not differ where it has none (llada)
+   */
   headDim?: number;
   /** default 2048 */
   maxPositions?: number;
@@ -75,9 +79,12 @@ export interface CheckpointDims {
   rmsNormEps?: number;
   /** default false */
   tieWordEmbeddings?: boolean;
-  /** llada only (`include_qkv_bias`); qwen2/dream always have q/k/v biases, llama/qwen3 never. */
+  /**
+   * Only where the architecture's config has a switch for it (llada's `include_qkv_bias`, default
+   * false); the others always (qwen2, dream) or never (llama, qwen3) have q/k/v biases.
+   */
   attentionBias?: boolean;
-  /** default vocabSize - 1 for llada/dream (required there), none otherwise */
+  /** default vocabSize - 1 for diffusion architectures (llada, dream: required there), none otherwise */
   maskTokenId?: number | null;
   /** default [2] (the word tokenizer's `<|eos|>`) */
   eosTokenIds?: number[];
@@ -122,6 +129,11 @@ function isRandom(w: CanonicalTensors | RandomWeights): w is RandomWeights {
 }
 
 
+/** The mask token a checkpoint gets when the caller names none: the last id for a diffusion model. */
+function defaultMaskTokenId(arch: Architecture, vocabSize: number): number | null {
+  return ARCHITECTURES[arch].diffusion ? vocabSize - 1 : null;
+}
+
 function positiveInt(what: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new OptionError(`writeCheckpoint: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
   return v;
@@ -141,11 +153,11 @@ function normalizeDims(arch: Architecture, d: CheckpointDims): LayoutDims & {
   }
   const headDim = positiveInt('headDim', d.headDim ?? hiddenSize / numHeads);
   if (headDim % 2 !== 0) throw new OptionError(`writeCheckpoint: headDim ${headDim} must be even for RoPE`);
-  if (arch === 'llada' && headDim * numHeads !== hiddenSize) {
-    throw new OptionError(`writeCheckpoint: llada has no head_dim key, so headDim must equal hiddenSize / numHeads`);
+  const traits = ARCHITECTURES[arch];
+  if (traits.headDim === 'derived' && headDim * numHeads !== hiddenSize) {
+    throw new OptionError(`writeCheckpoint: ${arch} has no head_dim key, so headDim must equal hiddenSize / numHeads`);
   }
-  const diffusion = arch === 'llada' || arch === 'dream';
-  const maskTokenId = d.maskTokenId ?? (diffusion ? vocabSize - 1 : null);
+  const maskTokenId = d.maskTokenId ?? defaultMaskTokenId(arch, vocabSize);
   const ids: [string, number | null][] = [
     ['maskTokenId', maskTokenId], ['bosTokenId', d.bosTokenId === undefined ? 1 : d.bosTokenId],
     ['padTokenId', d.padTokenId === undefined ? 0 : d.padTokenId], ...(d.eosTokenIds ?? [2]).map((id): [string, number] => ['eosTokenIds', id]),
@@ -159,8 +171,8 @@ function normalizeDims(arch: Architecture, d: CheckpointDims): LayoutDims & {
     architecture: arch, vocabSize, hiddenSize, numLayers: positiveInt('numLayers', d.numLayers), numHeads, numKvHeads, headDim,
     intermediateSize: positiveInt('intermediateSize', d.intermediateSize),
     tieWordEmbeddings: d.tieWordEmbeddings ?? false,
-    attentionBias: arch === 'qwen2' || arch === 'dream' || (arch === 'llada' && (d.attentionBias ?? false)),
-    qkNorm: arch === 'qwen3',
+    attentionBias: typeof traits.attentionBias === 'boolean' ? traits.attentionBias : (d.attentionBias ?? false),
+    qkNorm: traits.qkNorm,
     maxPositions: positiveInt('maxPositions', d.maxPositions ?? 2048),
     ropeTheta: d.ropeTheta ?? 10000, rmsNormEps: d.rmsNormEps ?? 1e-5,
     maskTokenId, eosTokenIds: d.eosTokenIds ?? [2],
@@ -180,35 +192,53 @@ function ropeScalingJson(s: RopeScaling | null): Record<string, unknown> | null 
 
 const TORCH_DTYPE: Record<WeightDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
-/** config.json in the architecture's own key names. */
-function configJson(d: ReturnType<typeof normalizeDims>, dtype: WeightDtype): Record<string, unknown> {
-  const eos = d.eosTokenIds.length === 1 ? d.eosTokenIds[0] : d.eosTokenIds;
-  if (d.architecture === 'llada') {
-    return {
-      model_type: 'llada', architectures: ['LLaDAModelLM'],
-      d_model: d.hiddenSize, n_heads: d.numHeads, n_kv_heads: d.numKvHeads, n_layers: d.numLayers,
-      mlp_hidden_size: d.intermediateSize, vocab_size: d.vocabSize, embedding_size: d.vocabSize,
-      max_sequence_length: d.maxPositions, rope_theta: d.ropeTheta, rms_norm_eps: d.rmsNormEps,
-      mask_token_id: d.maskTokenId, eos_token_id: eos, pad_token_id: d.padTokenId, bos_token_id: d.bosTokenId,
-      weight_tying: d.tieWordEmbeddings, include_bias: false, include_qkv_bias: d.attentionBias,
-      block_type: 'llama', activation_type: 'silu', layer_norm_type: 'rms', rope: true, alibi: false,
-      scale_logits: false, rope_scaling: ropeScalingJson(d.ropeScaling), torch_dtype: TORCH_DTYPE[dtype],
-    };
-  }
-  const archName = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', dream: 'DreamModel' }[d.architecture];
-  const cfg: Record<string, unknown> = {
-    model_type: d.architecture === 'dream' ? 'Dream' : d.architecture, architectures: [archName],
-    hidden_size: d.hiddenSize, num_attention_heads: d.numHeads, num_key_value_heads: d.numKvHeads,
-    num_hidden_layers: d.numLayers, intermediate_size: d.intermediateSize, vocab_size: d.vocabSize,
-    max_position_embeddings: d.maxPositions, rope_theta: d.ropeTheta, rms_norm_eps: d.rmsNormEps,
-    tie_word_embeddings: d.tieWordEmbeddings, hidden_act: 'silu',
-    bos_token_id: d.bosTokenId, eos_token_id: eos, pad_token_id: d.padTokenId,
+type NormalizedDims = ReturnType<typeof normalizeDims>;
+
+/** config.json in the architecture's own key names (the order of its spelling's style). */
+function configJson(d: NormalizedDims, dtype: WeightDtype): Record<string, unknown> {
+  const traits = ARCHITECTURES[d.architecture];
+  const cfg = traits.config.style === 'olmo' ? olmoStyleConfig(d, dtype) : hfStyleConfig(d, dtype);
+  // A configurable bias switch is listed among the written switches at its default; this keeps its place.
+  if (typeof traits.attentionBias !== 'boolean') cfg[traits.attentionBias.key] = d.attentionBias;
+  return cfg;
+}
+
+function eosJson(d: NormalizedDims): number | number[] | undefined {
+  return d.eosTokenIds.length === 1 ? d.eosTokenIds[0] : d.eosTokenIds;
+}
+
+/** LLaDA's layout: OLMo's keys, token ids before the block switches. */
+function olmoStyleConfig(d: NormalizedDims, dtype: WeightDtype): Record<string, unknown> {
+  const traits = ARCHITECTURES[d.architecture];
+  const keys = traits.config;
+  return {
+    model_type: traits.modelType, architectures: [traits.hfClass],
+    [keys.hiddenSize]: d.hiddenSize, [keys.numHeads]: d.numHeads, [keys.numKvHeads]: d.numKvHeads, [keys.numLayers]: d.numLayers,
+    [keys.intermediateSize]: d.intermediateSize, [keys.vocabSize]: d.vocabSize,
+    ...(keys.embeddingRows !== undefined ? { [keys.embeddingRows]: d.vocabSize } : {}),
+    [keys.maxPositions]: d.maxPositions, rope_theta: d.ropeTheta, rms_norm_eps: d.rmsNormEps,
+    mask_token_id: d.maskTokenId, eos_token_id: eosJson(d), pad_token_id: d.padTokenId, bos_token_id: d.bosTokenId,
+    [keys.tieWordEmbeddings]: d.tieWordEmbeddings, ...traits.writtenSwitches,
     rope_scaling: ropeScalingJson(d.ropeScaling), torch_dtype: TORCH_DTYPE[dtype],
   };
-  if (d.architecture === 'qwen3' || d.headDim * d.numHeads !== d.hiddenSize) cfg['head_dim'] = d.headDim;
-  if (d.architecture === 'qwen2' || d.architecture === 'dream') cfg['use_sliding_window'] = false;
-  if (d.architecture === 'llama' || d.architecture === 'qwen3') cfg['attention_bias'] = false;
-  if (d.architecture === 'dream') cfg['mask_token_id'] = d.maskTokenId;
+}
+
+/** The transformers layout: PretrainedConfig's keys, architecture-specific switches last. */
+function hfStyleConfig(d: NormalizedDims, dtype: WeightDtype): Record<string, unknown> {
+  const traits = ARCHITECTURES[d.architecture];
+  const keys = traits.config;
+  const cfg: Record<string, unknown> = {
+    model_type: traits.modelType, architectures: [traits.hfClass],
+    [keys.hiddenSize]: d.hiddenSize, [keys.numHeads]: d.numHeads, [keys.numKvHeads]: d.numKvHeads,
+    [keys.numLayers]: d.numLayers, [keys.intermediateSize]: d.intermediateSize, [keys.vocabSize]: d.vocabSize,
+    [keys.maxPositions]: d.maxPositions, rope_theta: d.ropeTheta, rms_norm_eps: d.rmsNormEps,
+    [keys.tieWordEmbeddings]: d.tieWordEmbeddings, hidden_act: 'silu',
+    bos_token_id: d.bosTokenId, eos_token_id: eosJson(d), pad_token_id: d.padTokenId,
+    rope_scaling: ropeScalingJson(d.ropeScaling), torch_dtype: TORCH_DTYPE[dtype],
+  };
+  if (traits.headDim === 'required' || d.headDim * d.numHeads !== d.hiddenSize) cfg['head_dim'] = d.headDim;
+  Object.assign(cfg, traits.writtenSwitches);
+  if (traits.diffusion) cfg['mask_token_id'] = d.maskTokenId;
   return cfg;
 }
 
@@ -334,7 +364,7 @@ export function writeRandomCheckpoint(dir: string, options: RandomCheckpointOpti
   if (sharded !== undefined) writeOptions.sharded = sharded;
   if (extraConfig !== undefined) writeOptions.extraConfig = extraConfig;
   const written = writeCheckpoint(dir, architecture, dims, scale === undefined ? { seed } : { seed, scale }, writeOptions);
-  const maskTokenId = dims.maskTokenId ?? (architecture === 'llada' || architecture === 'dream' ? dims.vocabSize - 1 : null);
+  const maskTokenId = dims.maskTokenId ?? defaultMaskTokenId(architecture, dims.vocabSize);
   const tokOptions: WordTokenizerOptions = { vocabSize: dims.vocabSize, maskTokenId };
   if (words !== undefined) tokOptions.words = words;
   if (chatTemplate !== undefined) tokOptions.chatTemplate = chatTemplate;

@@ -3,38 +3,28 @@
  *
  * Each architecture spells its hyper-parameters differently (LLaDA keeps OLMo's `d_model`,
  * `n_heads`, ...; the HF families use `hidden_size`, ...). Everything downstream reads only the
- * normalized ModelConfig, so this is the one place that knows the spellings. It is deliberately
- * strict: a config feature we do not implement (biases on every linear, sliding windows, ALiBi,
- * unknown RoPE scaling) is rejected with a ConfigError instead of being silently ignored, because
- * ignoring it would produce a model that runs and emits wrong tokens.
+ * normalized ModelConfig, so this is the one place that reads the spellings, which the
+ * architecture table (architectures.ts) declares. It is deliberately strict: a config feature we
+ * do not implement (biases on every linear, sliding windows, ALiBi, unknown RoPE scaling) is
+ * rejected with a ConfigError instead of being silently ignored, because ignoring it would
+ * produce a model that runs and emits wrong tokens.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, ConfigError } from '../errors.js';
-import type { Architecture, ModelConfig, RopeScaling } from './types.js';
+import { ARCHITECTURES, architectureForModelType, SUPPORTED_MODEL_TYPES, type Architecture } from './architectures.js';
+import type { ModelConfig, RopeScaling } from './types.js';
 
-export const SUPPORTED_MODEL_TYPES: readonly string[] = ['llada', 'dream', 'Dream', 'llama', 'qwen2', 'qwen3'];
+export { SUPPORTED_MODEL_TYPES };
 
 /** Map config.json's `model_type` to an Architecture, or throw naming the supported list. */
 export function architectureOf(modelType: unknown, file = 'config.json'): Architecture {
-  switch (modelType) {
-    case 'llada':
-      return 'llada';
-    case 'dream':
-    case 'Dream':
-      return 'dream';
-    case 'llama':
-      return 'llama';
-    case 'qwen2':
-      return 'qwen2';
-    case 'qwen3':
-      return 'qwen3';
-    default:
-      throw new ConfigError(
-        `${file}: ${modelType === undefined ? 'missing model_type' : `unsupported model_type ${JSON.stringify(modelType)}`}` +
-          ` (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
-      );
-  }
+  const architecture = architectureForModelType(modelType);
+  if (architecture !== undefined) return architecture;
+  throw new ConfigError(
+    `${file}: ${modelType === undefined ? 'missing model_type' : `unsupported model_type ${JSON.stringify(modelType)}`}` +
+      ` (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
+  );
 }
 
 function readJsonObject(file: string): Record<string, unknown> {
@@ -192,73 +182,39 @@ function validateHeads(k: Keys, c: { numHeads: number; numKvHeads: number; hidde
 /** Normalize an already-parsed config.json object. `file` is used in error messages. */
 export function parseModelConfig(raw: Record<string, unknown>, file = 'config.json', generationEos: number[] = []): ModelConfig {
   const architecture = architectureOf(raw['model_type'], file);
+  const traits = ARCHITECTURES[architecture];
+  const spelling = traits.config;
   const k = new Keys(file, raw);
   const ropeScaling = parseRopeScaling(raw['rope_scaling'], file);
   const mergeEos = (own: number[]): number[] => [...new Set([...own, ...generationEos])];
 
-  if (architecture === 'llada') {
-    // LLaDA's modelling code is OLMo's; reject the OLMo switches that change the computation.
-    k.reject('include_bias', (v) => v === true, 'biases on every linear layer');
-    k.reject('alibi', (v) => v === true, 'ALiBi positions');
-    k.reject('rope', (v) => v === false, 'LLaDA without RoPE');
-    k.reject('attention_layer_norm', (v) => v === true, 'full-width q/k layer norm');
-    k.reject('scale_logits', (v) => v === true, 'logit scaling');
-    k.reject('layer_norm_type', (v) => v !== 'rms', 'only RMSNorm');
-    k.reject('block_type', (v) => v !== 'llama', "only the 'llama' block layout (separate q/k/v and gate/up projections)");
-    k.reject('activation_type', (v) => v !== 'silu', 'only SiLU-gated MLPs (the llama block applies it to ff_proj)');
-    k.reject('input_emb_norm', (v) => v === true, 'embedding normalization');
-    const hiddenSize = k.int('d_model');
-    const numHeads = k.int('n_heads');
-    const numKvHeads = k.int('n_kv_heads', numHeads);
-    const headDim = validateHeads(k, { numHeads, numKvHeads, hiddenSize }, { heads: 'n_heads', kvHeads: 'n_kv_heads', hidden: 'd_model' }, null);
-    const vocabSize = k.has('embedding_size') ? k.int('embedding_size') : k.int('vocab_size');
-    const maskTokenId = k.tokenId('mask_token_id');
-    if (maskTokenId === null) throw new ConfigError(`${file}: missing required key 'mask_token_id' (a diffusion model needs its mask token)`);
-    return finish({
-      architecture, causal: false, shiftLogits: false, vocabSize, hiddenSize,
-      numLayers: k.int('n_layers'), numHeads, numKvHeads, headDim,
-      intermediateSize: k.int('mlp_hidden_size'),
-      ropeTheta: k.num('rope_theta', 10000), rmsNormEps: k.num('rms_norm_eps', 1e-5),
-      maxPositions: k.int('max_sequence_length', 4096),
-      tieWordEmbeddings: k.bool('weight_tying', false),
-      attentionBias: k.bool('include_qkv_bias', false), qkNorm: false,
-      maskTokenId, eosTokenIds: mergeEos(k.tokenIds('eos_token_id')),
-      padTokenId: k.tokenId('pad_token_id'), bosTokenId: k.tokenId('bos_token_id'),
-      ropeScaling, raw,
-    }, file);
+  for (const feature of traits.unsupported) k.reject(feature.key, feature.isUnsupported, feature.why);
+  const hiddenSize = k.int(spelling.hiddenSize);
+  const numHeads = k.int(spelling.numHeads);
+  const numKvHeads = k.int(spelling.numKvHeads, numHeads);
+  if (traits.headDim === 'required' && !k.has('head_dim')) {
+    throw new ConfigError(`${file}: missing required key 'head_dim' (${architecture} sets it explicitly)`);
   }
-
-  // The HF families (llama, qwen2, qwen3) and Dream, which is Qwen2 with bidirectional attention.
-  k.reject('hidden_act', (v) => v !== 'silu', 'only SiLU-gated MLPs');
-  k.reject('use_sliding_window', (v) => v === true, 'sliding-window attention');
-  k.reject('mlp_bias', (v) => v === true, 'MLP biases');
-  if (architecture === 'llama' || architecture === 'qwen3') {
-    // In these families attention_bias also adds an o_proj bias, which the normalized view lacks.
-    k.reject('attention_bias', (v) => v === true, 'attention biases');
-  }
-  const hiddenSize = k.int('hidden_size');
-  const numHeads = k.int('num_attention_heads');
-  const numKvHeads = k.int('num_key_value_heads', numHeads);
-  if (architecture === 'qwen3' && !k.has('head_dim')) {
-    throw new ConfigError(`${file}: missing required key 'head_dim' (qwen3 sets it explicitly)`);
-  }
-  const explicitHeadDim = k.has('head_dim') ? k.int('head_dim') : null;
-  const headDim = validateHeads(k, { numHeads, numKvHeads, hiddenSize }, { heads: 'num_attention_heads', kvHeads: 'num_key_value_heads', hidden: 'hidden_size' }, explicitHeadDim);
-  const isDream = architecture === 'dream';
+  const explicitHeadDim = traits.headDim !== 'derived' && k.has('head_dim') ? k.int('head_dim') : null;
+  const headDim = validateHeads(
+    k, { numHeads, numKvHeads, hiddenSize },
+    { heads: spelling.numHeads, kvHeads: spelling.numKvHeads, hidden: spelling.hiddenSize }, explicitHeadDim,
+  );
   const maskTokenId = k.tokenId('mask_token_id');
-  if (isDream && maskTokenId === null) {
+  if (traits.diffusion && maskTokenId === null) {
     throw new ConfigError(`${file}: missing required key 'mask_token_id' (a diffusion model needs its mask token)`);
   }
-  const defaults = architecture === 'llama' ? { theta: 10000, eps: 1e-6, maxPos: 2048 } : { theta: 10000, eps: 1e-6, maxPos: 32768 };
+  const vocabSize = spelling.embeddingRows !== undefined && k.has(spelling.embeddingRows) ? k.int(spelling.embeddingRows) : k.int(spelling.vocabSize);
+  const { defaults } = traits;
   return finish({
-    architecture, causal: !isDream, shiftLogits: isDream,
-    vocabSize: k.int('vocab_size'), hiddenSize,
-    numLayers: k.int('num_hidden_layers'), numHeads, numKvHeads, headDim,
-    intermediateSize: k.int('intermediate_size'),
-    ropeTheta: k.num('rope_theta', defaults.theta), rmsNormEps: k.num('rms_norm_eps', defaults.eps),
-    maxPositions: k.int('max_position_embeddings', defaults.maxPos),
-    tieWordEmbeddings: k.bool('tie_word_embeddings', false),
-    attentionBias: architecture === 'qwen2' || isDream, qkNorm: architecture === 'qwen3',
+    architecture, causal: traits.causal, shiftLogits: traits.shiftLogits, vocabSize, hiddenSize,
+    numLayers: k.int(spelling.numLayers), numHeads, numKvHeads, headDim,
+    intermediateSize: k.int(spelling.intermediateSize),
+    ropeTheta: k.num('rope_theta', defaults.ropeTheta), rmsNormEps: k.num('rms_norm_eps', defaults.rmsNormEps),
+    maxPositions: k.int(spelling.maxPositions, defaults.maxPositions),
+    tieWordEmbeddings: k.bool(spelling.tieWordEmbeddings, false),
+    attentionBias: typeof traits.attentionBias === 'boolean' ? traits.attentionBias : k.bool(traits.attentionBias.key, false),
+    qkNorm: traits.qkNorm,
     maskTokenId, eosTokenIds: mergeEos(k.tokenIds('eos_token_id')),
     padTokenId: k.tokenId('pad_token_id'), bosTokenId: k.tokenId('bos_token_id'),
     ropeScaling, raw,

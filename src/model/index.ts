@@ -1,5 +1,7 @@
 /** Public surface of src/model: checkpoints, configs, weights, tokenizers, the reference forward. */
 export type { Architecture, ModelConfig, ModelWeights, LayerWeights, RopeScaling } from './types.js';
+export { ARCHITECTURES, ARCHITECTURE_NAMES, diffusionScheduleOf } from './architectures.js';
+export type { ArchitectureTraits, ConfigSpelling, DiffusionSchedule, TensorNames, UnsupportedFeature } from './architectures.js';
 export {
   readSafetensorsHeader, loadTensorTable, readTensorBytes, readTensorF32, decodeToF32, writeSafetensors, f16ToF32, f32ToF16, DTYPE_BYTES,
 } from './safetensors.js';

@@ -2,9 +2,10 @@
  * The normalized view of a checkpoint that the rest of paradec works with, whatever the
  * architecture's own config keys and tensor names are.
  */
+import type { Architecture } from './architectures.js';
 import type { TensorEntry } from './safetensors.js';
 
-export type Architecture = 'llada' | 'dream' | 'llama' | 'qwen2' | 'qwen3';
+export type { Architecture } from './architectures.js';
 
 /**
  * RoPE frequency scaling from config.json's `rope_scaling`. Only the schemes whose effect is a
@@ -23,9 +24,9 @@ export type RopeScaling =
 
 export interface ModelConfig {
   architecture: Architecture;
-  /** true for llama/qwen2/qwen3; false for llada/dream (bidirectional attention). */
+  /** Causal attention (autoregressive); false for bidirectional (diffusion). The architecture's trait. */
   causal: boolean;
-  /** Dream: the prediction for position i comes from the logits at i-1 (AR-initialised). */
+  /** The prediction for position i comes from the logits at i-1 (Dream, AR-initialised). The architecture's trait. */
   shiftLogits: boolean;
   vocabSize: number; // rows of the embedding/lm-head (LLaDA's embedding_size)
   hiddenSize: number;
@@ -38,9 +39,9 @@ export interface ModelConfig {
   rmsNormEps: number;
   maxPositions: number;
   tieWordEmbeddings: boolean;
-  /** q/k/v projections carry biases (qwen2, dream). */
+  /** q/k/v projections carry biases (qwen2, dream; llada when include_qkv_bias). See ARCHITECTURES. */
   attentionBias: boolean;
-  /** per-head RMSNorm on q and k (qwen3). */
+  /** per-head RMSNorm on q and k (qwen3). See ARCHITECTURES. */
   qkNorm: boolean;
   maskTokenId: number | null;
   eosTokenIds: number[];

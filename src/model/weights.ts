@@ -2,8 +2,9 @@
  * Architecture tensor names → the normalized ModelWeights, with validation.
  *
  * One table (`tensorLayout`) lists, for every architecture, each tensor's canonical name, its name
- * inside the checkpoint and its exact shape. Both the loader (resolveWeights) and the writer
- * (checkpoint.ts) use it, so the two can never disagree about a name or a shape.
+ * inside the checkpoint (from the architecture's `tensors` trait, architectures.ts) and its exact
+ * shape. Both the loader (resolveWeights) and the writer (checkpoint.ts) use it, so the two can
+ * never disagree about a name or a shape.
  *
  * Canonical names mirror ModelWeights' field paths: `embed`, `finalNorm`, `lmHead`, and
  * `layers.<i>.<field>` with the fields of LayerWeights (`attnNorm`, `q`, `k`, `v`, `o`, `qBias`,
@@ -12,6 +13,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { CheckpointError } from '../errors.js';
+import { ARCHITECTURES } from './architectures.js';
 import { readTensorF32, type TensorEntry } from './safetensors.js';
 import type { LayerWeights, ModelConfig, ModelWeights } from './types.js';
 
@@ -32,29 +34,12 @@ export type LayoutDims = Pick<
   'architecture' | 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'intermediateSize' | 'tieWordEmbeddings' | 'attentionBias' | 'qkNorm'
 >;
 
-const LLADA_LAYER_NAMES: Partial<Record<LayerField, string>> = {
-  attnNorm: 'attn_norm.weight', q: 'q_proj.weight', k: 'k_proj.weight', v: 'v_proj.weight', o: 'attn_out.weight',
-  qBias: 'q_proj.bias', kBias: 'k_proj.bias', vBias: 'v_proj.bias',
-  ffnNorm: 'ff_norm.weight',
-  // LLaDA: ff_proj is the SiLU-gated branch, up_proj the linear branch, ff_out the down projection.
-  gate: 'ff_proj.weight', up: 'up_proj.weight', down: 'ff_out.weight',
-};
-
-const HF_LAYER_NAMES: Partial<Record<LayerField, string>> = {
-  attnNorm: 'input_layernorm.weight',
-  q: 'self_attn.q_proj.weight', k: 'self_attn.k_proj.weight', v: 'self_attn.v_proj.weight', o: 'self_attn.o_proj.weight',
-  qBias: 'self_attn.q_proj.bias', kBias: 'self_attn.k_proj.bias', vBias: 'self_attn.v_proj.bias',
-  qNorm: 'self_attn.q_norm.weight', kNorm: 'self_attn.k_norm.weight',
-  ffnNorm: 'post_attention_layernorm.weight',
-  gate: 'mlp.gate_proj.weight', up: 'mlp.up_proj.weight', down: 'mlp.down_proj.weight',
-};
-
 /**
  * Every tensor the architecture's checkpoint must hold, in a stable order (embedding, layers,
  * final norm, lm head). When embeddings are tied there is no `lmHead` entry.
  */
 export function tensorLayout(d: LayoutDims): TensorSpec[] {
-  const llada = d.architecture === 'llada';
+  const names = ARCHITECTURES[d.architecture].tensors;
   const H = d.hiddenSize;
   const qOut = d.numHeads * d.headDim;
   const kvOut = d.numKvHeads * d.headDim;
@@ -68,21 +53,17 @@ export function tensorLayout(d: LayoutDims): TensorSpec[] {
   if (d.attentionBias) fields.push('qBias', 'kBias', 'vBias');
   if (d.qkNorm) fields.push('qNorm', 'kNorm');
   fields.push('ffnNorm', 'gate', 'up', 'down');
-  const prefix = llada ? 'model.transformer.' : 'model.';
-  const layerNames = llada ? LLADA_LAYER_NAMES : HF_LAYER_NAMES;
-  const specs: TensorSpec[] = [{ canonical: 'embed', name: llada ? `${prefix}wte.weight` : `${prefix}embed_tokens.weight`, shape: [d.vocabSize, H] }];
+  const specs: TensorSpec[] = [{ canonical: 'embed', name: names.embed, shape: [d.vocabSize, H] }];
   for (let i = 0; i < d.numLayers; i++) {
-    const layerPrefix = llada ? `${prefix}blocks.${i}.` : `${prefix}layers.${i}.`;
+    const layerPrefix = names.layer(i);
     for (const f of fields) {
-      const suffix = layerNames[f];
+      const suffix = names.layerFields[f];
       if (suffix === undefined) throw new Error(`internal: ${d.architecture} has no tensor for ${f}`);
       specs.push({ canonical: `layers.${i}.${f}`, name: layerPrefix + suffix, shape: shapes[f] });
     }
   }
-  specs.push({ canonical: 'finalNorm', name: llada ? `${prefix}ln_f.weight` : `${prefix}norm.weight`, shape: [H] });
-  if (!d.tieWordEmbeddings) {
-    specs.push({ canonical: 'lmHead', name: llada ? `${prefix}ff_out.weight` : 'lm_head.weight', shape: [d.vocabSize, H] });
-  }
+  specs.push({ canonical: 'finalNorm', name: names.finalNorm, shape: [H] });
+  if (!d.tieWordEmbeddings) specs.push({ canonical: 'lmHead', name: names.lmHead, shape: [d.vocabSize, H] });
   return specs;
 }
 

@@ -1,9 +1,11 @@
 /**
  * ModelConfig + ModelWeights → an ONNX graph, cached on disk.
  *
- * One builder serves every architecture; the differences are switches (q/k/v biases, per-head
- * q/k norm, Dream's logit shift, causal vs bidirectional attention). Design choices, all made
- * for CPU speed with ONNX Runtime 1.30:
+ * One builder serves every architecture; the differences are switches of ModelConfig, which the
+ * config parser fills from the architecture's traits (model/architectures.ts): q/k/v biases,
+ * per-head q/k norm, Dream's logit shift, causal vs bidirectional attention. The builder never
+ * looks at the architecture's name except to label the graph. Design choices, all made for CPU
+ * speed with ONNX Runtime 1.30:
  *
  * - Weights are external-data initializers pointing into the checkpoint's safetensors files by
  *   byte offset, in their stored dtype. F16/BF16 weights get a Cast to float32 that ORT's constant

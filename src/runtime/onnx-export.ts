@@ -8,6 +8,7 @@
  * comes from its config.json when paradec knows the architecture, else from the graph and
  * whatever config.json says (see `inferredConfig`).
  */
+import { ARCHITECTURES } from '../model/architectures.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -71,14 +72,17 @@ export async function loadOnnxExport(dir: string, options: LoadOnnxOptions = {})
  * paradec does not compile): the loaded graph's sizes, config.json's numbers, defaults for the rest.
  */
 function inferredConfig(runtime: CausalModel, raw: Record<string, unknown>): ModelConfig {
+  // an export is a plain causal decoder; the llama entry's traits describe that (the graph
+  // itself carries the rest: no bias or q/k-norm switch applies to a loaded graph)
+  const llama = ARCHITECTURES.llama;
   const num = (k: string, d: number): number => {
     const v = raw[k];
     return typeof v === 'number' ? v : d;
   };
   return {
     architecture: 'llama',
-    causal: true,
-    shiftLogits: false,
+    causal: llama.causal,
+    shiftLogits: llama.shiftLogits,
     vocabSize: runtime.vocabSize,
     hiddenSize: num('hidden_size', 0),
     numLayers: runtime.numLayers,
@@ -86,12 +90,12 @@ function inferredConfig(runtime: CausalModel, raw: Record<string, unknown>): Mod
     numKvHeads: num('num_key_value_heads', num('num_attention_heads', 0)),
     headDim: num('head_dim', 0),
     intermediateSize: num('intermediate_size', 0),
-    ropeTheta: num('rope_theta', 10000),
-    rmsNormEps: num('rms_norm_eps', 1e-6),
+    ropeTheta: num('rope_theta', llama.defaults.ropeTheta),
+    rmsNormEps: num('rms_norm_eps', llama.defaults.rmsNormEps),
     maxPositions: runtime.maxPositions,
     tieWordEmbeddings: raw['tie_word_embeddings'] === true,
-    attentionBias: false,
-    qkNorm: false,
+    attentionBias: llama.attentionBias === true,
+    qkNorm: llama.qkNorm,
     maskTokenId: null,
     eosTokenIds: [...runtime.eosTokenIds],
     padTokenId: null,

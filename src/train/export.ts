@@ -9,6 +9,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ARCHITECTURES, type Architecture } from '../model/architectures.js';
 import { loadCheckpoint, writeCheckpoint } from '../model/checkpoint.js';
 import { readCanonicalTensors } from '../model/weights.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
@@ -67,7 +68,8 @@ export function exportCheckpoint(o: ExportOptions): string[] {
   mkdirSync(o.dir, { recursive: true });
   const tok = o.tokenizer;
   const eos = tok.eos!.id;
-  const arch = o.objective === 'diffusion' ? 'llada' : 'llama';
+  const arch: Architecture = o.objective === 'diffusion' ? 'llada' : 'llama';
+  const diffusion = ARCHITECTURES[arch].diffusion !== null;
   const written = writeCheckpoint(
     o.dir,
     arch,
@@ -81,7 +83,7 @@ export function exportCheckpoint(o: ExportOptions): string[] {
       ropeTheta: o.shape.ropeTheta,
       rmsNormEps: o.shape.rmsNormEps,
       tieWordEmbeddings: false,
-      maskTokenId: arch === 'llada' ? tok.mask!.id : null,
+      maskTokenId: diffusion ? tok.mask!.id : null,
       eosTokenIds: [eos],
       bosTokenId: tok.bos?.id ?? null,
       padTokenId: tok.pad?.id ?? eos,
@@ -103,7 +105,7 @@ export function exportCheckpoint(o: ExportOptions): string[] {
     do_sample: false,
     max_new_tokens: o.canvas,
   };
-  if (arch === 'llada') Object.assign(gen, { mask_token_id: tok.mask!.id, gen_length: o.canvas, steps: o.canvas, block_length: o.canvas });
+  if (diffusion) Object.assign(gen, { mask_token_id: tok.mask!.id, gen_length: o.canvas, steps: o.canvas, block_length: o.canvas });
   if (o.meta) gen['paradec'] = o.meta;
   writeFileSync(join(o.dir, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
   files.push('generation_config.json');

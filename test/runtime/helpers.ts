@@ -6,11 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckpoint, writeRandomCheckpoint, type Checkpoint, type RandomCheckpointOptions } from '../../src/model/checkpoint.js';
-import type { Architecture } from '../../src/model/types.js';
+import { ARCHITECTURE_NAMES, ARCHITECTURES, type Architecture } from '../../src/model/architectures.js';
 
-export const ARCHS: Architecture[] = ['llada', 'dream', 'llama', 'qwen2', 'qwen3'];
-export const CAUSAL_ARCHS: Architecture[] = ['llama', 'qwen2', 'qwen3'];
-export const BIDIRECTIONAL_ARCHS: Architecture[] = ['llada', 'dream'];
+export const ARCHS: readonly Architecture[] = ARCHITECTURE_NAMES;
+export const CAUSAL_ARCHS: Architecture[] = ARCHS.filter((a) => ARCHITECTURES[a].causal);
+export const BIDIRECTIONAL_ARCHS: Architecture[] = ARCHS.filter((a) => !ARCHITECTURES[a].causal);
 
 /** A temp directory removed by the returned cleanup. */
 export function tempDir(prefix: string): { dir: string; cleanup(): void } {
