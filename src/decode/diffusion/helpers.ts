@@ -55,14 +55,26 @@ export function rankByConfidence(positions: readonly number[], confidence: (pos:
   return [...positions].sort((a, b) => confidence(b) - confidence(a) || a - b);
 }
 
-/** Fast-dLLM's rule: every candidate with confidence >= tau, and always the most confident one. */
+/**
+ * Fast-dLLM's rule: every candidate with confidence >= tau, and always the most confident one.
+ * Commit order: the accepted candidates in candidate order, then the most confident one (ties:
+ * the first) if it was not accepted.
+ */
 export function thresholdCommit(candidates: readonly number[], confidence: (pos: number) => number, tau: number): number[] {
+  return acceptedOrBest(candidates, confidence, (pos) => confidence(pos) >= tau);
+}
+
+/**
+ * The same rule with any acceptance test (LocalLeap's per-position threshold, dParallel's entropy
+ * bound): every candidate `accepts`, and always the one with the highest `score`.
+ */
+export function acceptedOrBest(candidates: readonly number[], score: (pos: number) => number, accepts: (pos: number) => boolean): number[] {
   if (candidates.length === 0) return [];
   let best = candidates[0]!;
   const commit: number[] = [];
   for (const pos of candidates) {
-    if (confidence(pos) > confidence(best)) best = pos;
-    if (confidence(pos) >= tau) commit.push(pos);
+    if (score(pos) > score(best)) best = pos;
+    if (accepts(pos)) commit.push(pos);
   }
   if (!commit.includes(best)) commit.push(best);
   return commit;

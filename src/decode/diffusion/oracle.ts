@@ -24,7 +24,7 @@ import { OptionError } from '../../errors.js';
 import { confidence } from './confidence.js';
 import { isSettled, maskedIn, parseIdList } from './helpers.js';
 import { runDiffusion, type DiffusionOptions, type DiffusionRowResult } from './loop.js';
-import type { DiffusionStrategy, DiffusionStrategyDefinition } from './types.js';
+import { defineDiffusionStrategy, type DiffusionStrategy } from './types.js';
 
 export interface OracleStats {
   /** per row: steps at which nothing matched the reference and a token was forced */
@@ -83,19 +83,18 @@ export function createOracle(options: OracleOptions): DiffusionStrategy & { read
   };
 }
 
-export const oracle: DiffusionStrategyDefinition = {
+export const oracle = defineDiffusionStrategy({
   name: 'oracle',
-  family: 'diffusion',
   summary: 'measurement: commit each position once its prediction equals the k=1 baseline answer (needs the reference)',
   paper: 'Learn2PD oracle ("Extremely Greedy Parallel"), Learning to Parallel (arXiv:2509.25188)',
   params: {
     reference: { type: 'string', default: null, description: 'the baseline answer as comma-separated token ids of the generation region (every row); the bench uses runOracle instead' },
   },
-  create: (params) => {
-    const ref = parseIdList('oracle', 'reference', params.reference as string | null);
+  create: ({ reference }) => {
+    const ref = parseIdList('oracle', 'reference', reference);
     return createOracle({ references: ref.length > 0 ? [ref] : [] });
   },
-};
+});
 
 export interface OracleRun {
   baseline: DiffusionRowResult[];
