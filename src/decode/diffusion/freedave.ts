@@ -30,7 +30,8 @@
  * sampling, drafts and targets use argmax and the output is not the sampled baseline's. On real
  * hardware a batched forward may differ from a single one in the last bits, which can flip ties.
  */
-import { headRow, isSettled, maskedIn, predictionsRow, rankByConfidence, type HeadRow } from './helpers.js';
+import { headRow, maskedIn, predictionsRow, rankByConfidence, type HeadRow } from './helpers.js';
+import { isSettled } from './settled.js';
 import { defineDiffusionStrategy } from './types.js';
 
 export const freedave = defineDiffusionStrategy({

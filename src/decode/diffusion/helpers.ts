@@ -1,8 +1,8 @@
 /**
  * Small pieces shared by the strategies that look past one step's predictions (FreeDave, ETE,
  * self-edit, oracle, Learn2PD): reading one row of a decode-head output produced by
- * `services.forwardCandidates`, the one-token-per-step ranking, the Fast-dLLM threshold rule,
- * the "text is settled" test behind the loop's end-of-text fill, and token-id list parameters.
+ * `services.forwardCandidates`, the one-token-per-step ranking, the Fast-dLLM threshold rule and
+ * token-id list parameters. (Whether the text is settled: settled.ts.)
  */
 import type { DecodeHeadOutput } from '../../runtime/types.js';
 import { OptionError } from '../../errors.js';
@@ -78,26 +78,6 @@ export function acceptedOrBest(candidates: readonly number[], score: (pos: numbe
   }
   if (!commit.includes(best)) commit.push(best);
   return commit;
-}
-
-/**
- * Whether the text of a canvas is settled: an end-of-text token with no mask before it in the
- * generation region. This is the condition under which the loop's `eosFill` fills every mask after
- * it (loop.ts `fillAfterEos`).
- */
-export function isSettled(canvas: Int32Array, promptLength: number, mask: number, eos: readonly number[]): boolean {
-  for (let pos = promptLength; pos < canvas.length; pos++) {
-    const t = canvas[pos]!;
-    if (t === mask) return false;
-    if (eos.includes(t)) return true;
-  }
-  return false;
-}
-
-/** The first end-of-text position of the generation region, or -1. */
-export function firstEos(canvas: Int32Array, promptLength: number, eos: readonly number[]): number {
-  for (let pos = promptLength; pos < canvas.length; pos++) if (eos.includes(canvas[pos]!)) return pos;
-  return -1;
 }
 
 /** Parse a comma-separated list of token ids (a string parameter). */

@@ -15,6 +15,7 @@ import { InputError, OptionError } from '../../errors.js';
 import { DiffusionKvCache, resolveCacheOptions, type CacheRow, type DiffusionCacheOptions } from './cache.js';
 import { headFromLogits, softmaxRow } from '../head.js';
 import { dreamQuota, lladaEvenSplit } from './schedule.js';
+import { settledPrefix } from './settled.js';
 import type { Decision, DiffusionStrategy, LoopServices, Predictions, RandomSource, RowView } from './types.js';
 
 export interface DiffusionOptions {
@@ -332,18 +333,14 @@ async function* denoise(
 
   const fillAfterEos = (r: RowState, step: number, committed: { position: number; token: number }[]): void => {
     if (!eosFill) return;
-    for (let pos = r.promptLength; pos < r.canvas.length; pos++) {
-      const t = r.canvas[pos]!;
-      if (t === mask) return; // a mask before any end-of-text: the text is not settled
-      if (eosTokenIds.includes(t)) {
-        for (let q = pos + 1; q < r.canvas.length; q++) {
-          if (r.canvas[q] === mask) {
-            r.canvas[q] = t;
-            r.committedAt[q] = step;
-            committed.push({ position: q, token: t });
-          }
-        }
-        return;
+    const settled = settledPrefix(r.canvas, r.promptLength, mask, eosTokenIds);
+    if (!settled.endsWithEos) return;
+    const t = r.canvas[settled.end]!;
+    for (let q = settled.end + 1; q < r.canvas.length; q++) {
+      if (r.canvas[q] === mask) {
+        r.canvas[q] = t;
+        r.committedAt[q] = step;
+        committed.push({ position: q, token: t });
       }
     }
   };

@@ -22,7 +22,8 @@
 import type { BidirectionalModel } from '../../runtime/types.js';
 import { OptionError } from '../../errors.js';
 import { confidence } from './confidence.js';
-import { isSettled, maskedIn, parseIdList } from './helpers.js';
+import { maskedIn, parseIdList } from './helpers.js';
+import { isSettled } from './settled.js';
 import { runDiffusion, type DiffusionOptions, type DiffusionRowResult } from './loop.js';
 import { defineDiffusionStrategy, type DiffusionStrategy } from './types.js';
 

@@ -29,7 +29,8 @@
  * `score=masked`; a review that remasks nothing ends the row.
  */
 import { confidence } from './confidence.js';
-import { firstEos, headRow } from './helpers.js';
+import { headRow } from './helpers.js';
+import { settledPrefix } from './settled.js';
 import { threshold } from './threshold.js';
 import { defineDiffusionStrategy, type Predictions } from './types.js';
 
@@ -60,8 +61,9 @@ export const selfEdit = defineDiffusionStrategy({
       review: async (row, pred: Predictions, services) => {
         const done = rounds.get(row.row) ?? 0;
         if (done >= maxRounds) return [];
-        const eos = firstEos(row.canvas, row.promptLength, row.eosTokenIds);
-        const end = eos < 0 ? row.canvas.length : eos + 1;
+        // the canvas is full: its settled prefix is the whole text, which ends at its first end-of-text
+        const text = settledPrefix(row.canvas, row.promptLength, row.maskTokenId, row.eosTokenIds);
+        const end = text.endsWithEos ? text.end + 1 : text.end;
         const positions: number[] = [];
         for (let pos = row.promptLength; pos < end; pos++) positions.push(pos);
         if (positions.length === 0) return [];
