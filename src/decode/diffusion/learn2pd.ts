@@ -26,8 +26,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { OptionError } from '../../errors.js';
+import { PACKAGE_ROOT } from '../../model/locate.js';
 import { TOKENS_PER_STEP_PARAM, stepCount } from './ranking.js';
 import { rankByConfidence } from './helpers.js';
 import { defineDiffusionStrategy, type DiffusionStrategy, type RowView } from './types.js';
@@ -47,8 +47,6 @@ export interface FilterWeights {
   meta?: Record<string, unknown>;
 }
 
-/** The package root (three levels above this file: src/decode/diffusion). */
-export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEFAULT_FILTER = 'models/tiny-dlm/learn2pd-filter.json';
 
 export function validateFilter(f: unknown, where: string): FilterWeights {
