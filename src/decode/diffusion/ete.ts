@@ -33,8 +33,9 @@
 import type { BidirectionalModel } from '../../runtime/types.js';
 import { confidence as confidenceRule } from './confidence.js';
 import { headRow, maskedIn, rankByConfidence, thresholdCommit } from './helpers.js';
+import { returnValue } from '../drain.js';
 import { runDiffusion, type DiffusionOptions } from './loop.js';
-import { defineDiffusionStrategy } from './types.js';
+import { defineDiffusionStrategy, type DiffusionStrategy } from './types.js';
 
 /**
  * The bits-to-rounds lower bound on decoding rounds for a threshold-style parallel decoder
@@ -64,24 +65,16 @@ export async function oneTokenPerStepNll(
   const { eosTokenIds, ...loopOptions } = options;
   const base = confidenceRule.create({ k: 1 });
   const nll = prompts.map(() => 0);
-  const it = runDiffusion(
-    model,
-    prompts,
-    {
-      name: 'confidence-nll',
-      decide: async (row, pred, services) => {
-        const d = await base.decide(row, pred, services);
-        for (const pos of d.commit) nll[row.row]! += -Math.log(Math.max(pred.confidence[pos]!, 1e-30));
-        return d;
-      },
+  const scoring: DiffusionStrategy = {
+    name: 'confidence-nll',
+    decide: async (row, pred, services) => {
+      const d = await base.decide(row, pred, services);
+      for (const pos of d.commit) nll[row.row]! += -Math.log(Math.max(pred.confidence[pos]!, 1e-30));
+      return d;
     },
-    eosTokenIds,
-    loopOptions,
-  );
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return { nll, generated: n.value.map((r) => r.generated), nfe: n.value.map((r) => r.nfe) };
-  }
+  };
+  const results = await returnValue(runDiffusion(model, prompts, scoring, eosTokenIds, loopOptions));
+  return { nll, generated: results.map((r) => r.generated), nfe: results.map((r) => r.nfe) };
 }
 
 export const ete = defineDiffusionStrategy({

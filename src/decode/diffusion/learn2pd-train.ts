@@ -17,6 +17,7 @@
  */
 import type { BidirectionalModel } from '../../runtime/types.js';
 import { confidence } from './confidence.js';
+import { returnValue } from '../drain.js';
 import { runDiffusion, type DiffusionOptions } from './loop.js';
 import { createOracle } from './oracle.js';
 import { blockChunks, FILTER_FORMAT, filterLogits, saveFilter, type FilterWeights } from './learn2pd.js';
@@ -38,12 +39,8 @@ export interface CollectOptions extends DiffusionOptions {
   trajectory?: 'oracle' | 'baseline';
 }
 
-async function drain(model: BidirectionalModel, prompts: readonly (readonly number[])[], strategy: DiffusionStrategy, eos: readonly number[], options: DiffusionOptions) {
-  const it = runDiffusion(model, prompts, strategy, eos, options);
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return n.value;
-  }
+function drain(model: BidirectionalModel, prompts: readonly (readonly number[])[], strategy: DiffusionStrategy, eos: readonly number[], options: DiffusionOptions) {
+  return returnValue(runDiffusion(model, prompts, strategy, eos, options));
 }
 
 /**

@@ -24,6 +24,7 @@ import { OptionError } from '../../errors.js';
 import { confidence } from './confidence.js';
 import { maskedIn, parseIdList } from './helpers.js';
 import { isSettled } from './settled.js';
+import { returnValue } from '../drain.js';
 import { runDiffusion, type DiffusionOptions, type DiffusionRowResult } from './loop.js';
 import { defineDiffusionStrategy, type DiffusionStrategy } from './types.js';
 
@@ -116,13 +117,7 @@ export async function runOracle(
   options: DiffusionOptions & { eosTokenIds: readonly number[] },
 ): Promise<OracleRun> {
   const { eosTokenIds, ...loopOptions } = options;
-  const drain = async (strategy: DiffusionStrategy) => {
-    const it = runDiffusion(model, prompts, strategy, eosTokenIds, loopOptions);
-    for (;;) {
-      const n = await it.next();
-      if (n.done) return n.value;
-    }
-  };
+  const drain = (strategy: DiffusionStrategy) => returnValue(runDiffusion(model, prompts, strategy, eosTokenIds, loopOptions));
   const baseline = await drain(confidence.create({ k: 1 }));
   const strategy = createOracle({ references: baseline.map((r) => r.generated), fillSettledTail: loopOptions.eosFill ?? true });
   const result = await drain(strategy);
