@@ -144,9 +144,15 @@ export function trainFilter(samples: readonly FilterSample[], options: TrainOpti
   };
   type Key = keyof typeof params;
   const keys: Key[] = ['w1', 'b1', 'w2', 'b2'];
-  const grads = Object.fromEntries(keys.map((k) => [k, new Float64Array(params[k].length)])) as Record<Key, Float64Array>;
-  const m1 = Object.fromEntries(keys.map((k) => [k, new Float64Array(params[k].length)])) as Record<Key, Float64Array>;
-  const m2 = Object.fromEntries(keys.map((k) => [k, new Float64Array(params[k].length)])) as Record<Key, Float64Array>;
+  const zerosLikeParams = (): Record<Key, Float64Array> => ({
+    w1: new Float64Array(params.w1.length),
+    b1: new Float64Array(params.b1.length),
+    w2: new Float64Array(params.w2.length),
+    b2: new Float64Array(params.b2.length),
+  });
+  const grads = zerosLikeParams();
+  const m1 = zerosLikeParams();
+  const m2 = zerosLikeParams();
   const beta1 = 0.9;
   const beta2 = 0.999;
   let t = 0;

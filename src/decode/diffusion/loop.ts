@@ -9,6 +9,11 @@
  * classifier-free guidance and the progress guarantee; strategies only decide. Rows of a batch
  * are right-padded so every row keeps the positions it would have alone (batched output equals
  * unbatched output), and each row has its own block positions.
+ *
+ * The pieces, in the order a step uses them: row-state.ts (one row's canvas, block, schedule and
+ * counts), forward.ts (the batched forward with classifier-free guidance and the KV cache),
+ * predictions.ts (the token and confidence of every position), then the strategy's decision or
+ * review, applied below (`decisionStep`, `reviewStep`).
  */
 import { supportsKvCache, type BidirectionalModel } from '../../runtime/types.js';
 import { InputError, OptionError } from '../../errors.js';
@@ -137,7 +142,7 @@ async function* denoise(
     schedule: options.schedule ?? 'llada',
     maskTokenId: model.maskTokenId,
     eosTokenIds,
-    maxStepsPerRow: 4 * genLength + 16,
+    maxStepsPerRow: 4 * genLength + 16, // hard bound on a row's steps: no strategy loops forever
   };
   const rows = prompts.map((prompt, i) => {
     const total = prompt.length + genLength;
