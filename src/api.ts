@@ -20,6 +20,7 @@ import { compileModel, type CompileOptions, type CompiledModel } from './runtime
 import { isOnnxExport, loadOnnxExport } from './runtime/onnx-export.js';
 import type { BidirectionalModel, CausalModel } from './runtime/types.js';
 import { runDiffusion, type DiffusionRowResult, type StepEvent } from './decode/diffusion/loop.js';
+import { settledPrefix } from './decode/diffusion/settled.js';
 import type { CacheMode } from './decode/diffusion/cache.js';
 import { runAutoregressive, type ArResult } from './decode/autoregressive/loop.js';
 import type { AutoregressiveStrategy } from './decode/autoregressive/types.js';
@@ -323,15 +324,10 @@ async function* generateDiffusionRows(model: ParadecModel, rows: number[][], opt
   return finals;
 }
 
-/** The text settled so far: generated tokens before the first mask (and before end-of-text). */
+/** The text settled so far: the settled prefix's tokens (before the first mask and before end-of-text). */
 function settledText(model: ParadecModel, ev: StepEvent, mask: number): string {
-  const settled: number[] = [];
-  for (let pos = ev.promptLength; pos < ev.canvas.length; pos++) {
-    const t = ev.canvas[pos]!;
-    if (t === mask || model.eosTokenIds.includes(t)) break;
-    settled.push(t);
-  }
-  return model.tokenizer.decode(settled, { skipSpecialTokens: true });
+  const { end } = settledPrefix(ev.canvas, ev.promptLength, mask, model.eosTokenIds);
+  return model.tokenizer.decode(Array.from(ev.canvas.subarray(ev.promptLength, end)), { skipSpecialTokens: true });
 }
 
 async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel, ids: number[], options: GenerateOptions): AsyncGenerator<GenerationEvent, GenerationResult> {

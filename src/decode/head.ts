@@ -58,20 +58,3 @@ export function softmaxRow(logits: Float32Array, offset: number, vocabSize: numb
   for (let v = 0; v < vocabSize; v++) out[v] = out[v]! / sum;
   return out;
 }
-
-/** Select the rows `rows` (each a [length] slab of row index b) of a head output into a new batch. */
-export function sliceHeadPositions(head: DecodeHeadOutput, b: number, start: number, end: number): DecodeHeadOutput {
-  const n = end - start;
-  const k = head.k;
-  const off = b * head.length + start;
-  return {
-    batch: 1,
-    length: n,
-    k,
-    topkIds: head.topkIds.slice(off * k, (off + n) * k),
-    topkProbs: head.topkProbs.slice(off * k, (off + n) * k),
-    entropy: head.entropy.slice(off, off + n),
-    logits: head.logits?.slice(off * head.vocabSize, (off + n) * head.vocabSize),
-    vocabSize: head.vocabSize,
-  };
-}

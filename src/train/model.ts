@@ -157,12 +157,6 @@ export function ropeTables(s: ModelShape, T: number): RopeTables {
   };
 }
 
-export function disposeRope(r: RopeTables): void {
-  r.cos.dispose();
-  r.sin.dispose();
-  r.perm.dispose();
-}
-
 const ropeCache = new Map<string, RopeTables>();
 /** RoPE tables cached per (shape, T); they live for the whole process. */
 export function getRope(s: ModelShape, T: number): RopeTables {

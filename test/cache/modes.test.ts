@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runDiffusion, type DiffusionOptions, type DiffusionRowResult } from '../../src/decode/diffusion/loop.js';
 import { CACHE_MODES, DiffusionKvCache, resolveCacheOptions, type CacheMode } from '../../src/decode/diffusion/cache.js';
+import { returnValue } from '../../src/decode/drain.js';
 import { findDiffusionStrategy } from '../../src/decode/registry.js';
 import { resolveParams } from '../../src/decode/params.js';
 import { OnnxBidirectionalModel } from '../../src/runtime/bidirectional-model.js';
@@ -38,11 +39,7 @@ async function decode(
   options: Partial<DiffusionOptions> & { genLength: number },
   params: Record<string, unknown> = {},
 ): Promise<DiffusionRowResult[]> {
-  const it = runDiffusion(model, prompts, strategy(name, params), [2], { rng: new Rng(7), ...options });
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return n.value;
-  }
+  return returnValue(runDiffusion(model, prompts, strategy(name, params), [2], { rng: new Rng(7), ...options }));
 }
 
 const PROMPTS = [[5, 9, 14, 20, 11], [7, 30, 8]];

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runDiffusion, type DiffusionRowResult, type StepEvent } from '../../src/decode/diffusion/loop.js';
+import { runDiffusion } from '../../src/decode/diffusion/loop.js';
 import { confidence } from '../../src/decode/diffusion/confidence.js';
 import { random } from '../../src/decode/diffusion/random.js';
 import { lladaEvenSplit, dreamQuota } from '../../src/decode/diffusion/schedule.js';
 import type { DiffusionStrategy, RandomSource } from '../../src/decode/diffusion/types.js';
 import { OptionError, InputError } from '../../src/errors.js';
 import { ScriptedBidirectional, rowLogits } from '../helpers/scripted-model.js';
+import { collectSteps } from '../helpers/steps.js';
 
 const V = 16;
 const MASK = 15;
@@ -15,15 +16,6 @@ const EOS = 14;
 function seq(seed: number): RandomSource {
   let s = seed >>> 0;
   return { float: () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 4294967296) };
-}
-
-async function drain(gen: AsyncGenerator<StepEvent, DiffusionRowResult[]>): Promise<{ events: StepEvent[]; results: DiffusionRowResult[] }> {
-  const events: StepEvent[] = [];
-  for (;;) {
-    const n = await gen.next();
-    if (n.done) return { events, results: n.value };
-    events.push(n.value);
-  }
 }
 
 /** Position i (of the generation region) predicts token (i+1) with confidence conf[i]. */
@@ -55,7 +47,7 @@ test('confidence schedule: blocks left to right, even split, most confident firs
   const conf = [0.5, 0.9, 0.6, 0.8, 0.95, 0.4, 0.7, 0.65];
   const model = new ScriptedBidirectional(V, MASK, fixedScript(prompt.length, conf));
   const strategy = confidence.create({ k: null });
-  const { events, results } = await drain(
+  const { events, results } = await collectSteps(
     runDiffusion(model, [prompt], strategy, [EOS], { genLength: 8, steps: 4, blockLength: 4, rng: seq(1), eosFill: false }),
   );
   // 2 blocks × 2 steps, 2 tokens per step
@@ -78,7 +70,7 @@ test('confidence schedule: blocks left to right, even split, most confident firs
 test('one token per step with k=1 takes gen_length forwards', async () => {
   const prompt = [3];
   const model = new ScriptedBidirectional(V, MASK, fixedScript(1, [0.3, 0.9, 0.5, 0.7]));
-  const { events, results } = await drain(
+  const { events, results } = await collectSteps(
     runDiffusion(model, [prompt], confidence.create({ k: 1 }), [EOS], { genLength: 4, rng: seq(2), eosFill: false }),
   );
   assert.deepEqual(events.map((e) => e.committed[0]!.position - 1), [1, 3, 2, 0]);
@@ -88,7 +80,7 @@ test('one token per step with k=1 takes gen_length forwards', async () => {
 test('random remasking is reproducible for a seed and differs across seeds', async () => {
   const run = async (seed: number) => {
     const model = new ScriptedBidirectional(V, MASK, fixedScript(1, Array(8).fill(0.9)));
-    const { events } = await drain(runDiffusion(model, [[3]], random.create({ k: 1 }), [EOS], { genLength: 8, rng: seq(seed), eosFill: false }));
+    const { events } = await collectSteps(runDiffusion(model, [[3]], random.create({ k: 1 }), [EOS], { genLength: 8, rng: seq(seed), eosFill: false }));
     return events.map((e) => e.committed[0]!.position);
   };
   assert.deepEqual(await run(7), await run(7));
@@ -109,7 +101,7 @@ test('temperature > 0 samples tokens by Gumbel-max', async () => {
   const seen = new Set<number>();
   for (let seed = 1; seed <= 6; seed++) {
     const model = new ScriptedBidirectional(V, MASK, script);
-    const { results } = await drain(runDiffusion(model, [[3]], confidence.create({ k: 4 }), [EOS], { genLength: 4, temperature: 1, rng: seq(seed) }));
+    const { results } = await collectSteps(runDiffusion(model, [[3]], confidence.create({ k: 4 }), [EOS], { genLength: 4, temperature: 1, rng: seq(seed) }));
     results[0]!.generated.forEach((t) => seen.add(t));
   }
   assert.deepEqual([...seen].sort(), [5, 6]);
@@ -126,10 +118,10 @@ test('classifier-free guidance mixes conditional and unconditional logits', asyn
     }
     return out;
   };
-  const plain = await drain(runDiffusion(new ScriptedBidirectional(V, MASK, script), [[3]], confidence.create({ k: 2 }), [EOS], { genLength: 2, rng: seq(1) }));
+  const plain = await collectSteps(runDiffusion(new ScriptedBidirectional(V, MASK, script), [[3]], confidence.create({ k: 2 }), [EOS], { genLength: 2, rng: seq(1) }));
   assert.deepEqual(plain.results[0]!.generated, [6, 6]);
   // guided: u + 2(c - u): token5 = 0 + 2(1) = 2, token6 = 2 + 2(-0.5) = 1 → 5 wins
-  const guided = await drain(runDiffusion(new ScriptedBidirectional(V, MASK, script), [[3]], confidence.create({ k: 2 }), [EOS], { genLength: 2, cfgScale: 1, rng: seq(1) }));
+  const guided = await collectSteps(runDiffusion(new ScriptedBidirectional(V, MASK, script), [[3]], confidence.create({ k: 2 }), [EOS], { genLength: 2, cfgScale: 1, rng: seq(1) }));
   assert.deepEqual(guided.results[0]!.generated, [5, 5]);
 });
 
@@ -137,7 +129,7 @@ test('end-of-text fill: masks after a settled end-of-text are filled without a f
   // gen: [7, EOS, ?, ?]: EOS very confident, tail low confidence
   const script = (tokens: Int32Array) => rowLogits(V, [[3, 0.99], [7, 0.9], [EOS, 0.95], [9, 0.3], [9, 0.3]]);
   const model = new ScriptedBidirectional(V, MASK, script);
-  const { results } = await drain(runDiffusion(model, [[3]], confidence.create({ k: 1 }), [EOS], { genLength: 4, rng: seq(1) }));
+  const { results } = await collectSteps(runDiffusion(model, [[3]], confidence.create({ k: 1 }), [EOS], { genLength: 4, rng: seq(1) }));
   assert.deepEqual(results[0]!.generated, [7, EOS, EOS, EOS]);
   assert.equal(results[0]!.nfe, 2);
 });
@@ -149,9 +141,9 @@ test('batch rows are independent and equal to their unbatched runs', async () =>
     return rowLogits(V, spec);
   };
   const prompts = [[1, 2, 3], [4], [5, 6]];
-  const batched = await drain(runDiffusion(new ScriptedBidirectional(V, MASK, script), prompts, confidence.create({ k: 2 }), [EOS], { genLength: 8, blockLength: 4, steps: 4, rng: seq(1) }));
+  const batched = await collectSteps(runDiffusion(new ScriptedBidirectional(V, MASK, script), prompts, confidence.create({ k: 2 }), [EOS], { genLength: 8, blockLength: 4, steps: 4, rng: seq(1) }));
   for (let i = 0; i < prompts.length; i++) {
-    const single = await drain(runDiffusion(new ScriptedBidirectional(V, MASK, script), [prompts[i]!], confidence.create({ k: 2 }), [EOS], { genLength: 8, blockLength: 4, steps: 4, rng: seq(1) }));
+    const single = await collectSteps(runDiffusion(new ScriptedBidirectional(V, MASK, script), [prompts[i]!], confidence.create({ k: 2 }), [EOS], { genLength: 8, blockLength: 4, steps: 4, rng: seq(1) }));
     assert.deepEqual(batched.results[i], single.results[0]);
   }
 });
@@ -159,7 +151,7 @@ test('batch rows are independent and equal to their unbatched runs', async () =>
 test('a strategy that commits nothing still makes progress', async () => {
   const lazy: DiffusionStrategy = { name: 'lazy', decide: () => ({ commit: [] }) };
   const model = new ScriptedBidirectional(V, MASK, fixedScript(1, [0.2, 0.9, 0.4]));
-  const { results } = await drain(runDiffusion(model, [[3]], lazy, [EOS], { genLength: 3, rng: seq(1) }));
+  const { results } = await collectSteps(runDiffusion(model, [[3]], lazy, [EOS], { genLength: 3, rng: seq(1) }));
   assert.deepEqual(results[0]!.generated, [1, 2, 3]);
   assert.equal(results[0]!.nfe, 3);
 });
@@ -167,9 +159,9 @@ test('a strategy that commits nothing still makes progress', async () => {
 test('bad schedules and long prompts are rejected with the option named', async () => {
   const model = new ScriptedBidirectional(V, MASK, fixedScript(1, [0.5]), 10);
   const strat = confidence.create({ k: null });
-  await assert.rejects(drain(runDiffusion(model, [[3]], strat, [EOS], { genLength: 6, blockLength: 4, rng: seq(1) })), (e: unknown) => e instanceof OptionError && /block_length/.test(e.message));
-  await assert.rejects(drain(runDiffusion(model, [[3]], strat, [EOS], { genLength: 8, blockLength: 4, steps: 3, rng: seq(1) })), (e: unknown) => e instanceof OptionError && /steps 3/.test(e.message));
-  await assert.rejects(drain(runDiffusion(model, [[1, 2, 3]], strat, [EOS], { genLength: 8, rng: seq(1) })), (e: unknown) => e instanceof InputError && /context of 10/.test(e.message));
+  await assert.rejects(collectSteps(runDiffusion(model, [[3]], strat, [EOS], { genLength: 6, blockLength: 4, rng: seq(1) })), (e: unknown) => e instanceof OptionError && /block_length/.test(e.message));
+  await assert.rejects(collectSteps(runDiffusion(model, [[3]], strat, [EOS], { genLength: 8, blockLength: 4, steps: 3, rng: seq(1) })), (e: unknown) => e instanceof OptionError && /steps 3/.test(e.message));
+  await assert.rejects(collectSteps(runDiffusion(model, [[1, 2, 3]], strat, [EOS], { genLength: 8, rng: seq(1) })), (e: unknown) => e instanceof InputError && /context of 10/.test(e.message));
 });
 
 test('a model that ranks the mask token first still finishes: the mask is never committed', async () => {
@@ -183,10 +175,10 @@ test('a model that ranks the mask token first still finishes: the mask is never 
     return out;
   };
   const model = new ScriptedBidirectional(V, MASK, script);
-  const { results } = await drain(runDiffusion(model, [[3]], confidence.create({ k: 1 }), [EOS], { genLength: 4, rng: seq(1) }));
+  const { results } = await collectSteps(runDiffusion(model, [[3]], confidence.create({ k: 1 }), [EOS], { genLength: 4, rng: seq(1) }));
   assert.deepEqual(results[0]!.generated, [7, 7, 7, 7]);
   assert.equal(results[0]!.nfe, 4);
-  const sampled = await drain(runDiffusion(new ScriptedBidirectional(V, MASK, script), [[3]], confidence.create({ k: 2 }), [EOS], { genLength: 4, temperature: 1, rng: seq(3) }));
+  const sampled = await collectSteps(runDiffusion(new ScriptedBidirectional(V, MASK, script), [[3]], confidence.create({ k: 2 }), [EOS], { genLength: 4, temperature: 1, rng: seq(3) }));
   assert.ok(sampled.results[0]!.generated.every((t) => t !== MASK));
 });
 
@@ -202,7 +194,7 @@ test('a strategy that keeps remasking what it committed is stopped by the step b
     },
   };
   const model = new ScriptedBidirectional(V, MASK, fixedScript(1, [0.5, 0.6, 0.7, 0.8]));
-  const { results } = await drain(runDiffusion(model, [[3]], restless, [EOS], { genLength: 4, rng: seq(1), eosFill: false }));
+  const { results } = await collectSteps(runDiffusion(model, [[3]], restless, [EOS], { genLength: 4, rng: seq(1), eosFill: false }));
   assert.ok(results[0]!.generated.every((t) => t !== MASK));
   assert.ok(results[0]!.nfe <= 4 * 4 + 16 + 4, String(results[0]!.nfe));
   assert.ok(flip > 4);

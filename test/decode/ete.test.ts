@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runDiffusion, type StepEvent } from '../../src/decode/diffusion/loop.js';
+import { runDiffusion } from '../../src/decode/diffusion/loop.js';
 import { bitsToRoundsLowerBound, ete, oneTokenPerStepNll } from '../../src/decode/diffusion/ete.js';
 import { threshold } from '../../src/decode/diffusion/threshold.js';
 import { resolveParams } from '../../src/decode/params.js';
 import type { DiffusionStrategy } from '../../src/decode/diffusion/types.js';
 import { ScriptedBidirectional, peaked, rowLogits, type RowScript } from '../helpers/scripted-model.js';
 import { oneStep, rel } from '../helpers/one-step.js';
+import { collectSteps } from '../helpers/steps.js';
 
 const V = 16;
 const MASK = 15;
@@ -16,13 +17,8 @@ const make = (given: Record<string, unknown> = {}) => ete.create(resolveParams('
 
 async function run(script: RowScript, strategy: DiffusionStrategy, genLength: number, blockLength?: number) {
   const model = new ScriptedBidirectional(V, MASK, script);
-  const it = runDiffusion(model, [[3]], strategy, [EOS], { genLength, blockLength, rng, eosFill: false });
-  const events: StepEvent[] = [];
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return { events, result: n.value[0]!, calls: model.calls };
-    events.push(n.value);
-  }
+  const { events, results } = await collectSteps(runDiffusion(model, [[3]], strategy, [EOS], { genLength, blockLength, rng, eosFill: false }));
+  return { events, result: results[0]!, calls: model.calls };
 }
 
 /** a flat-ish row: `tok` at p, the rest spread (high entropy for small p) */

@@ -1,24 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runDiffusion, type DiffusionOptions, type DiffusionRowResult, type StepEvent } from '../../src/decode/diffusion/loop.js';
+import { runDiffusion, type DiffusionOptions } from '../../src/decode/diffusion/loop.js';
 import { confidence } from '../../src/decode/diffusion/confidence.js';
 import { freedave } from '../../src/decode/diffusion/freedave.js';
 import { resolveParams } from '../../src/decode/params.js';
 import type { DiffusionStrategy } from '../../src/decode/diffusion/types.js';
 import { ScriptedBidirectional, type RowScript } from '../helpers/scripted-model.js';
 import { chainScript, EOS, hashScript, MASK, V } from '../helpers/canvas-models.js';
+import { collectSteps } from '../helpers/steps.js';
 
 const rng = { float: () => 0.5 };
 
 async function run(script: RowScript, prompts: number[][], strategy: DiffusionStrategy, options: Partial<DiffusionOptions> & { genLength: number }) {
   const model = new ScriptedBidirectional(V, MASK, script);
-  const it = runDiffusion(model, prompts, strategy, [EOS], { rng, ...options });
-  const events: StepEvent[] = [];
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return { results: n.value as DiffusionRowResult[], events, calls: model.calls };
-    events.push(n.value);
-  }
+  const { events, results } = await collectSteps(runDiffusion(model, prompts, strategy, [EOS], { rng, ...options }));
+  return { results, events, calls: model.calls };
 }
 
 const fd = (given: Record<string, unknown> = {}) => freedave.create(resolveParams('freedave', freedave.params, given));

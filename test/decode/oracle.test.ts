@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { runDiffusion, type StepEvent } from '../../src/decode/diffusion/loop.js';
 import { createOracle, oracle, runOracle } from '../../src/decode/diffusion/oracle.js';
 import { resolveParams } from '../../src/decode/params.js';
+import { returnValue } from '../../src/decode/drain.js';
 import { OptionError } from '../../src/errors.js';
 import { ScriptedBidirectional } from '../helpers/scripted-model.js';
 import { EOS, hashScript, MASK, V } from '../helpers/canvas-models.js';
@@ -89,12 +90,6 @@ test('oracle without a reference names the problem', async () => {
   const it = runDiffusion(new ScriptedBidirectional(V, MASK, hashScript(1, 1)), [[3]], s, [EOS], { genLength: 4, rng });
   await assert.rejects(it.next(), (e: unknown) => e instanceof OptionError && /reference/.test((e as Error).message));
   const given = oracle.create(resolveParams('oracle', oracle.params, { reference: '1,2,3,4' }));
-  const { results } = await (async () => {
-    const g = runDiffusion(new ScriptedBidirectional(V, MASK, hashScript(1, 1)), [[3]], given, [EOS], { genLength: 4, rng, eosFill: false });
-    for (;;) {
-      const n = await g.next();
-      if (n.done) return { results: n.value };
-    }
-  })();
+  const results = await returnValue(runDiffusion(new ScriptedBidirectional(V, MASK, hashScript(1, 1)), [[3]], given, [EOS], { genLength: 4, rng, eosFill: false }));
   assert.deepEqual(results[0]!.generated, [1, 2, 3, 4]);
 });

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runDiffusion, type DiffusionRowResult, type StepEvent } from '../../src/decode/diffusion/loop.js';
+import { runDiffusion, type StepEvent } from '../../src/decode/diffusion/loop.js';
 import { selfEdit } from '../../src/decode/diffusion/self-edit.js';
 import { resolveParams } from '../../src/decode/params.js';
 import { ScriptedBidirectional, peaked, type RowScript } from '../helpers/scripted-model.js';
+import { collectSteps } from '../helpers/steps.js';
 
 const V = 16;
 const MASK = 15;
@@ -14,13 +15,8 @@ const T = [1, 2, 7, 4, 5, 6];
 
 async function run(script: RowScript, given: Record<string, unknown>) {
   const model = new ScriptedBidirectional(V, MASK, script);
-  const it = runDiffusion(model, [[3]], make(given), [EOS], { genLength: 6, rng, eosFill: false });
-  const events: StepEvent[] = [];
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return { events, result: (n.value as DiffusionRowResult[])[0]!, calls: model.calls };
-    events.push({ ...n.value, canvas: n.value.canvas.slice() });
-  }
+  const { events, results } = await collectSteps(runDiffusion(model, [[3]], make(given), [EOS], { genLength: 6, rng, eosFill: false }));
+  return { events, result: results[0]!, calls: model.calls };
 }
 
 const remaskRounds = (events: StepEvent[]) => events.filter((e) => e.remasked.length > 0).map((e) => e.remasked.map((p) => p - 1).sort());

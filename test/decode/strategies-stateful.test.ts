@@ -1,27 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runDiffusion, type DiffusionRowResult, type StepEvent } from '../../src/decode/diffusion/loop.js';
+import { runDiffusion } from '../../src/decode/diffusion/loop.js';
 import { prophet } from '../../src/decode/diffusion/prophet.js';
 import { credit } from '../../src/decode/diffusion/credit.js';
 import { threshold } from '../../src/decode/diffusion/threshold.js';
 import { resolveParams } from '../../src/decode/params.js';
 import type { DiffusionStrategyDefinition } from '../../src/decode/diffusion/types.js';
 import { ScriptedBidirectional } from '../helpers/scripted-model.js';
+import { collectSteps } from '../helpers/steps.js';
 
 const V = 16;
 const MASK = 15;
 const EOS = 14;
 const rng = { float: () => 0.5 };
 const make = (def: DiffusionStrategyDefinition, given: Record<string, unknown> = {}) => def.create(resolveParams(def.name, def.params, given));
-
-async function drain(gen: AsyncGenerator<StepEvent, DiffusionRowResult[]>) {
-  const events: StepEvent[] = [];
-  for (;;) {
-    const n = await gen.next();
-    if (n.done) return { events, results: n.value };
-    events.push(n.value);
-  }
-}
 
 /** logits where token `tok` leads the runner-up by `gap` nats, the rest far below */
 function gapLogits(tok: number, gap: number): Float32Array {
@@ -39,7 +31,7 @@ test('prophet fills every mask exactly when the mean top-2 gap crosses the progr
     return out;
   };
   const model = new ScriptedBidirectional(V, MASK, script);
-  const { events, results } = await drain(runDiffusion(model, [[3]], make(prophet, { k: 1 }), [EOS], { genLength: 16, rng, eosFill: false }));
+  const { events, results } = await collectSteps(runDiffusion(model, [[3]], make(prophet, { k: 1 }), [EOS], { genLength: 16, rng, eosFill: false }));
   // calls 0..5 have gaps 1..6 (< 7.5, progress < 0.33 since 6/16 = 0.375 at call 6)
   // call 6: progress 6/16=0.375 → threshold 5.0, gap 7 ≥ 5 → all-in
   assert.deepEqual(events.map((e) => e.committed.length), [1, 1, 1, 1, 1, 1, 10]);
@@ -50,7 +42,7 @@ test('prophet fills every mask exactly when the mean top-2 gap crosses the progr
     for (let i = 0; i < tokens.length; i++) out.set(gapLogits(1 + (i % 12), 1), i * V);
     return out;
   });
-  const r = await drain(runDiffusion(flat, [[3]], make(prophet, { k: 1 }), [EOS], { genLength: 16, rng, eosFill: false }));
+  const r = await collectSteps(runDiffusion(flat, [[3]], make(prophet, { k: 1 }), [EOS], { genLength: 16, rng, eosFill: false }));
   assert.equal(r.results[0]!.nfe, 16);
 });
 
@@ -69,7 +61,7 @@ test('credit: a token that stays on top across steps is committed before plain t
     return out;
   };
   const run = async (def: DiffusionStrategyDefinition) => {
-    const { results } = await drain(runDiffusion(new ScriptedBidirectional(V, MASK, script), [[3]], make(def), [EOS], { genLength: 8, rng, eosFill: false }));
+    const { results } = await collectSteps(runDiffusion(new ScriptedBidirectional(V, MASK, script), [[3]], make(def), [EOS], { genLength: 8, rng, eosFill: false }));
     return results[0]!.committedAt;
   };
   const plain = await run(threshold);

@@ -10,6 +10,7 @@ import { leftToRight } from '../../src/decode/diffusion/left-to-right.js';
 import { bacd } from '../../src/decode/diffusion/bacd.js';
 import { cad } from '../../src/decode/diffusion/cad.js';
 import { eoserAss, eoserGamma } from '../../src/decode/diffusion/eoser-ass.js';
+import { acceptedOrBest, thresholdCommit } from '../../src/decode/diffusion/helpers.js';
 import { resolveParams } from '../../src/decode/params.js';
 import type { DiffusionStrategyDefinition } from '../../src/decode/diffusion/types.js';
 import { EOS, oneStep, rel } from '../helpers/one-step.js';
@@ -119,4 +120,15 @@ test('eoser-ass: 2^i tokens at step i, end-of-text damped early', async () => {
   const b = oneStep({ gen: [{ token: EOS, p: 0.99 }, { token: 2, p: 0.4 }, { token: 3, p: 0.3 }, { token: 4, p: 0.3 }] });
   assert.deepEqual(rel(b.row, (await s.decide(b.row, b.pred, b.services)).commit), [1]);
   assert.ok(eoserGamma(0, 16, 0.01) < 0.1 && eoserGamma(4, 16, 0.01) === 1 && eoserGamma(3, 16, 0.01) < 1);
+});
+
+test('thresholdCommit: accepted candidates in candidate order, then the most confident (ties: the first) when none passes', () => {
+  const conf = new Map([[4, 0.95], [5, 0.2], [6, 0.91], [7, 0.99]]);
+  assert.deepEqual(thresholdCommit([4, 5, 6, 7], (pos) => conf.get(pos)!, 0.9), [4, 6, 7]);
+  const low = new Map([[4, 0.3], [5, 0.5], [6, 0.5], [7, 0.1]]);
+  assert.deepEqual(thresholdCommit([4, 5, 6, 7], (pos) => low.get(pos)!, 0.9), [5]);
+  assert.deepEqual(thresholdCommit([], () => 1, 0.9), []);
+  // a per-position test that rejects the best candidate while accepting others: the best comes last
+  assert.deepEqual(acceptedOrBest([4, 5, 6, 7], (pos) => conf.get(pos)!, (pos) => pos !== 7), [4, 5, 6, 7]);
+  assert.deepEqual(acceptedOrBest([4, 5, 6, 7], (pos) => conf.get(pos)!, (pos) => pos === 5), [5, 7]);
 });

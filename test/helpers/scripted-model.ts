@@ -3,7 +3,7 @@
  * exactly as on a compiled model, so a test can show a strategy's defining rule step by step.
  */
 import { headFromLogits } from '../../src/decode/head.js';
-import type { BidirectionalModel, CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from '../../src/runtime/types.js';
+import type { BidirectionalModel, DecodeHeadOutput, ForwardOptions } from '../../src/runtime/types.js';
 
 /** logits for every position of one row, given that row's tokens */
 export type RowScript = (tokens: Int32Array, call: number) => Float32Array;
@@ -56,46 +56,4 @@ export function rowLogits(vocab: number, spec: readonly (readonly [number, numbe
   const out = new Float32Array(spec.length * vocab);
   spec.forEach(([tok, p], i) => out.set(peaked(vocab, tok, p), i * vocab));
   return out;
-}
-
-/**
- * A causal model defined by a next-token function of the prefix. The "cache" just records the
- * prefix, so rollback semantics are exact and checkable.
- */
-export class ScriptedCausal implements CausalModel {
-  readonly kind = 'causal' as const;
-  readonly numLayers = 1;
-  calls = 0;
-  constructor(
-    readonly vocabSize: number,
-    readonly eosTokenIds: readonly number[],
-    private readonly next: (prefix: readonly number[]) => Float32Array,
-    readonly maxPositions = 4096,
-    readonly topK = 4,
-  ) {}
-
-  emptyCache(batch: number): KvCache {
-    return { batch, length: 0, keys: [new Float32Array(0)], values: [new Float32Array(0)] };
-  }
-
-  async forward(tokens: Int32Array, batch: number, newLength: number, cache: KvCache, options: ForwardOptions = {}): Promise<{ head: DecodeHeadOutput; cache: KvCache }> {
-    if (batch !== 1) throw new Error('ScriptedCausal supports batch 1');
-    const prefix = Array.from(cache.keys[0]!, (x) => Math.round(x));
-    const V = this.vocabSize;
-    const logits = new Float32Array(newLength * V);
-    for (let j = 0; j < newLength; j++) {
-      prefix.push(tokens[j]!);
-      logits.set(this.next(prefix), j * V);
-    }
-    this.calls += 1;
-    const head = headFromLogits(logits, 1, newLength, V, this.topK);
-    if (!options.logits) delete head.logits;
-    const store = Float32Array.from(prefix);
-    return { head, cache: { batch: 1, length: prefix.length, keys: [store], values: [store] } };
-  }
-
-  truncateCache(cache: KvCache, length: number): KvCache {
-    const store = cache.keys[0]!.slice(0, length);
-    return { batch: cache.batch, length, keys: [store], values: [store] };
-  }
 }

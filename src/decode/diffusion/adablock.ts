@@ -20,7 +20,7 @@
  * `delimiters` given, the end-of-text ids are the only delimiters.
  */
 import { parseIdList, thresholdCommit } from './helpers.js';
-import type { DiffusionStrategyDefinition, Predictions, RowView } from './types.js';
+import { defineDiffusionStrategy, type Predictions, type RowView } from './types.js';
 
 /** The block end AdaBlock chooses at a block start (absolute canvas position, exclusive). */
 export function adaptiveBlockEnd(row: RowView, pred: Predictions, delimiters: readonly number[], delta: number, windowFraction = 0.25): number {
@@ -36,9 +36,8 @@ export function adaptiveBlockEnd(row: RowView, pred: Predictions, delimiters: re
   return row.blockEnd;
 }
 
-export const adablock: DiffusionStrategyDefinition = {
+export const adablock = defineDiffusionStrategy({
   name: 'adablock',
-  family: 'diffusion',
   summary: 'block ends at the most confident delimiter (≥ 0.3) in the next 25% of the canvas; threshold 0.9 inside (AdaBlock-dLLM)',
   paper: 'Lu et al. 2025, AdaBlock-dLLM: Semantic-Aware Diffusion LLM Inference via Adaptive Block Size (ICLR 2026)',
   params: {
@@ -48,14 +47,9 @@ export const adablock: DiffusionStrategyDefinition = {
     window: { type: 'number', default: 0.25, min: 0, max: 1, description: 'look-ahead window as a fraction of gen_length' },
     tau: { type: 'number', default: 0.9, min: 0, max: 1, description: 'threshold of the in-block rule (Fast-dLLM)' },
   },
-  create: (params) => {
-    const given = parseIdList('adablock', 'delimiters', params.delimiters as string | null);
-    const delta = params.delta as number;
-    const tau = params.tau as number;
-    const windowFraction = params.window as number;
-    const eosToo = params.eos_delimiter as boolean;
+  create: ({ delimiters: delimiterIds, eos_delimiter: eosToo, delta, window: windowFraction, tau }) => {
+    const given = parseIdList('adablock', 'delimiters', delimiterIds);
     return {
-      name: 'adablock',
       chooseBlockEnd: (row, pred) => {
         const delimiters = eosToo ? [...given, ...row.eosTokenIds] : given;
         return adaptiveBlockEnd(row, pred, delimiters, delta, windowFraction);
@@ -63,4 +57,4 @@ export const adablock: DiffusionStrategyDefinition = {
       decide: (row, pred) => ({ commit: thresholdCommit(row.candidates, (pos) => pred.confidence[pos]!, tau) }),
     };
   },
-};
+});

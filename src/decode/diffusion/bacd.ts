@@ -13,13 +13,13 @@
  * canvas: the first `coarse_until` fraction of the generation region is decoded in blocks of
  * `coarse_block`, the rest in blocks of `fine_block` (unset: the run's block_length).
  */
-import type { DiffusionStrategyDefinition } from './types.js';
+import { thresholdCommit } from './helpers.js';
+import { defineDiffusionStrategy } from './types.js';
 
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
 
-export const bacd: DiffusionStrategyDefinition = {
+export const bacd = defineDiffusionStrategy({
   name: 'bacd',
-  family: 'diffusion',
   summary: 'threshold = clamp(mean committed confidence in the block, 0.6, 0.9); coarse-then-fine blocks (TCCF)',
   paper: 'Advancing Block Diffusion Language Models for Test-Time Scaling (BACD, TCCF), 2026',
   params: {
@@ -29,16 +29,10 @@ export const bacd: DiffusionStrategyDefinition = {
     fine_block: { type: 'int', default: null, min: 1, description: 'TCCF: block size for the rest (unset: block_length)' },
     coarse_until: { type: 'number', default: 0.5, min: 0, max: 1, description: 'TCCF: fraction of the canvas decoded with coarse blocks' },
   },
-  create: (params) => {
-    const low = params.low as number;
-    const high = params.high as number;
-    const coarse = params.coarse_block as number | null;
-    const fine = params.fine_block as number | null;
-    const until = params.coarse_until as number;
+  create: ({ low, high, coarse_block: coarse, fine_block: fine, coarse_until: until }) => {
     /** per row: block index → confidences of the tokens committed in it */
     const committed = new Map<number, { block: number; confs: number[] }>();
     return {
-      name: 'bacd',
       chooseBlockEnd: (row) => {
         if (coarse === null && fine === null) return row.blockEnd;
         const offset = row.blockStart - row.promptLength;
@@ -51,17 +45,15 @@ export const bacd: DiffusionStrategyDefinition = {
           s = { block: row.blockIndex, confs: [] };
           committed.set(row.row, s);
         }
-        let best = row.candidates[0]!;
-        for (const pos of row.candidates) if (pred.confidence[pos]! > pred.confidence[best]!) best = pos;
+        const confidenceOf = (pos: number) => pred.confidence[pos]!;
         const tau =
           s.confs.length === 0
-            ? clamp(pred.confidence[best]!, low, high)
+            ? clamp(Math.max(...row.candidates.map(confidenceOf)), low, high)
             : clamp(s.confs.reduce((a, b) => a + b, 0) / s.confs.length, low, high);
-        const commit = row.candidates.filter((pos) => pred.confidence[pos]! >= tau);
-        if (!commit.includes(best)) commit.push(best);
+        const commit = thresholdCommit(row.candidates, confidenceOf, tau);
         for (const pos of commit) s.confs.push(pred.confidence[pos]!);
         return { commit };
       },
     };
   },
-};
+});

@@ -5,11 +5,10 @@
  * block's most confident masked tokens, and end-of-text is blocked (its logit set to −∞, the
  * next-best token taken with renormalised confidence) until half of the output is generated.
  */
-import type { DiffusionStrategyDefinition } from './types.js';
+import { defineDiffusionStrategy } from './types.js';
 
-export const cad: DiffusionStrategyDefinition = {
+export const cad = defineDiffusionStrategy({
   name: 'cad',
-  family: 'diffusion',
   summary: 'commit clamp(#{conf >= 0.8}, 1, 4) tokens per step; end-of-text blocked until half the canvas (CD4LM)',
   paper: 'CD4LM: Consistency Distillation and aDaptive Decoding for Diffusion Language Models, 2026',
   params: {
@@ -18,13 +17,8 @@ export const cad: DiffusionStrategyDefinition = {
     max_k: { type: 'int', default: 4, min: 1, description: 'most tokens per step' },
     eos_after: { type: 'number', default: 0.5, min: 0, max: 1, description: 'fraction of the canvas generated before end-of-text is allowed' },
   },
-  create: (params) => {
-    const tau = params.tau as number;
-    const minK = params.min_k as number;
-    const maxK = params.max_k as number;
-    const eosAfter = params.eos_after as number;
+  create: ({ tau, min_k: minK, max_k: maxK, eos_after: eosAfter }) => {
     return {
-      name: 'cad',
       decide: (row, pred) => {
         const generated = row.genLength - row.masked.length;
         const blockEos = generated < eosAfter * row.genLength;
@@ -47,4 +41,4 @@ export const cad: DiffusionStrategyDefinition = {
       },
     };
   },
-};
+});

@@ -28,7 +28,7 @@
  * so a new block starts with full windows; it is dropped when a position is committed.
  */
 import { TOKENS_PER_STEP_PARAM, stepCount } from './ranking.js';
-import type { DiffusionStrategyDefinition } from './types.js';
+import { defineDiffusionStrategy } from './types.js';
 
 interface Dist {
   ids: number[];
@@ -61,9 +61,8 @@ export function coherentTarget(history: readonly Dist[]): { token: number; score
   return { token, score, mi };
 }
 
-export const ccd: DiffusionStrategyDefinition = {
+export const ccd = defineDiffusionStrategy({
   name: 'ccd',
-  family: 'diffusion',
   summary: 'commit by predictions averaged over the last 3 steps; budget grows with their consistency (CCD-DS)',
   paper: 'Beyond Confidence: Adaptive and Coherent Decoding for Diffusion Language Models (CCD), 2025 (arXiv:2512.02044)',
   params: {
@@ -72,14 +71,9 @@ export const ccd: DiffusionStrategyDefinition = {
     tau: { type: 'number', default: 0.9, min: 0, max: 1, description: 'averaged confidence a consistent position needs' },
     epsilon: { type: 'number', default: 0.05, min: 0, description: 'ε: largest window mutual information (nats) that counts as consistent' },
   },
-  create: (params) => {
-    const W = params.window as number;
-    const tau = params.tau as number;
-    const eps = params.epsilon as number;
-    const k = params.k as number | null;
+  create: ({ window: W, tau, epsilon: eps, k }) => {
     const history = new Map<number, Map<number, Dist[]>>();
     return {
-      name: 'ccd',
       begin: (row) => history.set(row.row, new Map()),
       decide: (row, pred) => {
         let h = history.get(row.row);
@@ -112,4 +106,4 @@ export const ccd: DiffusionStrategyDefinition = {
       },
     };
   },
-};
+});

@@ -11,11 +11,11 @@
  * tokens, so they are in the top-k unless the prediction changed completely); the probability
  * mass outside the top-k keeps its un-fused weight.
  */
-import type { DiffusionStrategyDefinition } from './types.js';
+import { thresholdCommit } from './helpers.js';
+import { defineDiffusionStrategy } from './types.js';
 
-export const credit: DiffusionStrategyDefinition = {
+export const credit = defineDiffusionStrategy({
   name: 'credit',
-  family: 'diffusion',
   summary: 'accumulate per-token trace credit across steps, fuse into logits, then threshold (CreditDecoding)',
   paper: 'CreditDecoding: Accelerating Parallel Decoding in Diffusion LLMs with Trace Credits, 2025 (arXiv:2510.06133)',
   params: {
@@ -24,15 +24,10 @@ export const credit: DiffusionStrategyDefinition = {
     gamma: { type: 'number', default: 0.2, min: 0, description: 'credit boost exponent p^gamma' },
     alpha: { type: 'number', default: 0.7, min: 0, description: 'fusion weight: logits + alpha*log(1+C)' },
   },
-  create: (params) => {
-    const tau = params.tau as number;
-    const beta = params.beta as number;
-    const gamma = params.gamma as number;
-    const alpha = params.alpha as number;
+  create: ({ tau, beta, gamma, alpha }) => {
     /** per row: block index the credit belongs to, and credit[pos][token] */
     const state = new Map<number, { block: number; credit: Map<number, Map<number, number>> }>();
     return {
-      name: 'credit',
       decide: (row, pred) => {
         let s = state.get(row.row);
         if (!s || s.block !== row.blockIndex) {
@@ -65,16 +60,10 @@ export const credit: DiffusionStrategyDefinition = {
           z += Math.max(0, outside);
           fusedTop.set(pos, { token: bestTok, conf: bestW / z });
         }
-        let best = row.candidates[0]!;
-        const commit: number[] = [];
-        for (const pos of row.candidates) {
-          if (fusedTop.get(pos)!.conf > fusedTop.get(best)!.conf) best = pos;
-          if (fusedTop.get(pos)!.conf >= tau) commit.push(pos);
-        }
-        if (!commit.includes(best)) commit.push(best);
+        const commit = thresholdCommit(row.candidates, (pos) => fusedTop.get(pos)!.conf, tau);
         for (const pos of commit) s.credit.delete(pos);
         return { commit, tokens: commit.map((pos) => fusedTop.get(pos)!.token) };
       },
     };
   },
-};
+});

@@ -4,28 +4,16 @@
  * block whose predictive entropy is below the bound (0.5 nats), and always the lowest-entropy one.
  * (dParallel's certainty-forcing distillation is training, not part of this decoder.)
  */
-import type { DiffusionStrategyDefinition } from './types.js';
+import { acceptedOrBest } from './helpers.js';
+import { defineDiffusionStrategy } from './types.js';
 
-export const dparallel: DiffusionStrategyDefinition = {
+export const dparallel = defineDiffusionStrategy({
   name: 'dparallel',
-  family: 'diffusion',
   summary: 'commit all masked tokens with entropy below 0.5 nats, at least the lowest (dParallel)',
   paper: 'dParallel: Learnable Parallel Decoding for dLLMs, 2025',
   params: { threshold: { type: 'number', default: 0.5, min: 0, description: 'entropy bound (nats)' } },
-  create: (params) => {
-    const bound = params.threshold as number;
-    return {
-      name: 'dparallel',
-      decide: (row, pred) => {
-        let best = row.candidates[0]!;
-        const commit: number[] = [];
-        for (const pos of row.candidates) {
-          if (pred.entropy(pos) < pred.entropy(best)) best = pos;
-          if (pred.entropy(pos) < bound) commit.push(pos);
-        }
-        if (!commit.includes(best)) commit.push(best);
-        return { commit };
-      },
-    };
-  },
-};
+  create: ({ threshold: bound }) => ({
+    // the lowest entropy is the best: score by −entropy (negation is exact, so ties stay ties)
+    decide: (row, pred) => ({ commit: acceptedOrBest(row.candidates, (pos) => -pred.entropy(pos), (pos) => pred.entropy(pos) < bound) }),
+  }),
+});

@@ -3,16 +3,14 @@
  * positions whose predictive distribution has the lowest entropy.
  */
 import { commitTopScored, stepCount, TOKENS_PER_STEP_PARAM } from './ranking.js';
-import type { DiffusionStrategyDefinition } from './types.js';
+import { defineDiffusionStrategy } from './types.js';
 
-export const entropy: DiffusionStrategyDefinition = {
+export const entropy = defineDiffusionStrategy({
   name: 'entropy',
-  family: 'diffusion',
   summary: 'commit the k masked tokens with the lowest predictive entropy',
   paper: 'Ye et al. 2025, Dream 7B (arXiv:2508.15487), entropy',
   params: TOKENS_PER_STEP_PARAM,
-  create: (params) => ({
-    name: 'entropy',
-    decide: (row, pred) => commitTopScored(row, stepCount(row, params.k as number | null), (pos) => -pred.entropy(pos)),
+  create: ({ k }) => ({
+    decide: (row, pred) => commitTopScored(row, stepCount(row, k), (pos) => -pred.entropy(pos)),
   }),
-};
+});

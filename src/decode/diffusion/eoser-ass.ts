@@ -9,7 +9,7 @@
  *   progress t = (2^(i+1) − 1) / 2^T (T = log2 of the block length) — so end-of-text is committed
  *   late instead of flooding the canvas early.
  */
-import type { DiffusionStrategyDefinition } from './types.js';
+import { defineDiffusionStrategy } from './types.js';
 
 export function eoserGamma(stepInBlock: number, blockLength: number, minGamma: number): number {
   const T = Math.max(1, Math.ceil(Math.log2(blockLength)));
@@ -17,27 +17,21 @@ export function eoserGamma(stepInBlock: number, blockLength: number, minGamma: n
   return minGamma + (1 - minGamma) * t;
 }
 
-export const eoserAss: DiffusionStrategyDefinition = {
+export const eoserAss = defineDiffusionStrategy({
   name: 'eoser-ass',
-  family: 'diffusion',
   summary: '2^i tokens at step i; end-of-text confidence damped early (EOSER + ASS)',
   paper: 'Taming Masked Diffusion Language Models via Consistency Trajectory RL with Fewer Decoding Step, 2025',
   params: {
     eos_min_gamma: { type: 'number', default: 0.01, min: 0, max: 1, description: 'EOS confidence factor at the first step' },
     base: { type: 'number', default: 2, min: 1, description: 'step size grows as base^i' },
   },
-  create: (params) => {
-    const minGamma = params.eos_min_gamma as number;
-    const base = params.base as number;
-    return {
-      name: 'eoser-ass',
-      decide: (row, pred) => {
-        const gamma = eoserGamma(row.stepInBlock, row.blockEnd - row.blockStart, minGamma);
-        const score = (pos: number) => pred.confidence[pos]! * (row.eosTokenIds.includes(pred.tokens[pos]!) ? gamma : 1);
-        const count = Math.min(row.candidates.length, Math.max(1, Math.floor(base ** row.stepInBlock)));
-        const ranked = [...row.candidates].sort((a, b) => score(b) - score(a) || a - b);
-        return { commit: ranked.slice(0, count) };
-      },
-    };
-  },
-};
+  create: ({ eos_min_gamma: minGamma, base }) => ({
+    decide: (row, pred) => {
+      const gamma = eoserGamma(row.stepInBlock, row.blockEnd - row.blockStart, minGamma);
+      const score = (pos: number) => pred.confidence[pos]! * (row.eosTokenIds.includes(pred.tokens[pos]!) ? gamma : 1);
+      const count = Math.min(row.candidates.length, Math.max(1, Math.floor(base ** row.stepInBlock)));
+      const ranked = [...row.candidates].sort((a, b) => score(b) - score(a) || a - b);
+      return { commit: ranked.slice(0, count) };
+    },
+  }),
+});

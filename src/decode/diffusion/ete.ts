@@ -32,9 +32,10 @@
  */
 import type { BidirectionalModel } from '../../runtime/types.js';
 import { confidence as confidenceRule } from './confidence.js';
-import { headRow, maskedIn, rankByConfidence } from './helpers.js';
+import { headRow, maskedIn, rankByConfidence, thresholdCommit } from './helpers.js';
+import { returnValue } from '../drain.js';
 import { runDiffusion, type DiffusionOptions } from './loop.js';
-import type { DiffusionStrategyDefinition } from './types.js';
+import { defineDiffusionStrategy, type DiffusionStrategy } from './types.js';
 
 /**
  * The bits-to-rounds lower bound on decoding rounds for a threshold-style parallel decoder
@@ -64,29 +65,20 @@ export async function oneTokenPerStepNll(
   const { eosTokenIds, ...loopOptions } = options;
   const base = confidenceRule.create({ k: 1 });
   const nll = prompts.map(() => 0);
-  const it = runDiffusion(
-    model,
-    prompts,
-    {
-      name: 'confidence-nll',
-      decide: async (row, pred, services) => {
-        const d = await base.decide(row, pred, services);
-        for (const pos of d.commit) nll[row.row]! += -Math.log(Math.max(pred.confidence[pos]!, 1e-30));
-        return d;
-      },
+  const scoring: DiffusionStrategy = {
+    name: 'confidence-nll',
+    decide: async (row, pred, services) => {
+      const d = await base.decide(row, pred, services);
+      for (const pos of d.commit) nll[row.row]! += -Math.log(Math.max(pred.confidence[pos]!, 1e-30));
+      return d;
     },
-    eosTokenIds,
-    loopOptions,
-  );
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return { nll, generated: n.value.map((r) => r.generated), nfe: n.value.map((r) => r.nfe) };
-  }
+  };
+  const results = await returnValue(runDiffusion(model, prompts, scoring, eosTokenIds, loopOptions));
+  return { nll, generated: results.map((r) => r.generated), nfe: results.map((r) => r.nfe) };
 }
 
-export const ete: DiffusionStrategyDefinition = {
+export const ete = defineDiffusionStrategy({
   name: 'ete',
-  family: 'diffusion',
   summary: 'threshold 0.9 across blocks; when nothing passes, explore the most informative uncertain token (ETE)',
   paper: 'From Bits to Rounds: Parallel Decoding with Exploration for Diffusion Language Models (ETE), 2025 (arXiv:2511.21103)',
   params: {
@@ -96,23 +88,17 @@ export const ete: DiffusionStrategyDefinition = {
     explore: { type: 'boolean', default: true, description: 'explore when nothing passes tau' },
     explore_width: { type: 'int', default: 4, min: 1, description: 'high-entropy candidates tried per exploration (one batched forward)' },
   },
-  create: (params) => {
-    const tau = params.tau as number;
-    const crossBlocks = params.cross_blocks as number | null;
-    const crossTau = (params.cross_tau as number | null) ?? tau;
-    const explore = params.explore as boolean;
-    const width = params.explore_width as number;
+  create: ({ tau, cross_blocks: crossBlocks, cross_tau: crossTauGiven, explore, explore_width: width }) => {
+    const crossTau = crossTauGiven ?? tau;
     return {
-      name: 'ete',
       decide: async (row, pred, services) => {
         const C = row.candidates;
         const size = Math.max(1, row.blockEnd - row.blockStart);
         const crossEnd = crossBlocks === null ? row.canvas.length : Math.min(row.canvas.length, row.blockEnd + crossBlocks * size);
         const cross = maskedIn(row.canvas, row.maskTokenId, row.blockEnd, crossEnd);
-        const exploitBlock = C.filter((pos) => pred.confidence[pos]! >= tau);
-        if (exploitBlock.length > 0 || !explore || C.length <= 1) {
-          const commit = new Set(exploitBlock);
-          commit.add(rankByConfidence(C, (pos) => pred.confidence[pos]!)[0]!);
+        const passes = C.some((pos) => pred.confidence[pos]! >= tau);
+        if (passes || !explore || C.length <= 1) {
+          const commit = new Set(thresholdCommit(C, (pos) => pred.confidence[pos]!, tau));
           for (const pos of cross) if (pred.confidence[pos]! >= crossTau) commit.add(pos);
           return { commit: [...commit] };
         }
@@ -144,4 +130,4 @@ export const ete: DiffusionStrategyDefinition = {
       },
     };
   },
-};
+});

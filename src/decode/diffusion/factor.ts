@@ -7,24 +7,19 @@
  * The reference code's quirk (when only the last candidate fails it still commits all) is not
  * reproduced: this file follows the paper's rule.
  */
-import type { DiffusionStrategyDefinition } from './types.js';
+import { defineDiffusionStrategy } from './types.js';
 
-export const factor: DiffusionStrategyDefinition = {
+export const factor = defineDiffusionStrategy({
   name: 'factor',
-  family: 'diffusion',
   summary: 'commit the largest n most-confident tokens with (n+1)(1-c_n) <= f (Fast-dLLM factor rule)',
   paper: 'Wu et al. 2025, Fast-dLLM (arXiv:2505.22618), factor-based parallel decoding',
   params: { f: { type: 'number', default: 1, min: 0, description: 'the factor f' } },
-  create: (params) => {
-    const f = params.f as number;
-    return {
-      name: 'factor',
-      decide: (row, pred) => {
-        const ranked = [...row.candidates].sort((a, b) => pred.confidence[b]! - pred.confidence[a]! || a - b);
-        let n = 1;
-        while (n < ranked.length && (n + 2) * (1 - pred.confidence[ranked[n]!]!) <= f) n++;
-        return { commit: ranked.slice(0, n) };
-      },
-    };
-  },
-};
+  create: ({ f }) => ({
+    decide: (row, pred) => {
+      const ranked = [...row.candidates].sort((a, b) => pred.confidence[b]! - pred.confidence[a]! || a - b);
+      let n = 1;
+      while (n < ranked.length && (n + 2) * (1 - pred.confidence[ranked[n]!]!) <= f) n++;
+      return { commit: ranked.slice(0, n) };
+    },
+  }),
+});

@@ -30,23 +30,21 @@
  * sampling, drafts and targets use argmax and the output is not the sampled baseline's. On real
  * hardware a batched forward may differ from a single one in the last bits, which can flip ties.
  */
-import { headRow, isSettled, maskedIn, predictionsRow, rankByConfidence, type HeadRow } from './helpers.js';
-import type { DiffusionStrategyDefinition } from './types.js';
+import { headRow, maskedIn, predictionsRow, rankByConfidence, type HeadRow } from './helpers.js';
+import { isSettled } from './settled.js';
+import { defineDiffusionStrategy } from './types.js';
 
-export const freedave: DiffusionStrategyDefinition = {
+export const freedave = defineDiffusionStrategy({
   name: 'freedave',
-  family: 'diffusion',
   summary: 'lossless draft-and-verify: K one-token drafts verified in one batched forward (FreeDave)',
   paper: 'Wu & Zhang 2025, Free Draft-and-Verification: Toward Lossless Parallel Decoding for Diffusion LLMs (arXiv:2510.00294)',
   params: {
     drafts: { type: 'int', default: 4, min: 1, description: 'K: drafts verified per batched forward (draft j fills the top j+1 tokens)' },
     max_rounds: { type: 'int', default: null, min: 0, description: 'verification rounds per loop step (unset: until the block is full)' },
   },
-  create: (params) => {
-    const K = params.drafts as number;
-    const maxRounds = (params.max_rounds as number | null) ?? Infinity;
+  create: ({ drafts: K, max_rounds: roundsGiven }) => {
+    const maxRounds = roundsGiven ?? Infinity;
     return {
-      name: 'freedave',
       decide: async (row, pred, services) => {
         const mask = row.maskTokenId;
         const eos = row.eosTokenIds;
@@ -107,4 +105,4 @@ export const freedave: DiffusionStrategyDefinition = {
       },
     };
   },
-};
+});

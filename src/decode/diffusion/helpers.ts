@@ -1,8 +1,8 @@
 /**
  * Small pieces shared by the strategies that look past one step's predictions (FreeDave, ETE,
  * self-edit, oracle, Learn2PD): reading one row of a decode-head output produced by
- * `services.forwardCandidates`, the one-token-per-step ranking, the Fast-dLLM threshold rule,
- * the "text is settled" test behind the loop's end-of-text fill, and token-id list parameters.
+ * `services.forwardCandidates`, the one-token-per-step ranking, the Fast-dLLM threshold rule and
+ * token-id list parameters. (Whether the text is settled: settled.ts.)
  */
 import type { DecodeHeadOutput } from '../../runtime/types.js';
 import { OptionError } from '../../errors.js';
@@ -55,37 +55,29 @@ export function rankByConfidence(positions: readonly number[], confidence: (pos:
   return [...positions].sort((a, b) => confidence(b) - confidence(a) || a - b);
 }
 
-/** Fast-dLLM's rule: every candidate with confidence >= tau, and always the most confident one. */
+/**
+ * Fast-dLLM's rule: every candidate with confidence >= tau, and always the most confident one.
+ * Commit order: the accepted candidates in candidate order, then the most confident one (ties:
+ * the first) if it was not accepted.
+ */
 export function thresholdCommit(candidates: readonly number[], confidence: (pos: number) => number, tau: number): number[] {
+  return acceptedOrBest(candidates, confidence, (pos) => confidence(pos) >= tau);
+}
+
+/**
+ * The same rule with any acceptance test (LocalLeap's per-position threshold, dParallel's entropy
+ * bound): every candidate `accepts`, and always the one with the highest `score`.
+ */
+export function acceptedOrBest(candidates: readonly number[], score: (pos: number) => number, accepts: (pos: number) => boolean): number[] {
   if (candidates.length === 0) return [];
   let best = candidates[0]!;
   const commit: number[] = [];
   for (const pos of candidates) {
-    if (confidence(pos) > confidence(best)) best = pos;
-    if (confidence(pos) >= tau) commit.push(pos);
+    if (score(pos) > score(best)) best = pos;
+    if (accepts(pos)) commit.push(pos);
   }
   if (!commit.includes(best)) commit.push(best);
   return commit;
-}
-
-/**
- * Whether the text of a canvas is settled: an end-of-text token with no mask before it in the
- * generation region. This is the condition under which the loop's `eosFill` fills every mask after
- * it (loop.ts `fillAfterEos`).
- */
-export function isSettled(canvas: Int32Array, promptLength: number, mask: number, eos: readonly number[]): boolean {
-  for (let pos = promptLength; pos < canvas.length; pos++) {
-    const t = canvas[pos]!;
-    if (t === mask) return false;
-    if (eos.includes(t)) return true;
-  }
-  return false;
-}
-
-/** The first end-of-text position of the generation region, or -1. */
-export function firstEos(canvas: Int32Array, promptLength: number, eos: readonly number[]): number {
-  for (let pos = promptLength; pos < canvas.length; pos++) if (eos.includes(canvas[pos]!)) return pos;
-  return -1;
 }
 
 /** Parse a comma-separated list of token ids (a string parameter). */

@@ -17,6 +17,7 @@
  */
 import type { BidirectionalModel } from '../../runtime/types.js';
 import { confidence } from './confidence.js';
+import { returnValue } from '../drain.js';
 import { runDiffusion, type DiffusionOptions } from './loop.js';
 import { createOracle } from './oracle.js';
 import { blockChunks, FILTER_FORMAT, filterLogits, saveFilter, type FilterWeights } from './learn2pd.js';
@@ -38,12 +39,8 @@ export interface CollectOptions extends DiffusionOptions {
   trajectory?: 'oracle' | 'baseline';
 }
 
-async function drain(model: BidirectionalModel, prompts: readonly (readonly number[])[], strategy: DiffusionStrategy, eos: readonly number[], options: DiffusionOptions) {
-  const it = runDiffusion(model, prompts, strategy, eos, options);
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return n.value;
-  }
+function drain(model: BidirectionalModel, prompts: readonly (readonly number[])[], strategy: DiffusionStrategy, eos: readonly number[], options: DiffusionOptions) {
+  return returnValue(runDiffusion(model, prompts, strategy, eos, options));
 }
 
 /**
@@ -147,9 +144,15 @@ export function trainFilter(samples: readonly FilterSample[], options: TrainOpti
   };
   type Key = keyof typeof params;
   const keys: Key[] = ['w1', 'b1', 'w2', 'b2'];
-  const grads = Object.fromEntries(keys.map((k) => [k, new Float64Array(params[k].length)])) as Record<Key, Float64Array>;
-  const m1 = Object.fromEntries(keys.map((k) => [k, new Float64Array(params[k].length)])) as Record<Key, Float64Array>;
-  const m2 = Object.fromEntries(keys.map((k) => [k, new Float64Array(params[k].length)])) as Record<Key, Float64Array>;
+  const zerosLikeParams = (): Record<Key, Float64Array> => ({
+    w1: new Float64Array(params.w1.length),
+    b1: new Float64Array(params.b1.length),
+    w2: new Float64Array(params.w2.length),
+    b2: new Float64Array(params.b2.length),
+  });
+  const grads = zerosLikeParams();
+  const m1 = zerosLikeParams();
+  const m2 = zerosLikeParams();
   const beta1 = 0.9;
   const beta2 = 0.999;
   let t = 0;

@@ -26,11 +26,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { OptionError } from '../../errors.js';
+import { PACKAGE_ROOT } from '../../model/locate.js';
 import { TOKENS_PER_STEP_PARAM, stepCount } from './ranking.js';
 import { rankByConfidence } from './helpers.js';
-import type { DiffusionStrategy, DiffusionStrategyDefinition, RowView } from './types.js';
+import { defineDiffusionStrategy, type DiffusionStrategy, type RowView } from './types.js';
 
 export const FILTER_FORMAT = 'paradec-learn2pd-filter';
 
@@ -47,8 +47,6 @@ export interface FilterWeights {
   meta?: Record<string, unknown>;
 }
 
-/** The package root (three levels above this file: src/decode/diffusion). */
-export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEFAULT_FILTER = 'models/tiny-dlm/learn2pd-filter.json';
 
 export function validateFilter(f: unknown, where: string): FilterWeights {
@@ -195,9 +193,8 @@ export function resolveFilterPath(given: string | null): string {
   return isAbsolute(given) ? given : resolve(process.cwd(), given);
 }
 
-export const learn2pd: DiffusionStrategyDefinition = {
+export const learn2pd = defineDiffusionStrategy({
   name: 'learn2pd',
-  family: 'diffusion',
   summary: 'a trained MLP filter over the block confidences accepts final-looking tokens (> 0.96) plus the top-1; EoT prediction (Learn2PD)',
   paper: 'Learning to Parallel: Accelerating Diffusion LLMs via Adaptive Parallel Decoding (Learn2PD), 2025 (arXiv:2509.25188)',
   params: {
@@ -206,11 +203,11 @@ export const learn2pd: DiffusionStrategyDefinition = {
     accept_thres: { type: 'number', default: 0.96, min: 0, max: 1, description: 'commit masked positions whose filter score exceeds this' },
     eotp: { type: 'boolean', default: true, description: 'End-of-Text Prediction: cut the text at a predicted end-of-text' },
   },
-  create: (params) => {
-    const path = resolveFilterPath(params.filter as string | null);
+  create: ({ k, filter, accept_thres: acceptThres, eotp }) => {
+    const path = resolveFilterPath(filter);
     const key = existsSync(path) ? `${path}@${statSync(path).mtimeMs}` : path;
     let f = filterCache.get(key);
     if (!f) filterCache.set(key, (f = loadFilter(path)));
-    return createLearn2pd(f, { acceptThres: params.accept_thres as number, k: params.k as number | null, eotp: params.eotp as boolean });
+    return createLearn2pd(f, { acceptThres, k, eotp });
   },
-};
+});

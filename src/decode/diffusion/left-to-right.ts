@@ -4,16 +4,14 @@
  * (ParallelBench, Kang et al., 2025).
  */
 import { commitTopScored, stepCount, TOKENS_PER_STEP_PARAM } from './ranking.js';
-import type { DiffusionStrategyDefinition } from './types.js';
+import { defineDiffusionStrategy } from './types.js';
 
-export const leftToRight: DiffusionStrategyDefinition = {
+export const leftToRight = defineDiffusionStrategy({
   name: 'left-to-right',
-  family: 'diffusion',
   summary: 'commit the leftmost k masked tokens per step',
   paper: 'Kang et al. 2025, ParallelBench (arXiv:2510.04767)',
   params: TOKENS_PER_STEP_PARAM,
-  create: (params) => ({
-    name: 'left-to-right',
-    decide: (row) => commitTopScored(row, stepCount(row, params.k as number | null), (pos) => -pos),
+  create: ({ k }) => ({
+    decide: (row) => commitTopScored(row, stepCount(row, k), (pos) => -pos),
   }),
-};
+});

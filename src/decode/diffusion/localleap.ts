@@ -6,11 +6,11 @@
  * Rule as in the implementation described in paradec's research notes (the official code was not
  * available).
  */
-import type { DiffusionStrategyDefinition } from './types.js';
+import { acceptedOrBest } from './helpers.js';
+import { defineDiffusionStrategy } from './types.js';
 
-export const localleap: DiffusionStrategyDefinition = {
+export const localleap = defineDiffusionStrategy({
   name: 'localleap',
-  family: 'diffusion',
   summary: 'threshold 0.9, relaxed to 0.75 within radius 4 of a confident anchor',
   paper: 'Accelerating Diffusion LLM Inference via Local Determinism Propagation (LocalLeap), 2025 (arXiv:2510.07081)',
   params: {
@@ -18,24 +18,13 @@ export const localleap: DiffusionStrategyDefinition = {
     relaxed: { type: 'number', default: 0.75, min: 0, max: 1, description: 'threshold near an anchor' },
     radius: { type: 'int', default: 4, min: 0, description: 'neighbourhood radius (positions)' },
   },
-  create: (params) => {
-    const tau = params.tau as number;
-    const relaxed = params.relaxed as number;
-    const radius = params.radius as number;
-    return {
-      name: 'localleap',
-      decide: (row, pred) => {
-        const anchors = row.candidates.filter((pos) => pred.confidence[pos]! >= tau);
-        const near = (pos: number) => anchors.some((a) => Math.abs(a - pos) <= radius);
-        let best = row.candidates[0]!;
-        const commit: number[] = [];
-        for (const pos of row.candidates) {
-          if (pred.confidence[pos]! > pred.confidence[best]!) best = pos;
-          if (pred.confidence[pos]! >= (anchors.length > 0 && near(pos) ? relaxed : tau)) commit.push(pos);
-        }
-        if (!commit.includes(best)) commit.push(best);
-        return { commit };
-      },
-    };
-  },
-};
+  create: ({ tau, relaxed, radius }) => ({
+    decide: (row, pred) => {
+      const confidenceOf = (pos: number) => pred.confidence[pos]!;
+      const anchors = row.candidates.filter((pos) => confidenceOf(pos) >= tau);
+      const near = (pos: number) => anchors.some((a) => Math.abs(a - pos) <= radius);
+      const thresholdAt = (pos: number) => (anchors.length > 0 && near(pos) ? relaxed : tau);
+      return { commit: acceptedOrBest(row.candidates, confidenceOf, (pos) => confidenceOf(pos) >= thresholdAt(pos)) };
+    },
+  }),
+});

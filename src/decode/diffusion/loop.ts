@@ -9,13 +9,19 @@
  * classifier-free guidance and the progress guarantee; strategies only decide. Rows of a batch
  * are right-padded so every row keeps the positions it would have alone (batched output equals
  * unbatched output), and each row has its own block positions.
+ *
+ * The pieces, in the order a step uses them: row-state.ts (one row's canvas, block, schedule and
+ * counts), forward.ts (the batched forward with classifier-free guidance and the KV cache),
+ * predictions.ts (the token and confidence of every position), then the strategy's decision or
+ * review, applied below (`decisionStep`, `reviewStep`).
  */
-import { supportsKvCache, type BidirectionalModel, type DecodeHeadOutput } from '../../runtime/types.js';
+import { supportsKvCache, type BidirectionalModel } from '../../runtime/types.js';
 import { InputError, OptionError } from '../../errors.js';
-import { DiffusionKvCache, resolveCacheOptions, type CacheRow, type DiffusionCacheOptions } from './cache.js';
-import { headFromLogits, softmaxRow } from '../head.js';
-import { dreamQuota, lladaEvenSplit } from './schedule.js';
-import type { Decision, DiffusionStrategy, LoopServices, Predictions, RandomSource, RowView } from './types.js';
+import { DiffusionKvCache, resolveCacheOptions, type DiffusionCacheOptions } from './cache.js';
+import { CanvasForward } from './forward.js';
+import { predictionsFor, type Sampling } from './predictions.js';
+import { RowState, type RowPlan } from './row-state.js';
+import type { Decision, DiffusionStrategy, LoopServices, Predictions, RandomSource } from './types.js';
 
 export interface DiffusionOptions {
   genLength: number;
@@ -40,7 +46,7 @@ export interface DiffusionOptions {
    * refresh every N forwards of a row (1 = every step, exactly the uncached result).
    */
   cache?: DiffusionCacheOptions;
-  /** tokens forbidden from being predicted at all (LLaDA's logits_eos_inf analogue) */
+  /** the random source of temperature sampling and of the strategies (`services.rng`) */
   rng: RandomSource;
   signal?: AbortSignal;
 }
@@ -67,24 +73,6 @@ export interface DiffusionRowResult {
   committedAt: number[];
 }
 
-interface RowState {
-  canvas: Int32Array;
-  promptLength: number;
-  committedAt: Int32Array;
-  blockIndex: number;
-  blockStart: number;
-  blockEnd: number;
-  blockFresh: boolean;
-  stepInBlock: number;
-  stepsPerBlock: number;
-  blockSchedule: number[];
-  blockMaskCount: number;
-  nfe: number;
-  fullForwards: number;
-  reviewRounds: number;
-  done: boolean;
-}
-
 export function validateDiffusionOptions(options: { genLength: number; steps?: number; blockLength?: number }): {
   genLength: number;
   steps: number;
@@ -104,23 +92,6 @@ export function validateDiffusionOptions(options: { genLength: number; steps?: n
     throw new OptionError(`steps ${steps} is not divisible by the number of blocks ${blocks} (gen_length / block_length)`);
   }
   return { genLength, steps, blockLength };
-}
-
-/** Gumbel-max sample of one position: argmax(l/T + g) == LLaDA's exp(l) / (-log U)^T. */
-function gumbelArgmax(logits: Float32Array, offset: number, vocab: number, temperature: number, rng: RandomSource, mask: number): number {
-  let best = 0;
-  let bestScore = -Infinity;
-  for (let v = 0; v < vocab; v++) {
-    let u = rng.float();
-    if (v === mask) continue; // the mask token is never a prediction
-    if (u <= 1e-300) u = 1e-300;
-    const score = logits[offset + v]! / temperature - Math.log(-Math.log(u));
-    if (score > bestScore) {
-      bestScore = score;
-      best = v;
-    }
-  }
-  return best;
 }
 
 /** Decode `prompts` (token ids) with `strategy`, yielding one event per row per step. */
@@ -144,6 +115,11 @@ export async function* runDiffusion(
   }
 }
 
+/**
+ * LLaDA's `generate`: every row starts as [prompt | MASK × genLength]; each round forwards the
+ * canvases of the rows still decoding, and each row then takes one step — a strategy decision
+ * while it has masks, a review (self-correction) once it is full.
+ */
 async function* denoise(
   model: BidirectionalModel,
   prompts: readonly (readonly number[])[],
@@ -153,303 +129,146 @@ async function* denoise(
   kvCache: DiffusionKvCache | undefined,
 ): AsyncGenerator<StepEvent, DiffusionRowResult[]> {
   const { genLength, steps, blockLength } = validateDiffusionOptions(options);
-  const numBlocks = genLength / blockLength;
-  const stepsPerBlock = steps / numBlocks;
   const temperature = options.temperature ?? 0;
   const cfgScale = options.cfgScale ?? 0;
-  const schedule = options.schedule ?? 'llada';
   const eosFill = options.eosFill ?? true;
-  const mask = model.maskTokenId;
   const needLogits = temperature > 0 || cfgScale > 0 || strategy.needsLogits === true;
   if (prompts.length === 0) throw new InputError('no prompts given');
 
-  const rows: RowState[] = prompts.map((p, i) => {
-    const total = p.length + genLength;
+  const plan: RowPlan = {
+    genLength,
+    blockLength,
+    stepsPerBlock: steps / (genLength / blockLength),
+    schedule: options.schedule ?? 'llada',
+    maskTokenId: model.maskTokenId,
+    eosTokenIds,
+    maxStepsPerRow: 4 * genLength + 16, // hard bound on a row's steps: no strategy loops forever
+  };
+  const rows = prompts.map((prompt, i) => {
+    const total = prompt.length + genLength;
     if (total > model.maxPositions) {
       throw new InputError(
-        `prompt ${i} is ${p.length} tokens; with gen_length ${genLength} that is ${total} positions, over the model's context of ${model.maxPositions}`,
+        `prompt ${i} is ${prompt.length} tokens; with gen_length ${genLength} that is ${total} positions, over the model's context of ${model.maxPositions}`,
       );
     }
-    const canvas = new Int32Array(total).fill(mask);
-    canvas.set(p);
-    return {
-      canvas,
-      promptLength: p.length,
-      committedAt: new Int32Array(total).fill(-1),
-      blockIndex: 0,
-      blockStart: p.length,
-      blockEnd: p.length + blockLength,
-      blockFresh: true,
-      stepInBlock: 0,
-      stepsPerBlock,
-      blockSchedule: lladaEvenSplit(blockLength, stepsPerBlock),
-      blockMaskCount: blockLength,
-      nfe: 0,
-      fullForwards: 0,
-      reviewRounds: 0,
-      done: false,
-    };
+    return new RowState(i, prompt, plan);
   });
+  const forward = new CanvasForward(model, kvCache, { cfgScale, needLogits, rowCount: rows.length, signal: options.signal });
+  const sampling: Sampling = { temperature, rng: options.rng, maskTokenId: model.maskTokenId, strategyName: strategy.name };
+  const services = loopServices(rows, forward, options.rng);
+  rows.forEach((r) => strategy.begin?.(r.view()));
 
-  const maskedIn = (r: RowState, from: number, to: number): number[] => {
-    const out: number[] = [];
-    for (let i = from; i < to; i++) if (r.canvas[i] === mask) out.push(i);
-    return out;
-  };
-
-  const quotaOf = (r: RowState): number => {
-    const remaining = maskedIn(r, r.blockStart, r.blockEnd).length;
-    if (r.stepInBlock >= r.stepsPerBlock) return remaining;
-    if (schedule === 'dream') return Math.min(remaining, dreamQuota(remaining, r.stepInBlock, r.stepsPerBlock));
-    return Math.min(remaining, r.blockSchedule[r.stepInBlock]!);
-  };
-
-  const view = (index: number, r: RowState): RowView => ({
-    row: index,
-    canvas: r.canvas,
-    promptLength: r.promptLength,
-    genLength,
-    maskTokenId: mask,
-    eosTokenIds,
-    blockStart: r.blockStart,
-    blockEnd: r.blockEnd,
-    blockIndex: r.blockIndex,
-    stepInBlock: r.stepInBlock,
-    step: r.nfe,
-    quota: quotaOf(r),
-    committedAt: r.committedAt,
-    candidates: maskedIn(r, r.blockStart, r.blockEnd),
-    masked: maskedIn(r, r.promptLength, r.canvas.length),
-  });
-
-  /**
-   * One forward over several canvases (right-padded); returns the head, CFG applied, and whether
-   * each canvas's forward computed the whole canvas. `cacheRows` (with a KV cache): each
-   * canvas's row and the block it needs predictions for; `ephemeral`: candidate canvases that
-   * leave the cache as is.
-   */
-  const forwardCanvases = async (
-    canvases: Int32Array[],
-    promptLengths: number[],
-    cacheRows?: CacheRow[],
-    ephemeral = false,
-  ): Promise<{ head: DecodeHeadOutput; full: boolean[] }> => {
-    if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
-    const len = Math.max(...canvases.map((c) => c.length));
-    const n = canvases.length;
-    const rowsIn = cfgScale > 0 ? 2 * n : n;
-    const tokens = new Int32Array(rowsIn * len);
-    const attention = new Uint8Array(rowsIn * len);
-    canvases.forEach((c, i) => {
-      tokens.set(c, i * len);
-      attention.fill(1, i * len, i * len + c.length);
-      if (cfgScale > 0) {
-        // unconditional row: the prompt replaced by masks (LLaDA's un_x)
-        const u = (n + i) * len;
-        tokens.set(c, u);
-        tokens.fill(mask, u, u + promptLengths[i]!);
-        attention.fill(1, u, u + c.length);
-      }
-    });
-    let head: DecodeHeadOutput;
-    let full = canvases.map(() => true);
-    if (kvCache && cacheRows) {
-      // CFG's unconditional rows have caches of their own
-      const cacheRowsIn = cfgScale > 0 ? [...cacheRows, ...cacheRows.map((r) => ({ ...r, id: rows.length + r.id }))] : cacheRows;
-      const result = await kvCache.forward(tokens, rowsIn, len, { logits: needLogits, attentionMask: attention, rows: cacheRowsIn, ephemeral });
-      head = result.head;
-      full = canvases.map((_, i) => result.full[i]! && (cfgScale === 0 || result.full[n + i]!));
-    } else head = await model.forward(tokens, rowsIn, len, { logits: needLogits, attentionMask: attention });
-    if (cfgScale === 0) return { head, full };
-    const V = head.vocabSize;
-    const logits = head.logits!;
-    const guided = new Float32Array(n * len * V);
-    for (let i = 0; i < n * len * V; i++) {
-      const c = logits[i]!;
-      const u = logits[n * len * V + i]!;
-      guided[i] = u + (cfgScale + 1) * (c - u);
+  while (rows.some((r) => !r.done)) {
+    const active = rows.filter((r) => !r.done);
+    const { head, full } = await forward.run(
+      active.map((r) => r.canvas),
+      active.map((r) => r.promptLength),
+      // a full canvas is forwarded only for a review, which reads every position's prediction
+      active.map((r) => ({ id: r.index, focusStart: r.blockStart, focusEnd: r.blockEnd, wholeCanvas: r.isFull() })),
+    );
+    for (let b = 0; b < active.length; b++) {
+      const r = active[b]!;
+      r.nfe += 1;
+      if (full[b]) r.fullForwards += 1;
+      const predictions = predictionsFor(head, b, r.canvas, sampling);
+      // the canvas is full: only a reviewing strategy (self-edit) gets here
+      const { committed, remasked } = r.isFull()
+        ? await reviewStep(r, strategy, predictions, services)
+        : await decisionStep(r, strategy, predictions, services, eosFill);
+      yield { row: r.index, nfe: r.nfe, committed, remasked, canvas: r.canvas, promptLength: r.promptLength };
     }
-    return { head: headFromLogits(guided, n, len, V, head.k), full };
-  };
+  }
+  return rows.map((r) => r.result());
+}
 
-  const predictionsFor = (head: DecodeHeadOutput, b: number, r: RowState): Predictions => {
-    const len = r.canvas.length;
-    const k = head.k;
-    const V = head.vocabSize;
-    const base = b * head.length;
-    const tokens = new Int32Array(len);
-    const confidence = new Float32Array(len);
-    for (let pos = 0; pos < len; pos++) {
-      const at = base + pos;
-      if (temperature > 0 && head.logits && r.canvas[pos] === mask) {
-        const tok = gumbelArgmax(head.logits, at * V, V, temperature, options.rng, mask);
-        tokens[pos] = tok;
-        confidence[pos] = softmaxRow(head.logits, at * V, V)[tok]!;
-      } else {
-        // The mask token is never a prediction (an undertrained model may rank it first; a
-        // committed mask would leave the position masked forever): take the best other token.
-        const j = head.topkIds[at * k] === mask && k > 1 ? 1 : 0;
-        tokens[pos] = head.topkIds[at * k + j]!;
-        confidence[pos] = head.topkProbs[at * k + j]!;
-      }
-    }
-    return {
-      tokens,
-      confidence,
-      head,
-      topkIds: (pos) => head.topkIds.subarray((base + pos) * k, (base + pos + 1) * k),
-      topkProbs: (pos) => head.topkProbs.subarray((base + pos) * k, (base + pos + 1) * k),
-      entropy: (pos) => head.entropy[base + pos]!,
-      logits: (pos) => {
-        if (!head.logits) throw new OptionError(`strategy '${strategy.name}' reads logits but did not declare needsLogits`);
-        return head.logits.subarray((base + pos) * V, (base + pos + 1) * V);
-      },
-    };
-  };
-
-  const startBlock = (r: RowState, blockIndex: number, blockStart: number): void => {
-    r.blockIndex = blockIndex;
-    r.blockStart = blockStart;
-    r.blockEnd = Math.min(blockStart + blockLength, r.canvas.length);
-    r.stepInBlock = 0;
-    r.blockFresh = true;
-    r.blockMaskCount = maskedIn(r, r.blockStart, r.blockEnd).length;
-    r.blockSchedule = lladaEvenSplit(r.blockMaskCount, r.stepsPerBlock);
-  };
-
-  /**
-   * Move past full blocks. Returns false when the whole generation region is full. Masks left
-   * behind the current block (remasked by a self-correcting strategy) are revisited from the start.
-   */
-  const advance = (r: RowState): boolean => {
-    if (maskedIn(r, r.promptLength, r.canvas.length).length === 0) return false;
-    while (maskedIn(r, r.blockStart, r.blockEnd).length === 0) {
-      if (r.blockEnd >= r.canvas.length) startBlock(r, 0, r.promptLength);
-      else startBlock(r, r.blockIndex + 1, r.blockEnd);
-    }
-    return true;
-  };
-
-  const fillAfterEos = (r: RowState, step: number, committed: { position: number; token: number }[]): void => {
-    if (!eosFill) return;
-    for (let pos = r.promptLength; pos < r.canvas.length; pos++) {
-      const t = r.canvas[pos]!;
-      if (t === mask) return; // a mask before any end-of-text: the text is not settled
-      if (eosTokenIds.includes(t)) {
-        for (let q = pos + 1; q < r.canvas.length; q++) {
-          if (r.canvas[q] === mask) {
-            r.canvas[q] = t;
-            r.committedAt[q] = step;
-            committed.push({ position: q, token: t });
-          }
-        }
-        return;
-      }
-    }
-  };
-
-  const maxReviewSteps = 4 * genLength + 16; // hard bound on steps per row: no strategy loops forever
-  rows.forEach((r, i) => strategy.begin?.(view(i, r)));
-
-  const services = (): LoopServices => ({
-    rng: options.rng,
+/** What the loop offers strategies: the run's random source and forwards of candidate canvases. */
+function loopServices(rows: readonly RowState[], forward: CanvasForward, rng: RandomSource): LoopServices {
+  return {
+    rng,
     forwardCandidates: async (row, canvases) => {
       const r = rows[row.row]!;
       r.nfe += 1;
       const cacheRows = canvases.map(() => ({ id: row.row, focusStart: r.blockStart, focusEnd: r.blockEnd }));
-      const { head, full } = await forwardCanvases(canvases, canvases.map(() => r.promptLength), cacheRows, true);
+      const { head, full } = await forward.run(canvases, canvases.map(() => r.promptLength), cacheRows, true);
       if (full.every((f) => f)) r.fullForwards += 1;
       return head;
     },
-  });
+  };
+}
 
-  while (rows.some((r) => !r.done)) {
-    const active = rows.map((r, i) => ({ r, i })).filter(({ r }) => !r.done);
-    const { head, full: computedWhole } = await forwardCanvases(
-      active.map(({ r }) => r.canvas),
-      active.map(({ r }) => r.promptLength),
-      // a full canvas is forwarded only for a review, which reads every position's prediction
-      active.map(({ r, i }) => ({ id: i, focusStart: r.blockStart, focusEnd: r.blockEnd, wholeCanvas: maskedIn(r, r.promptLength, r.canvas.length).length === 0 })),
-    );
-    for (let b = 0; b < active.length; b++) {
-      const { r, i } = active[b]!;
-      r.nfe += 1;
-      if (computedWhole[b]) r.fullForwards += 1;
-      const predictions = predictionsFor(head, b, r);
-      const committed: { position: number; token: number }[] = [];
-      const remasked: number[] = [];
-      const full = maskedIn(r, r.promptLength, r.canvas.length).length === 0;
-      if (full) {
-        // the canvas is full: only a reviewing strategy (self-edit) gets here
-        const atBound = r.nfe >= maxReviewSteps;
-        const positions = strategy.review && !atBound ? await strategy.review(view(i, r), predictions, services()) : [];
-        r.reviewRounds += 1;
-        for (const pos of positions) {
-          if (pos < r.promptLength || pos >= r.canvas.length || r.canvas[pos] === mask) continue;
-          r.canvas[pos] = mask;
-          r.committedAt[pos] = -1;
-          remasked.push(pos);
-        }
-        if (remasked.length === 0) r.done = true;
-        else {
-          startBlock(r, 0, r.promptLength);
-          advance(r);
-        }
-        yield { row: i, nfe: r.nfe, committed, remasked, canvas: r.canvas, promptLength: r.promptLength };
-        continue;
-      }
-      if (r.blockFresh && strategy.chooseBlockEnd) {
-        const end = strategy.chooseBlockEnd(view(i, r), predictions);
-        r.blockEnd = Math.max(r.blockStart + 1, Math.min(r.canvas.length, Math.floor(end)));
-        r.blockMaskCount = maskedIn(r, r.blockStart, r.blockEnd).length;
-        r.blockSchedule = lladaEvenSplit(r.blockMaskCount, r.stepsPerBlock);
-        advance(r);
-      }
-      r.blockFresh = false;
-      const v = view(i, r);
-      let decision: Decision = await strategy.decide(v, predictions, services());
-      const positions = decision.commit.filter((pos) => pos >= r.promptLength && pos < r.canvas.length && r.canvas[pos] === mask);
-      const progressStalled = positions.length === 0 && (decision.remask?.length ?? 0) === 0;
-      if (progressStalled && (v.quota > 0 || r.stepInBlock >= r.stepsPerBlock - 1 || r.nfe >= maxReviewSteps)) {
-        // Progress guarantee: a strategy that commits nothing when the schedule expects tokens
-        // gets the most confident masked position of the block committed for it.
-        let best = v.candidates[0] ?? v.masked[0]!;
-        for (const pos of v.candidates) if (predictions.confidence[pos]! > predictions.confidence[best]!) best = pos;
-        decision = { commit: [best] };
-        positions.push(best);
-      }
-      const tokenFor = new Map<number, number>();
-      decision.commit.forEach((pos, j) => tokenFor.set(pos, decision.tokens?.[j] ?? predictions.tokens[pos]!));
-      for (const pos of positions) {
-        const chosen = tokenFor.get(pos) ?? predictions.tokens[pos]!;
-        const tok = chosen === mask ? predictions.tokens[pos]! : chosen; // never commit the mask itself
-        r.canvas[pos] = tok;
-        r.committedAt[pos] = r.nfe;
-        committed.push({ position: pos, token: tok });
-      }
-      // past the step bound, remasking is ignored: commits alone always finish the canvas
-      for (const pos of r.nfe >= maxReviewSteps ? [] : (decision.remask ?? [])) {
-        if (pos < r.promptLength || pos >= r.canvas.length || r.canvas[pos] === mask) continue;
-        if (positions.includes(pos)) continue;
-        r.canvas[pos] = mask;
-        r.committedAt[pos] = -1;
-        remasked.push(pos);
-      }
-      fillAfterEos(r, r.nfe, committed);
-      r.stepInBlock += 1;
-      const more = advance(r);
-      if (!more) {
-        const wantsReview = strategy.review !== undefined;
-        if (!wantsReview) r.done = true;
-      }
-      yield { row: i, nfe: r.nfe, committed, remasked, canvas: r.canvas, promptLength: r.promptLength };
-    }
+interface StepChanges {
+  committed: { position: number; token: number }[];
+  remasked: number[];
+}
+
+/**
+ * One step of a row that still has masks: at a block's first step the strategy may move the
+ * block's end; then it decides, and the loop commits (with the progress guarantee), remasks,
+ * fills after a final end-of-text and moves past full blocks.
+ */
+async function decisionStep(r: RowState, strategy: DiffusionStrategy, predictions: Predictions, services: LoopServices, eosFill: boolean): Promise<StepChanges> {
+  if (r.blockFresh && strategy.chooseBlockEnd) {
+    r.setBlockEnd(strategy.chooseBlockEnd(r.view(), predictions));
+    r.advance();
   }
+  r.blockFresh = false;
+  const view = r.view();
+  let decision: Decision = await strategy.decide(view, predictions, services);
+  const positions = decision.commit.filter((pos) => r.isMaskedAt(pos));
+  const progressStalled = positions.length === 0 && (decision.remask?.length ?? 0) === 0;
+  if (progressStalled && (view.quota > 0 || r.atLastScheduledStep() || r.atStepBound())) {
+    // Progress guarantee: a strategy that commits nothing when the schedule expects tokens
+    // gets the most confident masked position of the block committed for it.
+    let best = view.candidates[0] ?? view.masked[0]!;
+    for (const pos of view.candidates) if (predictions.confidence[pos]! > predictions.confidence[best]!) best = pos;
+    decision = { commit: [best] };
+    positions.push(best);
+  }
+  const committed = commitDecision(r, decision, positions, predictions);
+  // past the step bound, remasking is ignored: commits alone always finish the canvas
+  const remasked = r.atStepBound() ? [] : remaskAll(r, (decision.remask ?? []).filter((pos) => !positions.includes(pos)));
+  if (eosFill) committed.push(...r.fillAfterEos());
+  r.stepInBlock += 1;
+  if (!r.advance() && strategy.review === undefined) r.done = true;
+  return { committed, remasked };
+}
 
-  return rows.map((r) => ({
-    generated: Array.from(r.canvas.subarray(r.promptLength)),
-    nfe: r.nfe,
-    fullForwards: r.fullForwards,
-    committedAt: Array.from(r.committedAt.subarray(r.promptLength)),
-  }));
+/** Commit `positions` (the decision's valid ones), with the decision's tokens where it gave them. */
+function commitDecision(r: RowState, decision: Decision, positions: readonly number[], predictions: Predictions): StepChanges['committed'] {
+  const tokenFor = new Map<number, number>();
+  decision.commit.forEach((pos, j) => tokenFor.set(pos, decision.tokens?.[j] ?? predictions.tokens[pos]!));
+  const committed: StepChanges['committed'] = [];
+  for (const pos of positions) {
+    const chosen = tokenFor.get(pos) ?? predictions.tokens[pos]!;
+    const token = chosen === r.maskTokenId ? predictions.tokens[pos]! : chosen; // never commit the mask itself
+    r.commit(pos, token);
+    committed.push({ position: pos, token });
+  }
+  return committed;
+}
+
+/** Turn the committed generation positions among `positions` back into masks; returns those. */
+function remaskAll(r: RowState, positions: readonly number[]): number[] {
+  const remasked: number[] = [];
+  for (const pos of positions) {
+    if (!r.isCommittedAt(pos)) continue;
+    r.remask(pos);
+    remasked.push(pos);
+  }
+  return remasked;
+}
+
+/**
+ * A full canvas's step: the strategy reviews it (within the step bound) and may remask positions;
+ * decoding then restarts from the first block with masks. A review that remasks nothing ends the row.
+ */
+async function reviewStep(r: RowState, strategy: DiffusionStrategy, predictions: Predictions, services: LoopServices): Promise<StepChanges> {
+  const positions = strategy.review && !r.atStepBound() ? await strategy.review(r.view(), predictions, services) : [];
+  const remasked = remaskAll(r, positions);
+  if (remasked.length === 0) r.done = true;
+  else {
+    r.startBlock(0, r.promptLength);
+    r.advance();
+  }
+  return { committed: [], remasked };
 }

@@ -4,20 +4,18 @@
  * between the top-1 and top-2 probabilities.
  */
 import { commitTopScored, stepCount, TOKENS_PER_STEP_PARAM } from './ranking.js';
-import type { DiffusionStrategyDefinition } from './types.js';
+import { defineDiffusionStrategy } from './types.js';
 
-export const margin: DiffusionStrategyDefinition = {
+export const margin = defineDiffusionStrategy({
   name: 'margin',
-  family: 'diffusion',
   summary: 'commit the k masked tokens with the largest top-1 minus top-2 probability',
   paper: 'Ye et al. 2025, Dream 7B (arXiv:2508.15487), topk_margin',
   params: TOKENS_PER_STEP_PARAM,
-  create: (params) => ({
-    name: 'margin',
+  create: ({ k }) => ({
     decide: (row, pred) =>
-      commitTopScored(row, stepCount(row, params.k as number | null), (pos) => {
+      commitTopScored(row, stepCount(row, k), (pos) => {
         const p = pred.topkProbs(pos);
         return p[0]! - (p.length > 1 ? p[1]! : 0);
       }),
   }),
-};
+});

@@ -22,9 +22,11 @@
 import type { BidirectionalModel } from '../../runtime/types.js';
 import { OptionError } from '../../errors.js';
 import { confidence } from './confidence.js';
-import { isSettled, maskedIn, parseIdList } from './helpers.js';
+import { maskedIn, parseIdList } from './helpers.js';
+import { isSettled } from './settled.js';
+import { returnValue } from '../drain.js';
 import { runDiffusion, type DiffusionOptions, type DiffusionRowResult } from './loop.js';
-import type { DiffusionStrategy, DiffusionStrategyDefinition } from './types.js';
+import { defineDiffusionStrategy, type DiffusionStrategy } from './types.js';
 
 export interface OracleStats {
   /** per row: steps at which nothing matched the reference and a token was forced */
@@ -83,19 +85,18 @@ export function createOracle(options: OracleOptions): DiffusionStrategy & { read
   };
 }
 
-export const oracle: DiffusionStrategyDefinition = {
+export const oracle = defineDiffusionStrategy({
   name: 'oracle',
-  family: 'diffusion',
   summary: 'measurement: commit each position once its prediction equals the k=1 baseline answer (needs the reference)',
   paper: 'Learn2PD oracle ("Extremely Greedy Parallel"), Learning to Parallel (arXiv:2509.25188)',
   params: {
     reference: { type: 'string', default: null, description: 'the baseline answer as comma-separated token ids of the generation region (every row); the bench uses runOracle instead' },
   },
-  create: (params) => {
-    const ref = parseIdList('oracle', 'reference', params.reference as string | null);
+  create: ({ reference }) => {
+    const ref = parseIdList('oracle', 'reference', reference);
     return createOracle({ references: ref.length > 0 ? [ref] : [] });
   },
-};
+});
 
 export interface OracleRun {
   baseline: DiffusionRowResult[];
@@ -116,13 +117,7 @@ export async function runOracle(
   options: DiffusionOptions & { eosTokenIds: readonly number[] },
 ): Promise<OracleRun> {
   const { eosTokenIds, ...loopOptions } = options;
-  const drain = async (strategy: DiffusionStrategy) => {
-    const it = runDiffusion(model, prompts, strategy, eosTokenIds, loopOptions);
-    for (;;) {
-      const n = await it.next();
-      if (n.done) return n.value;
-    }
-  };
+  const drain = (strategy: DiffusionStrategy) => returnValue(runDiffusion(model, prompts, strategy, eosTokenIds, loopOptions));
   const baseline = await drain(confidence.create({ k: 1 }));
   const strategy = createOracle({ references: baseline.map((r) => r.generated), fillSettledTail: loopOptions.eosFill ?? true });
   const result = await drain(strategy);

@@ -13,15 +13,14 @@
  * decode head as ln p1 − ln p2, which equals the raw logit gap.
  */
 import { commitTopScored, stepCount, TOKENS_PER_STEP_PARAM } from './ranking.js';
-import type { DiffusionStrategyDefinition } from './types.js';
+import { defineDiffusionStrategy } from './types.js';
 
 export function prophetThreshold(progress: number, high: number, mid: number, low: number): number {
   return progress < 0.33 ? high : progress < 0.67 ? mid : low;
 }
 
-export const prophet: DiffusionStrategyDefinition = {
+export const prophet = defineDiffusionStrategy({
   name: 'prophet',
-  family: 'diffusion',
   summary: 'confidence top-k, but fill every mask at once when the top-2 logit gap passes 7.5/5.0/2.5',
   paper: 'Li et al. 2025, Diffusion Language Models Know the Answer Before Decoding (arXiv:2508.19982)',
   params: {
@@ -32,13 +31,12 @@ export const prophet: DiffusionStrategyDefinition = {
     answer_length: { type: 'int', default: null, min: 1, description: 'average the gap over the first N masked positions (unset: all)' },
     total_steps: { type: 'int', default: null, min: 1, description: 'steps that define progress (unset: the number of masked positions at the start)' },
   },
-  create: (params) => {
+  create: ({ k, gap_high: gapHigh, gap_mid: gapMid, gap_low: gapLow, answer_length: answerLength, total_steps: totalSteps }) => {
     const totals = new Map<number, number>();
     return {
-      name: 'prophet',
-      begin: (row) => totals.set(row.row, (params.total_steps as number | null) ?? row.masked.length),
+      begin: (row) => totals.set(row.row, totalSteps ?? row.masked.length),
       decide: (row, pred) => {
-        const positions = params.answer_length ? row.masked.slice(0, params.answer_length as number) : row.masked;
+        const positions = answerLength ? row.masked.slice(0, answerLength) : row.masked;
         let gap = 0;
         for (const pos of positions) {
           const p = pred.topkProbs(pos);
@@ -46,10 +44,10 @@ export const prophet: DiffusionStrategyDefinition = {
         }
         gap /= Math.max(1, positions.length);
         const progress = (row.step - 1) / totals.get(row.row)!;
-        const thr = prophetThreshold(progress, params.gap_high as number, params.gap_mid as number, params.gap_low as number);
+        const thr = prophetThreshold(progress, gapHigh, gapMid, gapLow);
         if (gap >= thr) return { commit: [...row.masked] };
-        return commitTopScored(row, stepCount(row, params.k as number | null), (pos) => pred.confidence[pos]!);
+        return commitTopScored(row, stepCount(row, k), (pos) => pred.confidence[pos]!);
       },
     };
   },
-};
+});

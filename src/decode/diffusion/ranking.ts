@@ -2,18 +2,18 @@
  * The fixed-count family shared by LLaDA-style remasking rules: score every masked position of
  * the current block, commit the `count` best. The rules differ only in the score.
  */
-import type { ParamSpecs } from '../params.js';
+import { paramSpecs } from '../params.js';
 import type { Decision, RowView } from './types.js';
 
 /** The `k` parameter of the fixed-count rules. */
-export const TOKENS_PER_STEP_PARAM: ParamSpecs = {
+export const TOKENS_PER_STEP_PARAM = paramSpecs({
   k: {
     type: 'int',
     default: null,
     min: 1,
     description: 'tokens committed per step; unset = the base schedule (steps / block_length)',
   },
-};
+});
 
 /** How many tokens a fixed-count rule commits this step. */
 export function stepCount(row: RowView, k: number | null): number {

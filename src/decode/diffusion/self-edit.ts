@@ -29,9 +29,10 @@
  * `score=masked`; a review that remasks nothing ends the row.
  */
 import { confidence } from './confidence.js';
-import { firstEos, headRow } from './helpers.js';
+import { headRow } from './helpers.js';
+import { settledPrefix } from './settled.js';
 import { threshold } from './threshold.js';
-import type { DiffusionStrategyDefinition, Predictions } from './types.js';
+import { defineDiffusionStrategy, type Predictions } from './types.js';
 
 /** Probability of `token` in a top-k list (0 when it is not there). */
 function probOf(ids: Int32Array, probs: Float32Array, token: number): number {
@@ -39,9 +40,8 @@ function probOf(ids: Int32Array, probs: Float32Array, token: number): number {
   return 0;
 }
 
-export const selfEdit: DiffusionStrategyDefinition = {
+export const selfEdit = defineDiffusionStrategy({
   name: 'self-edit',
-  family: 'diffusion',
   summary: 'decode, then remask committed tokens scoring < 0.5 under the full context and redecode (≤ 2 rounds)',
   paper: 'ReflectDrive-2: RL-Aligned Self-Editing for Discrete Diffusion Driving (AutoEdit), 2026 — training-free variant',
   params: {
@@ -52,23 +52,18 @@ export const selfEdit: DiffusionStrategyDefinition = {
     rounds: { type: 'int', default: 2, min: 0, description: 'at most this many remask rounds' },
     score: { type: 'string', default: 'masked', choices: ['masked', 'self'], description: 'leave-one-out (masked) or at-position (self) scoring' },
   },
-  create: (params) => {
-    const base =
-      params.base === 'confidence' ? confidence.create({ k: params.k as number | null }) : threshold.create({ tau: params.tau as number });
-    const editThreshold = params.edit_threshold as number;
-    const maxRounds = params.rounds as number;
-    const score = params.score as string;
+  create: ({ base: baseRule, tau, k, edit_threshold: editThreshold, rounds: maxRounds, score }) => {
+    const base = baseRule === 'confidence' ? confidence.create({ k }) : threshold.create({ tau });
     const rounds = new Map<number, number>();
     return {
-      name: 'self-edit',
       begin: (row) => rounds.set(row.row, 0),
       decide: (row, pred, services) => base.decide(row, pred, services),
-      reviewNeedsForward: true,
       review: async (row, pred: Predictions, services) => {
         const done = rounds.get(row.row) ?? 0;
         if (done >= maxRounds) return [];
-        const eos = firstEos(row.canvas, row.promptLength, row.eosTokenIds);
-        const end = eos < 0 ? row.canvas.length : eos + 1;
+        // the canvas is full: its settled prefix is the whole text, which ends at its first end-of-text
+        const text = settledPrefix(row.canvas, row.promptLength, row.maskTokenId, row.eosTokenIds);
+        const end = text.endsWithEos ? text.end + 1 : text.end;
         const positions: number[] = [];
         for (let pos = row.promptLength; pos < end; pos++) positions.push(pos);
         if (positions.length === 0) return [];
@@ -93,4 +88,4 @@ export const selfEdit: DiffusionStrategyDefinition = {
       },
     };
   },
-};
+});

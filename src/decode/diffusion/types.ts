@@ -88,10 +88,11 @@ export interface DiffusionStrategy {
   chooseBlockEnd?(row: RowView, predictions: Predictions): number;
   /** one step's decision */
   decide(row: RowView, predictions: Predictions, services: LoopServices): Decision | Promise<Decision>;
-  /** called when the canvas is full; returning positions remasks them and decoding continues (self-edit) */
+  /**
+   * called when the canvas is full, with the predictions of a forward over the full canvas;
+   * returning positions remasks them and decoding continues (self-edit)
+   */
   review?(row: RowView, predictions: Predictions, services: LoopServices): number[] | Promise<number[]>;
-  /** whether review() needs a fresh forward over the full canvas first */
-  readonly reviewNeedsForward?: boolean;
 }
 
 /** A diffusion strategy's definition; `P` keeps its declared parameter specs. */
