@@ -6,7 +6,12 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError } from '../errors.js';
 
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** What parseFlags returns (named, so the build can emit its declaration). */
+export type ParsedFlags<T extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>;
+
+export function parseFlags<T extends FlagOptions>(argv: string[], options: T): ParsedFlags<T> {
   return parseArgs({ args: argv, options, allowPositionals: true, strict: true } as const);
 }
 
