@@ -28,7 +28,7 @@
  * table entry: it needs a new field in ModelConfig/ModelWeights, a switch in
  * runtime/compile.ts and model/reference.ts, and a trait here that turns it on.
  */
-import type { LayerWeights } from './types.js';
+import type { LayerWeights } from './weight-types.js';
 
 /** Base unmasking schedule of a diffusion model: LLaDA's even split per block, or Dream's timesteps. */
 export type DiffusionSchedule = 'llada' | 'dream';

@@ -3,7 +3,6 @@
  * architecture's own config keys and tensor names are.
  */
 import type { Architecture } from './architectures.js';
-import type { TensorEntry } from './safetensors.js';
 
 export type { Architecture } from './architectures.js';
 
@@ -56,26 +55,4 @@ export interface ModelConfig {
   raw: Record<string, unknown>;
 }
 
-export interface LayerWeights {
-  attnNorm: TensorEntry;
-  q: TensorEntry; // HF linear layout [out, in]
-  k: TensorEntry;
-  v: TensorEntry;
-  o: TensorEntry;
-  qBias?: TensorEntry;
-  kBias?: TensorEntry;
-  vBias?: TensorEntry;
-  qNorm?: TensorEntry; // [headDim]
-  kNorm?: TensorEntry;
-  ffnNorm: TensorEntry;
-  gate: TensorEntry; // [intermediate, hidden]
-  up: TensorEntry; // [intermediate, hidden]
-  down: TensorEntry; // [hidden, intermediate]
-}
-
-export interface ModelWeights {
-  embed: TensorEntry; // [vocab, hidden]
-  layers: LayerWeights[];
-  finalNorm: TensorEntry;
-  lmHead: TensorEntry; // [vocab, hidden]; the embedding itself when tied
-}
+export type { LayerWeights, ModelWeights } from './weight-types.js';

@@ -20,7 +20,7 @@ import { InputError, OptionError } from '../../errors.js';
 import { DiffusionKvCache, resolveCacheOptions, type DiffusionCacheOptions } from './cache.js';
 import { CanvasForward } from './forward.js';
 import { predictionsFor, type Sampling } from './predictions.js';
-import { RowState, type RowPlan } from './row-state.js';
+import { RowState, type RowPlan, type DiffusionRowResult } from './row-state.js';
 import type { Decision, DiffusionStrategy, LoopServices, Predictions, RandomSource } from './types.js';
 
 export interface DiffusionOptions {
@@ -51,6 +51,9 @@ export interface DiffusionOptions {
   signal?: AbortSignal;
 }
 
+
+export type { DiffusionRowResult };
+
 export interface StepEvent {
   row: number;
   /** forward passes this row has taken so far */
@@ -60,17 +63,6 @@ export interface StepEvent {
   /** the row's canvas after this step (a live view: copy it to keep it) */
   canvas: Int32Array;
   promptLength: number;
-}
-
-export interface DiffusionRowResult {
-  /** the generation region, genLength tokens (end-of-text tokens included) */
-  generated: number[];
-  /** forward passes (NFE) this row took part in */
-  nfe: number;
-  /** of those, how many computed the whole canvas (all of them without a KV cache) */
-  fullForwards: number;
-  /** step at which each generation position was (last) committed */
-  committedAt: number[];
 }
 
 export function validateDiffusionOptions(options: { genLength: number; steps?: number; blockLength?: number }): {

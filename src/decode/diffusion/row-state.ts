@@ -6,10 +6,21 @@
 import { maskedIn } from './helpers.js';
 import { dreamQuota, lladaEvenSplit } from './schedule.js';
 import { settledPrefix } from './settled.js';
-import type { DiffusionRowResult } from './loop.js';
 import type { RowView } from './types.js';
 
 /** What every row of a run shares: the canvas layout, the base schedule and the step bound. */
+/** What one row of a batch ends with. */
+export interface DiffusionRowResult {
+  /** the generation region, genLength tokens (end-of-text tokens included) */
+  generated: number[];
+  /** forward passes (NFE) this row took part in */
+  nfe: number;
+  /** of those, how many computed the whole canvas (all of them without a KV cache) */
+  fullForwards: number;
+  /** step at which each generation position was (last) committed */
+  committedAt: number[];
+}
+
 export interface RowPlan {
   readonly genLength: number;
   readonly blockLength: number;
