@@ -4,7 +4,7 @@
  *   paradec generate [--model DIR] [--strategy NAME] [--set k=v ...] "prompt"
  *   paradec generate --input prompts.jsonl --output results.jsonl
  *   paradec info [--model DIR]
- *   paradec strategies [--json]
+ *   paradec strategies [--json | --markdown]
  *   paradec train ...            (see src/train/cli.ts)
  *   paradec bench-engine         (engine speed vs raw ONNX Runtime MatMul)
  *   paradec bench ...            (strategies × settings × task suite; src/bench/run.ts)
@@ -31,7 +31,7 @@ usage:
                    [--threads N] [--json] "prompt"
   paradec generate --input prompts.jsonl --output results.jsonl [--batch-size N]
   paradec info [--model DIR] [--json]
-  paradec strategies [--json]
+  paradec strategies [--json | --markdown]
   paradec train --objective diffusion|causal --out DIR [...]   (paradec train --help)
   paradec train-filter [--model DIR] [--n 20] [--epochs 200] [--out FILE]   (Learn2PD filter)
   paradec datastore [--model DIR (tiny-ar)] [--corpus FILE | --n 2000 --seed 777] [--out FILE]   (ADED tri-grams)

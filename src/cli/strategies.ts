@@ -1,17 +1,23 @@
 /** `paradec strategies`: every decoding strategy with its parameters and defaults. */
-import { allStrategies } from '../decode/registry.js';
+import { describeStrategies } from '../decode/describe.js';
+import { InputError } from '../errors.js';
 import { parseFlags } from './flags.js';
+import { STRATEGY_FAMILIES, strategiesMarkdown } from './strategy-docs.js';
 
 export async function commandStrategies(argv: string[]): Promise<void> {
-  const { values } = parseFlags(argv, { json: { type: 'boolean' } } as const);
-  const list = allStrategies().map((s) => ({ name: s.name, family: s.family, summary: s.summary, paper: s.paper, params: s.params }));
+  const { values } = parseFlags(argv, { json: { type: 'boolean' }, markdown: { type: 'boolean' } } as const);
+  if (values.json && values.markdown) throw new InputError('give --json or --markdown, not both');
   if (values.json) {
-    process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+    process.stdout.write(JSON.stringify(describeStrategies(), null, 2) + '\n');
     return;
   }
-  for (const family of ['diffusion', 'autoregressive'] as const) {
+  if (values.markdown) {
+    process.stdout.write(strategiesMarkdown());
+    return;
+  }
+  for (const family of STRATEGY_FAMILIES) {
     process.stdout.write(`${family} strategies:\n`);
-    for (const s of list.filter((x) => x.family === family)) {
+    for (const s of describeStrategies(family)) {
       process.stdout.write(`  ${s.name.padEnd(14)} ${s.summary}\n`);
       process.stdout.write(`  ${''.padEnd(14)} paper: ${s.paper}\n`);
       for (const [k, p] of Object.entries(s.params)) {

@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { finished } from 'node:stream/promises';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { LoadOptions } from '../api.js';
-import { allStrategies } from '../decode/registry.js';
+import { describeStrategies } from '../decode/describe.js';
 import { readJsonBody } from './body.js';
 import { serveGeneration } from './generation.js';
 import { Cancelled, HttpError, toHttpError } from './http-error.js';
@@ -175,10 +175,7 @@ export async function startServer(options: ServerOptions): Promise<ParadecServer
         return;
       }
       case 'strategies':
-        sendJson(res, 200, {
-          object: 'list',
-          data: allStrategies().map((s) => ({ name: s.name, family: s.family, summary: s.summary, paper: s.paper, params: s.params })),
-        });
+        sendJson(res, 200, { object: 'list', data: describeStrategies() });
         return;
       case 'completions':
       case 'chat': {

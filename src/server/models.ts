@@ -6,7 +6,7 @@
  * choosing. The first model is the default for requests that name none.
  */
 import { defaultGenLength, loadModel, type LoadOptions, type ParadecModel } from '../api.js';
-import { DIFFUSION_STRATEGIES, AUTOREGRESSIVE_STRATEGIES } from '../decode/registry.js';
+import { describeStrategies } from '../decode/describe.js';
 import { HttpError } from './http-error.js';
 
 export type ModelSpec = { name: string; dir: string } | { name: string; model: ParadecModel };
@@ -86,7 +86,7 @@ export class ModelPool {
           family: model.family,
           architecture: model.config.architecture,
           default_strategy: diffusion ? 'confidence' : 'greedy',
-          strategies: (diffusion ? DIFFUSION_STRATEGIES : AUTOREGRESSIVE_STRATEGIES).map((s) => s.name),
+          strategies: describeStrategies(model.family).map((s) => s.name),
           default_gen_length: diffusion ? defaultGenLength(model) : null,
           max_positions: model.config.maxPositions,
           prompt_format: model.linePrompt ? 'line' : 'text',

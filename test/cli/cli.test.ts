@@ -5,6 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, truncateSync, statSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeRandomCheckpoint } from '../../src/model/checkpoint.js';
+import { allStrategies } from '../../src/decode/registry.js';
+import { strategiesMarkdown, strategyTable } from '../../src/cli/strategy-docs.js';
 
 const BIN = resolve('bin/paradec.js');
 let dir: string;
@@ -112,6 +114,19 @@ test('datastore: builds ADED tri-grams from a corpus next to the weights; refuse
     assert.match(b.stderr, pattern);
     assert.equal(b.stderr.trim().split('\n').length, 1, b.stderr);
   }
+});
+
+test('strategies: --json lists every registered strategy; --markdown prints the docs\' tables', () => {
+  const json = paradec(['strategies', '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual((JSON.parse(json.stdout) as { name: string }[]).map((s) => s.name), allStrategies().map((s) => s.name));
+  const markdown = paradec(['strategies', '--markdown']);
+  assert.equal(markdown.code, 0, markdown.stderr);
+  assert.equal(markdown.stdout, strategiesMarkdown());
+  assert.ok(markdown.stdout.includes(strategyTable('diffusion')) && markdown.stdout.includes(strategyTable('autoregressive')));
+  const both = paradec(['strategies', '--json', '--markdown']);
+  assert.equal(both.code, 1);
+  assert.match(both.stderr, /--json or --markdown/);
 });
 
 test('every command answers --help with its usage and exit 0; after -- it is a prompt', () => {

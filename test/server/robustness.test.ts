@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadModel, type ParadecModel } from '../../src/api.js';
-import { DIFFUSION_STRATEGIES } from '../../src/decode/registry.js';
+import { AUTOREGRESSIVE_STRATEGIES, DIFFUSION_STRATEGIES } from '../../src/decode/registry.js';
 import { startServer, type ParadecServer } from '../../src/server/app.js';
 import { postJson, slowDiffusionModel, sseData, waitFor, writeFixture, type Fixture } from './helpers.js';
 
@@ -149,6 +149,22 @@ test('routes: 405 with Allow, 404 for unknown paths, health, metrics', async () 
   assert.match(metrics, /^paradec_completion_tokens_total\{model="dlm"\} \d+$/m);
   assert.match(metrics, /^paradec_forward_passes_total\{model="dlm"\} \d+$/m);
   assert.match(metrics, /^paradec_queue_depth 0$/m);
+});
+
+test('strategy listings: /v1/strategies is every registered strategy, /v1/models the ones of each model\'s family', async () => {
+  const listed = await (await fetch(`${server.url}/v1/strategies`)).json();
+  assert.equal(listed.object, 'list');
+  assert.deepEqual(
+    listed.data.map((s: { name: string; family: string }) => `${s.family}/${s.name}`),
+    [...DIFFUSION_STRATEGIES.map((s) => `diffusion/${s.name}`), ...AUTOREGRESSIVE_STRATEGIES.map((s) => `autoregressive/${s.name}`)],
+  );
+  const threshold = listed.data.find((s: { name: string }) => s.name === 'threshold');
+  assert.deepEqual(Object.keys(threshold), ['name', 'family', 'summary', 'paper', 'params']);
+  assert.equal(threshold.params.tau.default, 0.9);
+  const models = await (await fetch(`${server.url}/v1/models`)).json();
+  const byId = new Map<string, { paradec: { strategies: string[] } }>(models.data.map((m: { id: string }) => [m.id, m]));
+  assert.deepEqual(byId.get('dlm')?.paradec.strategies, DIFFUSION_STRATEGIES.map((s) => s.name));
+  assert.deepEqual(byId.get('ar')?.paradec.strategies, AUTOREGRESSIVE_STRATEGIES.map((s) => s.name));
 });
 
 test('API key: /v1 and /metrics need it, the page and /health do not', async () => {
