@@ -94,7 +94,7 @@ export const ccd = defineDiffusionStrategy({
           if (list.length > W) list.shift();
           h.set(pos, list);
         }
-        const target = new Map(row.candidates.map((pos) => [pos, coherentTarget(h!.get(pos)!)] as const));
+        const target = new Map(row.candidates.map((pos) => [pos, coherentTarget(h.get(pos)!)] as const));
         const ranked = [...row.candidates].sort((a, b) => target.get(b)!.score - target.get(a)!.score || a - b);
         const commit = new Set(ranked.slice(0, Math.max(1, stepCount(row, k))));
         for (const pos of row.candidates) {
