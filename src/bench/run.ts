@@ -26,6 +26,10 @@ import { QUICK, type Setting } from './settings.js';
 import { applyOracles, applyRoundsBound, frontiers, groupOf, summarizeSettings } from './stats.js';
 import type { BenchResult, BenchSummary, ModelInfo, ResultRow, SummaryMeta } from './types.js';
 
+// the public `paradec/bench` entry point: what a caller of runBench passes and gets back
+export type { BenchOptions } from './plan.js';
+export type { BenchResult, BenchSummary, ResultRow } from './types.js';
+
 export async function runBench(o: BenchOptions = {}): Promise<BenchResult> {
   const started = performance.now();
   const startedAt = new Date().toISOString();
