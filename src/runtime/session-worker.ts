@@ -217,8 +217,28 @@ function signal(seq: number): void {
   Atomics.notify(handOverSeq, 0);
 }
 
-/** Requests are handled strictly in order: ORT sessions are not re-entrant from one thread anyway. */
-let chain: Promise<void> = Promise.resolve();
+/**
+ * y = Identity(x), 94 bytes: its session is created the moment the worker has started, before any
+ * request. The first InferenceSession.create in a process initializes ORT's environment (op schema
+ * registry, logging, thread-pool and CPU setup: 50–160 ms on the 2-core machine, measured), so
+ * that cost is paid while the main thread is still reading the checkpoint (or, after
+ * `prewarmSessionWorker`, still importing modules) instead of after the model arrives.
+ */
+const WARM_UP_MODEL = 'CAoSB3BhcmFkZWMaBTAuMS4wOkYKHAoBeBIBeRoKbl9pZGVudGl0eSIISWRlbnRpdHkSBHdhcm1aDwoBeBIKCggIARIECgIIAWIPCgF5EgoKCAgBEgQKAggBQgIQDQ==';
+
+async function warmUp(): Promise<void> {
+  try {
+    const warm = await ort.InferenceSession.create(Buffer.from(WARM_UP_MODEL, 'base64'), {
+      executionProviders: ['cpu'], graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3,
+    });
+    await warm.release();
+  } catch {
+    // nothing to report: the real model's load says whatever is wrong with ORT
+  }
+}
+
+/** Requests are handled strictly in order (ORT sessions are not re-entrant from one thread anyway), after the warm-up. */
+let chain: Promise<void> = warmUp();
 
 port.on('message', (req: WorkerRequest) => {
   chain = chain.then(async () => {
