@@ -104,6 +104,7 @@ export async function compileLoaded(checkpoint: { config: ModelConfig; weights: 
   const session = await OrtSession.open(graph.modelPath, {
     name: `${config.architecture} ${kind} graph ${graph.modelPath}`,
     externalDataDir: graph.externalDataDir,
+    ...(graph.optimizedModel !== undefined ? { optimizedModel: graph.optimizedModel } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),
     ...(options.executionProvider !== undefined ? { executionProvider: options.executionProvider } : {}),

@@ -40,6 +40,8 @@ export interface OpenRequest {
   handOverSeq: SharedArrayBuffer;
   /** directory that the model's external-data locations are relative to */
   externalDataDir?: string;
+  /** see SessionOptions.optimizedModel */
+  optimizedModel?: string;
   threads?: number;
   /** ORT intra-op threads spin-wait between parallel sections (ORT's default: true) */
   spinning?: boolean;
@@ -85,6 +87,8 @@ export interface LoadRequest {
   /** serialized ModelProto (transferred) */
   model: Uint8Array;
   externalDataDir?: string;
+  /** see SessionOptions.optimizedModel */
+  optimizedModel?: string;
   /** ORT threads spin-wait (default: as the session was opened) */
   spinning?: boolean;
 }

@@ -44,6 +44,14 @@ export interface SessionOptions {
   /** what error messages call this session (default: the model path) */
   name?: string;
   /**
+   * CPU only: where ORT's optimized form of this model is cached (a path ending in `.onnx`; the
+   * worker adds ORT's version). If it exists, the session loads it with graph optimization off;
+   * if not, the session optimizes the model as usual and saves the result there. The saved
+   * model holds the weights' values (constant folding rewrites them), so the path must identify
+   * the weights too; compile.ts names it after the weight files' identity.
+   */
+  optimizedModel?: string;
+  /**
    * How many batches of resident tensors (one per run with `keep`, one per `derivePrefix`) the
    * worker holds at most (default 4). Past the limit the oldest batch leaves the worker: tensors
    * whose handles are still around are handed to the main thread (buffers transferred, no copy),
@@ -321,6 +329,7 @@ export class OrtSession {
       type: 'open', name, model: bytes, executionProvider: ep, dataPort: channel.port2, handOverSeq: session.handOverCounter.buffer as SharedArrayBuffer,
     };
     if (externalDataDir !== undefined) req.externalDataDir = externalDataDir;
+    if (options.optimizedModel !== undefined && ep === 'cpu') req.optimizedModel = options.optimizedModel;
     if (options.threads !== undefined) req.threads = options.threads;
     if (options.spinning !== undefined) req.spinning = options.spinning;
     worker.postMessage(req, [bytes.buffer as ArrayBuffer, channel.port2]);
@@ -413,7 +422,7 @@ export class OrtSession {
    * resident tensors. Each graph has its own ORT thread pool: spinning threads of one steal CPU
    * from the other's runs, so graphs run alternately usually want spinning off.
    */
-  async loadGraph(name: string, model: string | Uint8Array, options: { externalDataDir?: string; spinning?: boolean } = {}): Promise<void> {
+  async loadGraph(name: string, model: string | Uint8Array, options: { externalDataDir?: string; spinning?: boolean; optimizedModel?: string } = {}): Promise<void> {
     if (this.disposed) throw new RuntimeFailure(`${this.name}: session is disposed`);
     if (this.dead) throw this.dead;
     let bytes: Uint8Array;
@@ -427,6 +436,7 @@ export class OrtSession {
     const id = this.nextId++;
     const req: LoadRequest = { type: 'load', id, graph: name, model: bytes };
     if (externalDataDir !== undefined) req.externalDataDir = externalDataDir;
+    if (options.optimizedModel !== undefined && this.cpuThreads > 0) req.optimizedModel = options.optimizedModel;
     if (options.spinning !== undefined) req.spinning = options.spinning;
     await new Promise<RunResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject: (e) => reject(new RuntimeFailure(`${this.name}: could not load graph '${name}': ${e.message}`, { cause: e })) });
