@@ -80,7 +80,7 @@ export async function loadModel(dirOrName?: string, options: LoadOptions = {}): 
     }
   } catch (e) {
     // nothing will take the worker started above: end it rather than leave it idle
-    if (prewarmed) await discardSpareSessionWorker();
+    if (prewarmed) discardSpareSessionWorker();
     throw e;
   }
   const eos = config.eosTokenIds.length > 0 ? config.eosTokenIds : tokenizer.eos ? [tokenizer.eos.id] : [];

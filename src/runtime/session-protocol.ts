@@ -196,4 +196,13 @@ export interface DisposedReply {
   type: 'disposed';
 }
 
-export type WorkerReply = OpenedReply | ResultReply | ErrorReply | DisposedReply;
+/**
+ * Sent once, unasked, when the worker's ORT warm-up is over (session-worker.ts): from then on it
+ * is idle between requests, and the process may end or terminate it without cutting into ORT's
+ * native initialization (which aborts the process: measured, exit 134).
+ */
+export interface WarmReply {
+  type: 'warm';
+}
+
+export type WorkerReply = OpenedReply | ResultReply | ErrorReply | DisposedReply | WarmReply;

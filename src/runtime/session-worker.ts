@@ -284,6 +284,7 @@ async function warmUp(): Promise<void> {
   } catch {
     // nothing to report: the real model's load says whatever is wrong with ORT
   }
+  port.postMessage({ type: 'warm' } satisfies WorkerReply);
 }
 
 /** Requests are handled strictly in order (ORT sessions are not re-entrant from one thread anyway), after the warm-up. */

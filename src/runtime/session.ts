@@ -138,20 +138,44 @@ class StartedWorker {
   readonly worker = spawnWorker();
   failure: Error | undefined;
   exitCode: number | undefined;
+  /** a session took it (OrtSession.open): the session decides when it keeps the process alive */
+  taken = false;
+  /** its ORT warm-up is over (or it ended): it may be unref'd or terminated now */
+  readonly warm: Promise<void>;
 
   constructor() {
     this.worker.on('error', (e) => {
       this.failure ??= e;
     });
+    let warmed!: () => void;
+    this.warm = new Promise<void>((resolve) => (warmed = resolve));
     this.worker.once('exit', (code) => {
       this.exitCode = code;
+      warmed();
     });
-    // idle, it never keeps the process alive
-    this.worker.unref();
+    const onWarm = (msg: WorkerReply): void => {
+      if (msg.type !== 'warm') return;
+      this.worker.off('message', onWarm);
+      warmed();
+    };
+    this.worker.on('message', onWarm);
+    // Ref'd until the warm-up is over: ending the process (or terminating the worker) while ORT
+    // initializes natively in it aborts the process (measured: exit 134, "terminate called after
+    // throwing an instance of 'Napi::Error'"). So a process that prewarmed and then needs no
+    // session lives on until the warm-up ends (at most the worker's start, 250–450 ms), and an
+    // idle spare never keeps it alive.
+    void this.warm.then(() => {
+      if (!this.taken) this.worker.unref();
+    });
   }
 
   get usable(): boolean {
     return this.failure === undefined && this.exitCode === undefined;
+  }
+
+  /** End it once it is safe to (after the warm-up); returns at once. */
+  discard(): void {
+    void this.warm.then(() => this.worker.terminate());
   }
 }
 
@@ -161,8 +185,11 @@ let spare: StartedWorker | undefined;
 /**
  * Start a session worker now, for the next session to open (`OrtSession.open` takes it instead of
  * starting its own): the worker's start then overlaps what the caller does until the model is
- * ready. Cheap and idempotent; returns false when one was already waiting. A spare worker never
- * keeps the process alive; `discardSpareSessionWorker` ends one that is no longer wanted.
+ * ready. Cheap and idempotent; returns false when one was already waiting. An idle spare worker
+ * never keeps the process alive, but one still warming up does (see StartedWorker): a process
+ * should end by returning (process.exitCode), not by `process.exit()` in the first half second,
+ * which, like exiting during any session's creation or run, can abort inside ONNX Runtime.
+ * `discardSpareSessionWorker` ends a spare that is no longer wanted.
  */
 export function prewarmSessionWorker(): boolean {
   if (spare?.usable) return false;
@@ -170,16 +197,20 @@ export function prewarmSessionWorker(): boolean {
   return true;
 }
 
-/** End the waiting spare worker, if any (a load that started one and then failed). */
-export async function discardSpareSessionWorker(): Promise<void> {
+/**
+ * End the waiting spare worker, if any (a load that started one and then failed); it ends as soon
+ * as its ORT warm-up is over, which this does not wait for.
+ */
+export function discardSpareSessionWorker(): void {
   const w = spare;
   spare = undefined;
-  if (w) await w.worker.terminate();
+  w?.discard();
 }
 
 function takeWorker(): StartedWorker {
   const w = spare?.usable ? spare : new StartedWorker();
   spare = undefined;
+  w.taken = true;
   return w;
 }
 

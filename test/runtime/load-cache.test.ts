@@ -99,7 +99,7 @@ test('a failed load leaves no session worker waiting', async () => {
   // the worker loadModel started was ended: a new prewarm has to start one
   assert.equal(prewarmSessionWorker(), true);
   assert.equal(prewarmSessionWorker(), false, 'one waits now');
-  await discardSpareSessionWorker();
+  discardSpareSessionWorker();
 });
 
 for (const arch of ARCHS) {
