@@ -96,12 +96,17 @@ async function createSession(model: Uint8Array, optimizedModel: string | undefin
   return session;
 }
 
+/** A temporary file this old was left by a process that died while writing it. */
+const STALE_TMP_MS = 10 * 60 * 1000;
+
 function pruneOptimized(dir: string): void {
   const files = readdirSync(dir)
-    .filter((f) => f.startsWith('optimized-') && f.endsWith('.onnx'))
+    .filter((f) => f.startsWith('optimized-'))
     .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
     .sort((a, b) => b.t - a.t);
-  for (const { f } of files.slice(OPTIMIZED_KEPT)) rmSync(join(dir, basename(f)), { force: true });
+  const done = files.filter(({ f }) => f.endsWith('.onnx'));
+  const stale = files.filter(({ f, t }) => f.includes('.onnx.tmp-') && Date.now() - t > STALE_TMP_MS);
+  for (const { f } of [...done.slice(OPTIMIZED_KEPT), ...stale]) rmSync(join(dir, basename(f)), { force: true });
 }
 
 async function open(req: OpenRequest): Promise<void> {
