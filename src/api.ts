@@ -16,8 +16,9 @@ import { diffusionScheduleOf } from './model/architectures.js';
 import { loadCheckpoint } from './model/checkpoint.js';
 import { loadTokenizer, type ChatMessage, type TextTokenizer } from './model/tokenizer.js';
 import type { ModelConfig } from './model/types.js';
-import { compileModel, type CompileOptions, type CompiledModel } from './runtime/compile-model.js';
+import { compileLoaded, type CompileOptions, type CompiledModel } from './runtime/compile-model.js';
 import { isOnnxExport, loadOnnxExport } from './runtime/onnx-export.js';
+import { discardSpareSessionWorker, prewarmSessionWorker } from './runtime/session.js';
 import type { BidirectionalModel, CausalModel } from './runtime/types.js';
 import { runDiffusion, type DiffusionRowResult, type StepEvent } from './decode/diffusion/loop.js';
 import { settledPrefix } from './decode/diffusion/settled.js';
@@ -59,16 +60,28 @@ export interface ParadecModel {
 
 export async function loadModel(dirOrName?: string, options: LoadOptions = {}): Promise<ParadecModel> {
   const dir = resolveModelDir(dirOrName);
-  const tokenizer = loadTokenizer(dir);
+  // ONNX Runtime's worker (thread, onnxruntime-node, ORT's environment: 250–450 ms, measured)
+  // starts now and runs beside the reading of tokenizer, config, checkpoint and graph cache; the
+  // session takes it when the model is ready. A caller that knows earlier calls prewarmSessionWorker itself.
+  const prewarmed = options.inProcess ? false : prewarmSessionWorker();
+  let tokenizer: TextTokenizer;
   let runtime: CompiledModel;
   let config: ModelConfig;
-  if (isOnnxExport(dir)) {
-    // an existing ONNX decoder export: paradec appends its decode head and runs it as is
-    ({ runtime, config } = await loadOnnxExport(dir, options));
-  } else {
-    const checkpoint = loadCheckpoint(dir, { checkFinite: options.checkFinite ?? true });
-    runtime = await compileModel(checkpoint, options);
-    config = checkpoint.config;
+  try {
+    tokenizer = loadTokenizer(dir);
+    if (isOnnxExport(dir)) {
+      // an existing ONNX decoder export: paradec appends its decode head and runs it as is
+      ({ runtime, config } = await loadOnnxExport(dir, options));
+    } else {
+      const checkpoint = loadCheckpoint(dir, { checkFinite: false });
+      // the NaN/Inf scan runs with the graph-cache lookup, which skips it for files it already scanned
+      runtime = await compileLoaded(checkpoint, options, options.checkFinite ?? true) as CompiledModel;
+      config = checkpoint.config;
+    }
+  } catch (e) {
+    // nothing will take the worker started above: end it rather than leave it idle
+    if (prewarmed) discardSpareSessionWorker();
+    throw e;
   }
   const eos = config.eosTokenIds.length > 0 ? config.eosTokenIds : tokenizer.eos ? [tokenizer.eos.id] : [];
   let linePrompt = false;

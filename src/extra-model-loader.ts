@@ -74,6 +74,9 @@ export function compileOptionsLike(target: CausalModel, threads: number): Compil
 /** The checkpoint directory a compiled target was built from, when it was compiled by paradec. */
 export function targetCheckpointDir(target: CausalModel): string | null {
   if (!(target instanceof OnnxCausalModel) || !target.graph) return null;
+  // the directory it was opened from: a cache entry is shared by every copy of a checkpoint, so
+  // its meta.json names only the first one
+  if (target.graph.checkpointDir) return target.graph.checkpointDir;
   const meta = join(dirname(target.graph.modelPath), 'meta.json');
   if (!existsSync(meta)) return null;
   try {

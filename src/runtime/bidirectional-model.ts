@@ -109,7 +109,7 @@ export class OnnxBidirectionalModel implements CachingBidirectionalModel {
       // The window graph runs alternately with the full one in the same worker, each with its own
       // ORT thread pool; spinning threads of one would steal the cores the other's run needs
       // (measured: full refreshes 3× slower), so it never spins unless asked to.
-      await this.session.loadGraph('window', compiled.modelPath, { externalDataDir: compiled.externalDataDir, spinning: this.spinning ?? false });
+      await this.session.loadGraph('window', compiled.modelPath, { externalDataDir: compiled.externalDataDir, spinning: this.spinning ?? false, ...(compiled.optimizedModel !== undefined ? { optimizedModel: compiled.optimizedModel } : {}) });
     })();
     return this.windowLoad;
   }

@@ -227,7 +227,7 @@ export class OnnxCausalModel implements CausalModel {
       load = (async () => {
         const compiled = this.variants!.graph(variant);
         // run alternately with the main graph: spinning threads of one would starve the other
-        await this.session.loadGraph(variant, compiled.modelPath, { externalDataDir: compiled.externalDataDir, spinning: this.variants!.spinning ?? false });
+        await this.session.loadGraph(variant, compiled.modelPath, { externalDataDir: compiled.externalDataDir, spinning: this.variants!.spinning ?? false, ...(compiled.optimizedModel !== undefined ? { optimizedModel: compiled.optimizedModel } : {}) });
       })();
       this.variantLoads.set(variant, load);
     }

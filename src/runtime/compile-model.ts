@@ -14,6 +14,7 @@ import { OptionError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { readTensorF32 } from '../model/safetensors.js';
 import type { ModelConfig, ModelWeights } from '../model/types.js';
+import { checkFinite } from '../model/weights.js';
 import { OnnxBidirectionalModel } from './bidirectional-model.js';
 import { OnnxCausalModel } from './causal-model.js';
 import { compileGraph, type CompiledGraph, type GraphKind, type Quantization } from './compile.js';
@@ -66,8 +67,23 @@ export type CompiledModel = OnnxBidirectionalModel | OnnxCausalModel;
 export async function compileModel(source: ModelSource, options: CompileOptions & { inProcess: true }): Promise<InProcessCausalModel>;
 export async function compileModel(source: ModelSource, options?: CompileOptions): Promise<CompiledModel>;
 export async function compileModel(source: ModelSource, options: CompileOptions = {}): Promise<CompiledModel | InProcessCausalModel> {
-  const checkpoint = typeof source === 'string' ? loadCheckpoint(source, { checkFinite: options.checkFinite ?? true }) : source;
+  if (typeof source !== 'string') return compileLoaded(source, options, false);
+  // the NaN/Inf scan happens with the graph lookup, which skips it for files already scanned
+  return compileLoaded(loadCheckpoint(source, { checkFinite: false }), options, options.checkFinite ?? true);
+}
+
+/**
+ * @internal compileModel for a loaded checkpoint; `scan`: check its weights for NaN/Inf unless the
+ * graph cache records a passed scan of these very files (compile.ts, CompileGraphOptions.checkFinite).
+ * loadModel loads the checkpoint itself (it needs the config) and comes here.
+ */
+export async function compileLoaded(checkpoint: { config: ModelConfig; weights: ModelWeights }, options: CompileOptions, scan: boolean): Promise<CompiledModel | InProcessCausalModel> {
   const { config, weights } = checkpoint;
+  /** A bad option found before the scan: the scan comes first (as when loadCheckpoint ran it), so a NaN checkpoint says so. */
+  const reject = (e: Error): never => {
+    if (scan) checkFinite(weights);
+    throw e;
+  };
   const kind: GraphKind = options.kind ?? (config.causal ? 'causal' : 'bidirectional');
   // what every graph of this model (main, window, variants) is compiled with
   const graphOptions = {
@@ -76,18 +92,19 @@ export async function compileModel(source: ModelSource, options: CompileOptions 
     ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
   };
   if (options.inProcess) {
-    if (kind !== 'causal') throw new OptionError(`inProcess: only causal graphs run on the calling thread; ${config.architecture} would compile as '${kind}' (pass kind: 'causal' for a causal architecture)`);
-    const graph = compileGraph(config, weights, { kind: 'causal', ...graphOptions });
+    if (kind !== 'causal') reject(new OptionError(`inProcess: only causal graphs run on the calling thread; ${config.architecture} would compile as '${kind}' (pass kind: 'causal' for a causal architecture)`));
+    const graph = compileGraph(config, weights, { kind: 'causal', ...graphOptions, checkFinite: scan });
     return InProcessCausalModel.open(config, graph, options.threads !== undefined ? { threads: options.threads } : {});
   }
-  if (kind === 'window') throw new OptionError(`kind 'window' is not a model of its own: a bidirectional model loads its window graph when KV caching needs it`);
+  if (kind === 'window') reject(new OptionError(`kind 'window' is not a model of its own: a bidirectional model loads its window graph when KV caching needs it`));
   if (kind === 'bidirectional' && config.causal) {
-    throw new OptionError(`${config.architecture} is a causal architecture; it cannot be compiled as a bidirectional model`);
+    reject(new OptionError(`${config.architecture} is a causal architecture; it cannot be compiled as a bidirectional model`));
   }
-  const graph = compileGraph(config, weights, { kind, ...graphOptions });
+  const graph = compileGraph(config, weights, { kind, ...graphOptions, checkFinite: scan });
   const session = await OrtSession.open(graph.modelPath, {
     name: `${config.architecture} ${kind} graph ${graph.modelPath}`,
     externalDataDir: graph.externalDataDir,
+    ...(graph.optimizedModel !== undefined ? { optimizedModel: graph.optimizedModel } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),
     ...(options.executionProvider !== undefined ? { executionProvider: options.executionProvider } : {}),

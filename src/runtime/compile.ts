@@ -27,10 +27,11 @@ import { createHash } from 'node:crypto';
 import {
   closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync,
 } from 'node:fs';
-import { homedir } from 'node:os';
+import { cpus, homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { CheckpointError, OptionError } from '../errors.js';
 import { readTensorBytes, readTensorF32, type TensorEntry } from '../model/safetensors.js';
+import { checkFinite } from '../model/weights.js';
 import { ropeInverseFrequencies } from '../model/rope.js';
 import type { ModelConfig, ModelWeights } from '../model/types.js';
 import { float, Graph, MICROSOFT, type ElemType } from './graph.js';
@@ -82,6 +83,12 @@ export interface GraphOptions {
 export interface CompileGraphOptions extends GraphOptions {
   /** cache root (default: env PARADEC_CACHE, else ~/.cache/paradec) */
   cacheDir?: string;
+  /**
+   * make sure the weights hold no NaN/Inf (model/weights.ts `checkFinite`; default false): scanned
+   * unless the cache entry records a scan of exactly these files, unchanged since (see
+   * `CompiledGraph.finite`). Not part of the key.
+   */
+  checkFinite?: boolean;
 }
 
 /** Names of the decode head's outputs. */
@@ -100,6 +107,18 @@ export interface CompiledGraph {
   key: string;
   /** true when the graph came from the cache instead of being built now */
   cached: boolean;
+  /** the directory of the checkpoint's weight files this graph was opened for */
+  checkpointDir: string;
+  /**
+   * the NaN/Inf scan (`checkFinite` option): 'scanned' now, 'recorded' (skipped: the cache entry
+   * records a passed scan of these very files, unchanged since), or 'unchecked' (not asked for)
+   */
+  finite: 'scanned' | 'recorded' | 'unchecked';
+  /**
+   * where ORT's optimized form of the graph for these very weight files is cached (CPU sessions;
+   * SessionOptions.optimizedModel), for checkpoints up to OPTIMIZED_CACHE_MAX_BYTES
+   */
+  optimizedModel?: string;
 }
 
 const DEFAULT_TOP_K = 8;
@@ -419,74 +438,147 @@ export const GRAPH_OPSETS = { '': 23, [MICROSOFT]: 1 };
 // ---------------------------------------------------------------------------------------------
 // Caching
 
+/**
+ * The cache key: everything the emitted graph depends on. A graph with external data (the
+ * default) holds no weight values, only each tensor's file name, dtype, shape and byte range, and
+ * it is opened with the checkpoint directory of the moment as its external-data directory: so the
+ * config, the tensor table, the file names and sizes and the options determine it, and a moved,
+ * copied or reinstalled checkpoint hits the same entry (before, the key hashed the files' paths,
+ * mtimes and inodes, so every install compiled again: 220–400 ms). Hashing the files' bytes would
+ * add nothing the graph depends on and cost a full read (4 MB of tiny-dlm: ~20 ms here; an 8B
+ * checkpoint: seconds). An int4 graph does bake values in (its weights.bin), so its key keeps
+ * the files' identity (path, size, mtime, inode): an edited file compiles anew.
+ */
 function cacheKey(c: ModelConfig, w: ModelWeights, options: Required<GraphOptions>): string {
   const { raw: _raw, ...config } = c;
-  const files = [...new Set(allEntries(w).map((e) => e.file))].sort().map((f) => {
+  const files = weightFiles(w).map((f) => {
     const st = statSync(f);
-    return [f, st.size, st.mtimeMs, st.ino];
+    return options.quantize === 'none' ? [basename(f), st.size] : [f, st.size, st.mtimeMs, st.ino];
   });
   const tensors = allEntries(w).map((e) => [e.name, basename(e.file), e.dtype, e.shape, e.offset, e.byteLength]);
   const json = JSON.stringify({ v: COMPILER_VERSION, config, files, tensors, options });
   return createHash('sha256').update(json).digest('hex').slice(0, 32);
 }
 
+function weightFiles(w: ModelWeights): string[] {
+  return [...new Set(allEntries(w).map((e) => e.file))].sort();
+}
+
+/** What identifies a file's bytes without reading them: any write or replacement changes one of these. */
+type FileIdentity = [path: string, size: number, mtimeMs: number, ino: number, ctimeMs: number];
+
+function identityOf(w: ModelWeights): FileIdentity[] {
+  return weightFiles(w).map((f) => {
+    const st = statSync(f);
+    return [f, st.size, st.mtimeMs, st.ino, st.ctimeMs];
+  });
+}
+
+/**
+ * ORT's optimized model (session.ts, SessionOptions.optimizedModel) holds every weight, folded to
+ * float32, so caching it copies the checkpoint (twice its size for F16/BF16). Worth it for small
+ * checkpoints, whose session creation it makes 30 ms faster (about half of it); past this size
+ * the copy would cost more disk than the time it saves is worth, and graphs load as before.
+ */
+const OPTIMIZED_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The optimized model's file for these weight files as they are now, on this kind of machine. */
+function optimizedModelPath(entry: string, identity: readonly FileIdentity[]): string | undefined {
+  if (identity.reduce((n, f) => n + f[1], 0) > OPTIMIZED_CACHE_MAX_BYTES) return undefined;
+  // ORT's optimizations may pick kernels by CPU: a cache directory shared between machines keeps one per CPU
+  const json = JSON.stringify({ identity, arch: process.arch, cpu: cpus()[0]?.model ?? '' });
+  return join(entry, `optimized-${createHash('sha256').update(json).digest('hex').slice(0, 16)}.onnx`);
+}
+
+/** Scans recorded per entry (several copies of one checkpoint share an entry); the newest kept. */
+const MAX_FINITE_RECORDS = 8;
+
 interface CacheMeta {
   kind: GraphKind;
   topK: number;
   quantize: Quantization;
   /** null: the checkpoint directory (recorded separately), else a path relative to the entry */
-  externalDataDir: string | null;
+  externalDataDir: null | string;
+  /** the checkpoint the entry was compiled from (informational: copies share the entry) */
   checkpointDir: string;
   architecture: string;
   created: string;
+  /**
+   * weight files (by identity) whose NaN/Inf scan passed, newest last. A hit whose files match
+   * one of these exactly skips the scan: the same path, size, mtime, ctime and inode mean the
+   * bytes were not written since (a write updates mtime and ctime, a replacement changes the
+   * inode), so the scan's verdict still holds. Saves the 120–250 ms scan of every load.
+   */
+  finite?: FileIdentity[][];
+}
+
+function sameIdentity(a: readonly FileIdentity[], b: readonly FileIdentity[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.length === b[i]!.length && x.every((v, j) => v === b[i]![j]));
+}
+
+/** Write meta.json whole or not at all (readers never see a torn file). */
+function writeMeta(entry: string, meta: CacheMeta): void {
+  const tmp = join(entry, `meta.json.tmp-${process.pid}-${Date.now()}`);
+  writeFileSync(tmp, JSON.stringify(meta, null, 2));
+  renameSync(tmp, join(entry, 'meta.json'));
 }
 
 /**
  * Compile (or fetch from the cache) the graph of a checkpoint. The cache entry is a directory
  * `<root>/graphs/<key>/` holding `model.onnx`, `meta.json` and, for int4, `weights.bin`; it is
  * built in a temporary directory and renamed into place, so concurrent compiles never see a
- * half-written entry.
+ * half-written entry. Entries are never evicted: one is a few KB to a few hundred KB of graph
+ * (an int4 one also holds its quantized weights), one per checkpoint layout, graph kind and
+ * options; delete `<root>/graphs` to reclaim the space (the next load compiles again).
  */
 export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGraphOptions): CompiledGraph {
-  const topK = options.topK ?? DEFAULT_TOP_K;
-  if (!Number.isInteger(topK) || topK < 1) throw new OptionError(`topK must be a positive integer, got ${topK}`);
-  const quantize = options.quantize ?? 'none';
-  if (quantize !== 'none' && quantize !== 'int4') throw new OptionError(`quantize must be 'none' or 'int4', got '${String(quantize)}'`);
-  if (options.kind !== 'causal' && options.kind !== 'bidirectional' && options.kind !== 'window') {
-    throw new OptionError(`graph kind must be 'causal', 'bidirectional' or 'window', got '${String(options.kind)}'`);
+  let resolved: Required<GraphOptions>;
+  try {
+    resolved = resolveGraphOptions(c, options);
+  } catch (e) {
+    // the scan comes first, as when it ran in loadCheckpoint: a NaN checkpoint says so whatever the options
+    if (options.checkFinite) checkFinite(w);
+    throw e;
   }
-  const inputs = options.inputs ?? 'ids';
-  if (inputs !== 'ids' && inputs !== 'embeds') throw new OptionError(`inputs must be 'ids' or 'embeds', got '${String(inputs)}'`);
-  const tree = options.tree ?? false;
-  if (options.kind !== 'causal' && (inputs !== 'ids' || tree)) throw new OptionError(`inputs: 'embeds' and tree: true are options of causal graphs, not ${options.kind} ones`);
-  const resolved: Required<GraphOptions> = { kind: options.kind, topK: Math.min(topK, c.vocabSize), quantize, head: options.head ?? true, inputs, tree };
-  if (options.kind === 'causal' && c.shiftLogits) {
-    // Dream's shift moves each prediction one position right; with a KV cache the first new
-    // token of every step would get its own logits instead of its predecessor's.
-    throw new OptionError(`${c.architecture} shifts its logits (position i predicts token i); it cannot run as a causal model with a KV cache`);
-  }
-  if (c.headDim % 2 !== 0) throw new CheckpointError(`head dimension ${c.headDim} must be even for RoPE`);
+  const { quantize } = resolved;
 
   const checkpointStore = new CheckpointStore(w);
   const key = cacheKey(c, w, resolved);
   const entry = join(cacheRoot(options.cacheDir), 'graphs', key);
   const modelPath = join(entry, 'model.onnx');
-  const result = (cached: boolean): CompiledGraph => {
+  const identity = identityOf(w);
+  const optimizedModel = optimizedModelPath(entry, identity);
+  const result = (cached: boolean, finite: CompiledGraph['finite'], meta: CacheMeta): CompiledGraph => ({
+    kind: resolved.kind,
+    modelPath,
+    externalDataDir: meta.externalDataDir === null ? checkpointStore.dir : join(entry, meta.externalDataDir),
+    topK: resolved.head ? resolved.topK : 0,
+    quantize,
+    key,
+    cached,
+    checkpointDir: checkpointStore.dir,
+    finite,
+    ...(optimizedModel !== undefined ? { optimizedModel } : {}),
+  });
+  const recordScan = (meta: CacheMeta): CacheMeta => ({ ...meta, finite: [...(meta.finite ?? []), identity].slice(-MAX_FINITE_RECORDS) });
+  if (existsSync(join(entry, 'meta.json')) && existsSync(modelPath)) {
     const meta = JSON.parse(readFileSync(join(entry, 'meta.json'), 'utf8')) as CacheMeta;
-    return {
-      kind: resolved.kind,
-      modelPath,
-      externalDataDir: meta.externalDataDir === null ? checkpointStore.dir : join(entry, meta.externalDataDir),
-      topK: resolved.head ? resolved.topK : 0,
-      quantize,
-      key,
-      cached,
-    };
-  };
-  if (existsSync(join(entry, 'meta.json')) && existsSync(modelPath)) return result(true);
+    if (!options.checkFinite) return result(true, 'unchecked', meta);
+    if ((meta.finite ?? []).some((f) => sameIdentity(f, identity))) return result(true, 'recorded', meta);
+    checkFinite(w);
+    const updated = recordScan(meta);
+    try {
+      writeMeta(entry, updated);
+    } catch {
+      // a read-only or vanished cache: the scan passed, the next load just scans again
+    }
+    return result(true, 'scanned', updated);
+  }
+  if (options.checkFinite) checkFinite(w);
 
   const tmp = `${entry}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(tmp, { recursive: true });
+  let meta: CacheMeta;
   try {
     let store: WeightStore = checkpointStore;
     let bundle: BundleStore | undefined;
@@ -499,13 +591,14 @@ export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGr
       bundle?.close();
     }
     writeFileSync(join(tmp, 'model.onnx'), bytes);
-    const meta: CacheMeta = {
+    meta = {
       kind: resolved.kind, topK: resolved.topK, quantize,
       externalDataDir: bundle ? '.' : null,
       checkpointDir: checkpointStore.dir,
       architecture: c.architecture,
       created: new Date().toISOString(),
     };
+    if (options.checkFinite) meta = recordScan(meta);
     writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
     try {
       renameSync(tmp, entry);
@@ -513,10 +606,32 @@ export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGr
       // another process finished the same entry first: use theirs
       if (!existsSync(join(entry, 'meta.json'))) throw e;
       rmSync(tmp, { recursive: true, force: true });
+      meta = JSON.parse(readFileSync(join(entry, 'meta.json'), 'utf8')) as CacheMeta;
     }
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return result(false);
+  return result(false, options.checkFinite ? 'scanned' : 'unchecked', meta);
+}
+
+function resolveGraphOptions(c: ModelConfig, options: CompileGraphOptions): Required<GraphOptions> {
+  const topK = options.topK ?? DEFAULT_TOP_K;
+  if (!Number.isInteger(topK) || topK < 1) throw new OptionError(`topK must be a positive integer, got ${topK}`);
+  const quantize = options.quantize ?? 'none';
+  if (quantize !== 'none' && quantize !== 'int4') throw new OptionError(`quantize must be 'none' or 'int4', got '${String(quantize)}'`);
+  if (options.kind !== 'causal' && options.kind !== 'bidirectional' && options.kind !== 'window') {
+    throw new OptionError(`graph kind must be 'causal', 'bidirectional' or 'window', got '${String(options.kind)}'`);
+  }
+  const inputs = options.inputs ?? 'ids';
+  if (inputs !== 'ids' && inputs !== 'embeds') throw new OptionError(`inputs must be 'ids' or 'embeds', got '${String(inputs)}'`);
+  const tree = options.tree ?? false;
+  if (options.kind !== 'causal' && (inputs !== 'ids' || tree)) throw new OptionError(`inputs: 'embeds' and tree: true are options of causal graphs, not ${options.kind} ones`);
+  if (options.kind === 'causal' && c.shiftLogits) {
+    // Dream's shift moves each prediction one position right; with a KV cache the first new
+    // token of every step would get its own logits instead of its predecessor's.
+    throw new OptionError(`${c.architecture} shifts its logits (position i predicts token i); it cannot run as a causal model with a KV cache`);
+  }
+  if (c.headDim % 2 !== 0) throw new CheckpointError(`head dimension ${c.headDim} must be even for RoPE`);
+  return { kind: options.kind, topK: Math.min(topK, c.vocabSize), quantize, head: options.head ?? true, inputs, tree };
 }

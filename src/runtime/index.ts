@@ -18,7 +18,7 @@ export { InProcessCausalModel } from './inprocess-model.js';
 export type { InProcessOptions } from './inprocess-model.js';
 export { compileGraph, buildGraph, appendDecodeHead, cacheRoot, GRAPH_OPSETS, HEAD_OUTPUTS, COMPILER_VERSION } from './compile.js';
 export type { CompiledGraph, CompileGraphOptions, GraphKind, GraphOptions, Quantization, HeadOptions, WeightStore } from './compile.js';
-export { OrtSession, ResidentTensor } from './session.js';
+export { OrtSession, ResidentTensor, prewarmSessionWorker, discardSpareSessionWorker } from './session.js';
 export type { SessionOptions, RunOptions, RunResult, ExecutionProvider, WireTensor, ComposeSpec, ComposeSource } from './session.js';
 export { Graph, float, floats, MICROSOFT } from './graph.js';
 export type { ElemType, Dim, AttrValue, ExternalLocation } from './graph.js';

@@ -40,6 +40,8 @@ export interface OpenRequest {
   handOverSeq: SharedArrayBuffer;
   /** directory that the model's external-data locations are relative to */
   externalDataDir?: string;
+  /** see SessionOptions.optimizedModel */
+  optimizedModel?: string;
   threads?: number;
   /** ORT intra-op threads spin-wait between parallel sections (ORT's default: true) */
   spinning?: boolean;
@@ -85,6 +87,8 @@ export interface LoadRequest {
   /** serialized ModelProto (transferred) */
   model: Uint8Array;
   externalDataDir?: string;
+  /** see SessionOptions.optimizedModel */
+  optimizedModel?: string;
   /** ORT threads spin-wait (default: as the session was opened) */
   spinning?: boolean;
 }
@@ -192,4 +196,13 @@ export interface DisposedReply {
   type: 'disposed';
 }
 
-export type WorkerReply = OpenedReply | ResultReply | ErrorReply | DisposedReply;
+/**
+ * Sent once, unasked, when the worker's ORT warm-up is over (session-worker.ts): from then on it
+ * is idle between requests, and the process may end or terminate it without cutting into ORT's
+ * native initialization (which aborts the process: measured, exit 134).
+ */
+export interface WarmReply {
+  type: 'warm';
+}
+
+export type WorkerReply = OpenedReply | ResultReply | ErrorReply | DisposedReply | WarmReply;

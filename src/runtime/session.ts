@@ -44,6 +44,14 @@ export interface SessionOptions {
   /** what error messages call this session (default: the model path) */
   name?: string;
   /**
+   * CPU only: where ORT's optimized form of this model is cached (a path ending in `.onnx`; the
+   * worker adds ORT's version). If it exists, the session loads it with graph optimization off;
+   * if not, the session optimizes the model as usual and saves the result there. The saved
+   * model holds the weights' values (constant folding rewrites them), so the path must identify
+   * the weights too; compile.ts names it after the weight files' identity.
+   */
+  optimizedModel?: string;
+  /**
    * How many batches of resident tensors (one per run with `keep`, one per `derivePrefix`) the
    * worker holds at most (default 4). Past the limit the oldest batch leaves the worker: tensors
    * whose handles are still around are handed to the main thread (buffers transferred, no copy),
@@ -110,12 +118,100 @@ export interface RunResult {
  * apply, so the worker is started from a tiny eval'd bootstrap that registers tsx's loader and
  * then imports the real entry. A build that emits .js starts the .js worker directly.
  */
-function startWorker(): Worker {
+function spawnWorker(): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./session-worker.js', import.meta.url), { stdout: false, stderr: false });
   const entry = new URL('./session-worker.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
   return new Worker(boot, { eval: true, stdout: false, stderr: false });
+}
+
+/**
+ * A started session worker not yet given a model. Starting one is the slow part of opening a
+ * session (thread start, onnxruntime-node's import, ORT's environment: 250–450 ms measured on the
+ * 2-core machine, against 10–70 ms for the InferenceSession itself), and none of it depends on
+ * the model, so it can start before the model is known and run beside whatever the main thread
+ * does meanwhile. What happens to it before a session adopts it is recorded here, so a worker
+ * that failed to start fails the open that takes it, with the reason.
+ */
+class StartedWorker {
+  readonly worker = spawnWorker();
+  failure: Error | undefined;
+  exitCode: number | undefined;
+  /** a session took it (OrtSession.open): the session decides when it keeps the process alive */
+  taken = false;
+  /** its ORT warm-up is over (or it ended): it may be unref'd or terminated now */
+  readonly warm: Promise<void>;
+
+  constructor() {
+    this.worker.on('error', (e) => {
+      this.failure ??= e;
+    });
+    let warmed!: () => void;
+    this.warm = new Promise<void>((resolve) => (warmed = resolve));
+    this.worker.once('exit', (code) => {
+      this.exitCode = code;
+      warmed();
+    });
+    const onWarm = (msg: WorkerReply): void => {
+      if (msg.type !== 'warm') return;
+      this.worker.off('message', onWarm);
+      warmed();
+    };
+    this.worker.on('message', onWarm);
+    // Ref'd until the warm-up is over: ending the process (or terminating the worker) while ORT
+    // initializes natively in it aborts the process (measured: exit 134, "terminate called after
+    // throwing an instance of 'Napi::Error'"). So a process that prewarmed and then needs no
+    // session lives on until the warm-up ends (at most the worker's start, 250–450 ms), and an
+    // idle spare never keeps it alive.
+    void this.warm.then(() => {
+      if (!this.taken) this.worker.unref();
+    });
+  }
+
+  get usable(): boolean {
+    return this.failure === undefined && this.exitCode === undefined;
+  }
+
+  /** End it once it is safe to (after the warm-up); returns at once. */
+  discard(): void {
+    void this.warm.then(() => this.worker.terminate());
+  }
+}
+
+/** At most one started worker waits for a session (prewarmSessionWorker). */
+let spare: StartedWorker | undefined;
+
+/**
+ * Start a session worker now, for the next session to open (`OrtSession.open` takes it instead of
+ * starting its own): the worker's start then overlaps what the caller does until the model is
+ * ready. Cheap and idempotent; returns false when one was already waiting. An idle spare worker
+ * never keeps the process alive, but one still warming up does (see StartedWorker): a process
+ * should end by returning (process.exitCode), not by `process.exit()` in the first half second,
+ * which, like exiting during any session's creation or run, can abort inside ONNX Runtime.
+ * `discardSpareSessionWorker` ends a spare that is no longer wanted.
+ */
+export function prewarmSessionWorker(): boolean {
+  if (spare?.usable) return false;
+  spare = new StartedWorker();
+  return true;
+}
+
+/**
+ * End the waiting spare worker, if any (a load that started one and then failed); it ends as soon
+ * as its ORT warm-up is over, which this does not wait for.
+ */
+export function discardSpareSessionWorker(): void {
+  const w = spare;
+  spare = undefined;
+  w?.discard();
+}
+
+function takeWorker(): StartedWorker {
+  const w = spare?.usable ? spare : new StartedWorker();
+  spare = undefined;
+  w.taken = true;
+  return w;
 }
 
 /** How long a synchronous read of a resident tensor waits for the worker (it may be mid-run). */
@@ -225,7 +321,10 @@ export class OrtSession {
     } else bytes = model;
     if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || !(bytes.buffer instanceof ArrayBuffer)) bytes = bytes.slice();
 
-    const worker = startWorker();
+    const started = takeWorker();
+    const worker = started.worker;
+    // loading keeps the process alive (the caller awaits it); idle again once open
+    worker.ref();
     const channel = new MessageChannel();
     const cpuThreads = ep === 'cpu' ? (options.threads ?? availableParallelism()) : 0;
     const session = new OrtSession(name, worker, channel.port1, options.residentGenerations ?? 4, cpuThreads);
@@ -246,7 +345,11 @@ export class OrtSession {
       const onError = (e: Error): void => reject(new RuntimeFailure(`${name}: session worker failed to start: ${e.message}`, { cause: e }));
       worker.on('message', onMessage);
       worker.on('error', onError);
-      worker.once('exit', (code) => reject(new RuntimeFailure(`${name}: session worker exited (code ${code}) while loading the model`)));
+      const onExit = (code: number): void => reject(new RuntimeFailure(`${name}: session worker exited (code ${code}) while loading the model`));
+      worker.once('exit', onExit);
+      // it may have failed before this session took it (a worker started early)
+      if (started.failure) onError(started.failure);
+      else if (started.exitCode !== undefined) onExit(started.exitCode);
     });
     worker.on('error', (e) => session.fail(new RuntimeFailure(`${name}: session worker crashed: ${e.message}`, { cause: e })));
     worker.on('exit', (code) => {
@@ -257,6 +360,7 @@ export class OrtSession {
       type: 'open', name, model: bytes, executionProvider: ep, dataPort: channel.port2, handOverSeq: session.handOverCounter.buffer as SharedArrayBuffer,
     };
     if (externalDataDir !== undefined) req.externalDataDir = externalDataDir;
+    if (options.optimizedModel !== undefined && ep === 'cpu') req.optimizedModel = options.optimizedModel;
     if (options.threads !== undefined) req.threads = options.threads;
     if (options.spinning !== undefined) req.spinning = options.spinning;
     worker.postMessage(req, [bytes.buffer as ArrayBuffer, channel.port2]);
@@ -349,7 +453,7 @@ export class OrtSession {
    * resident tensors. Each graph has its own ORT thread pool: spinning threads of one steal CPU
    * from the other's runs, so graphs run alternately usually want spinning off.
    */
-  async loadGraph(name: string, model: string | Uint8Array, options: { externalDataDir?: string; spinning?: boolean } = {}): Promise<void> {
+  async loadGraph(name: string, model: string | Uint8Array, options: { externalDataDir?: string; spinning?: boolean; optimizedModel?: string } = {}): Promise<void> {
     if (this.disposed) throw new RuntimeFailure(`${this.name}: session is disposed`);
     if (this.dead) throw this.dead;
     let bytes: Uint8Array;
@@ -363,6 +467,7 @@ export class OrtSession {
     const id = this.nextId++;
     const req: LoadRequest = { type: 'load', id, graph: name, model: bytes };
     if (externalDataDir !== undefined) req.externalDataDir = externalDataDir;
+    if (options.optimizedModel !== undefined && this.cpuThreads > 0) req.optimizedModel = options.optimizedModel;
     if (options.spinning !== undefined) req.spinning = options.spinning;
     await new Promise<RunResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject: (e) => reject(new RuntimeFailure(`${this.name}: could not load graph '${name}': ${e.message}`, { cause: e })) });
