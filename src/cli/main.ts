@@ -117,7 +117,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const isEntry = process.argv[1] !== undefined && /(?:cli[/\\]main\.ts|paradec(?:\.js)?)$/.test(process.argv[1]);
+// cli/main.ts (tsx), cli/main.js (`node dist/cli/main.js`, which the start-up bench runs), or the bin
+const isEntry = process.argv[1] !== undefined && /(?:cli[/\\]main\.[jt]s|paradec(?:\.js)?)$/.test(process.argv[1]);
 if (isEntry) {
   // `paradec strategies | head`: a closed pipe ends the command quietly
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
