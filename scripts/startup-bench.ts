@@ -4,6 +4,7 @@
  * install; `loadModel` of a built-in model ≤ 150 ms with its compiled graph cached).
  *
  *   npm run bench:startup -- [--runs 10] [--warmup 1] [--trees dist,tsx] [--cases version,strategies,...]
+ *                            [--base DIR]
  *
  * A script rather than a `paradec` command: it measures the command line from outside (a fresh
  * process per run, as a user starts it), compares the compiled tree with the repository's tsx
@@ -21,7 +22,9 @@
  *   load         one process that imports the package and times `loadModel('tiny-dlm')` inside it
  *                (graph cache warm), then disposes the model: the process's wall/CPU, and the
  *                import and loadModel times it reports
- * Runs go round-robin over the cases (run 1 of every case, then run 2, …) so background load
+ * `--base DIR` adds the dist/ of another checkout (built; e.g. `git archive <commit> | tar -x -C DIR`,
+ * a node_modules link, `npm run build`), labelled `base`, to compare before and after a change
+ * under the same load. Runs go round-robin over the cases (run 1 of every case, then run 2, …) so background load
  * hits every case alike. Wall time is measured here around the child (spawn to exit); CPU time is
  * the child's user + system time from /usr/bin/time (empty where it is missing). The warm cases
  * share one PARADEC_CACHE under the OS temp directory, filled by the warm-up, so the user's own
@@ -31,7 +34,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -48,6 +51,7 @@ const { values } = parseArgs({
     trees: { type: 'string' },
     cases: { type: 'string' },
     model: { type: 'string', default: 'tiny-dlm' },
+    base: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
@@ -65,6 +69,8 @@ for (const t of trees) {
   if (t !== 'dist' && t !== 'tsx') throw new Error(`unknown tree '${t}' (dist, tsx)`);
   if (t === 'dist' && !hasDist) throw new Error('dist/ is not built: npm run build');
 }
+const base = values.base ? resolve(values.base) : null;
+if (base && !existsSync(join(base, 'dist/cli/main.js'))) throw new Error(`--base ${base}: no dist/cli/main.js there`);
 if (!hasDist && !values.trees) process.stderr.write('dist/ is not built (npm run build): measuring the tsx path only\n');
 
 /** The load script: import the package, time loadModel and dispose, print the times as JSON. */
@@ -100,9 +106,10 @@ interface Case {
 }
 
 function casesFor(tree: string): Case[] {
-  const cli = tree === 'dist' ? [join(ROOT, 'dist/cli/main.js')] : [join(ROOT, 'bin/paradec.js')];
-  const entry = pathToFileURL(join(ROOT, tree === 'dist' ? 'dist/index.js' : 'src/index.ts')).href;
-  const loader = tree === 'dist' ? [] : ['--import', 'tsx'];
+  const root = tree === 'base' ? base! : ROOT;
+  const cli = tree === 'tsx' ? [join(root, 'bin/paradec.js')] : [join(root, 'dist/cli/main.js')];
+  const entry = pathToFileURL(join(root, tree === 'tsx' ? 'src/index.ts' : 'dist/index.js')).href;
+  const loader = tree === 'tsx' ? ['--import', 'tsx'] : [];
   const out: Case[] = [];
   const expect = (what: string) => (stdout: string) => {
     if (!stdout.includes(what)) throw new Error(`expected '${what}' in the output, got: ${stdout.slice(0, 200)}`);
@@ -170,7 +177,7 @@ const work = mkdtempSync(join(tmpdir(), 'paradec-startup-'));
 const warmCache = join(work, 'cache');
 const plan: { tree: string; c: Case }[] = [];
 if (cases.includes('floor')) plan.push({ tree: '', c: { label: '`node -e 0` (floor)', argv: ['-e', '0'], check: () => {} } });
-for (const tree of trees) for (const c of casesFor(tree)) plan.push({ tree, c });
+for (const tree of [...(base ? ['base'] : []), ...trees]) for (const c of casesFor(tree)) plan.push({ tree, c });
 
 const load0 = loadavg();
 const samples = new Map<number, Sample[]>(plan.map((_, i) => [i, []]));
