@@ -1,5 +1,7 @@
 /** `paradec info`: what a checkpoint is, without compiling it. */
-import { resolveModelDir } from '../api.js';
+// from locate.js, not api.js (which re-exports it): api.js would pull in the compiler, the runtime
+// and every decoding loop, ≈ 50 modules that info never runs
+import { resolveModelDir } from '../model/locate.js';
 import { countCheckpointParams, loadCheckpoint } from '../model/checkpoint.js';
 import { loadTokenizer } from '../model/tokenizer.js';
 import { parseFlags } from './flags.js';

@@ -8,9 +8,8 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { BUILTIN_MODELS_DIR, resolveModelDir } from '../api.js';
 import { InputError } from '../errors.js';
-import { startServer } from '../server/app.js';
+import { BUILTIN_MODELS_DIR, resolveModelDir } from '../model/locate.js';
 import type { ModelSpec } from '../server/models.js';
 // parseArgs directly, not main.ts' parseFlags: this module is imported lazily while main.ts is
 // still inside its top-level await, and importing main.js back from here would deadlock.
@@ -80,6 +79,8 @@ export async function commandServe(argv: string[]): Promise<void> {
   const apiKey = values['api-key'] ?? process.env['PARADEC_API_KEY'] ?? null;
   const log = (line: string): void => void process.stderr.write(`paradec serve: ${line}\n`);
   const threads = int('threads', values.threads, 1);
+  // imported here, not at the top: the server, zod and the runtime cost `serve --help` 200 ms (measured)
+  const { startServer } = await import('../server/app.js');
   const server = await startServer({
     models: modelSpecs(values.model),
     loadOptions: threads !== undefined ? { threads } : {},

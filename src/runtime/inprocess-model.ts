@@ -17,13 +17,21 @@
  * plain arrays on this thread; there is no worker to keep it resident in.
  */
 import { readFile } from 'node:fs/promises';
-import ort from 'onnxruntime-node';
+import { createRequire } from 'node:module';
+// Types only: the runtime is required by `open`, so importing this module (which compile-model.ts,
+// and through it every command that loads a model, does) does not load onnxruntime-node's native
+// binding on the main thread — 45–80 ms of CPU (measured) that only an in-process draft needs;
+// worker-backed sessions import it in their worker.
+import type * as Ort from 'onnxruntime-node';
 import { InputError, RuntimeFailure } from '../errors.js';
 import type { ModelConfig } from '../model/types.js';
 import { HEAD_OUTPUTS, type CompiledGraph } from './compile.js';
 import { positionIds, presentNames } from './forward-io.js';
 import { emptyPlainCache, truncatePlainCache } from './plain-kv-cache.js';
 import type { CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from './types.js';
+
+/** onnxruntime-node's module object (its CommonJS exports). */
+type OrtRuntime = typeof Ort.default;
 
 export interface InProcessOptions {
   /** ORT intra-op threads (default: ORT's choice) */
@@ -42,7 +50,8 @@ export class InProcessCausalModel implements CausalModel {
 
   private constructor(
     private readonly config: ModelConfig,
-    private readonly session: ort.InferenceSession,
+    private readonly ort: OrtRuntime,
+    private readonly session: Ort.InferenceSession,
     readonly topK: number,
   ) {
     this.vocabSize = config.vocabSize;
@@ -56,7 +65,10 @@ export class InProcessCausalModel implements CausalModel {
 
   /** Open a compiled causal graph in this thread (use `compileModel(source, { inProcess: true })`). */
   static async open(config: ModelConfig, graph: CompiledGraph, options: InProcessOptions = {}): Promise<InProcessCausalModel> {
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
+    // require, not `await import()`: under tsx a dynamic import of this CommonJS package has no
+    // `default`; require gives its exports in both trees
+    const ort = createRequire(import.meta.url)('onnxruntime-node') as OrtRuntime;
+    const sessionOptions: Ort.InferenceSession.SessionOptions = {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
@@ -65,13 +77,13 @@ export class InProcessCausalModel implements CausalModel {
       extra: { session: { model_external_initializers_file_folder_path: graph.externalDataDir } },
     };
     if (options.threads !== undefined && options.threads > 0) sessionOptions.intraOpNumThreads = options.threads;
-    let session: ort.InferenceSession;
+    let session: Ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(await readFile(graph.modelPath), sessionOptions);
     } catch (e) {
       throw new RuntimeFailure(`${graph.modelPath}: ONNX Runtime could not load the graph: ${(e as Error).message}`, { cause: e });
     }
-    return new InProcessCausalModel(config, session, graph.topK);
+    return new InProcessCausalModel(config, ort, session, graph.topK);
   }
 
   emptyCache(batch: number): KvCache {
@@ -91,7 +103,8 @@ export class InProcessCausalModel implements CausalModel {
       if (t < 0 || t >= this.vocabSize) throw new InputError(`forward: token ${t} is outside the vocabulary (0..${this.vocabSize - 1})`);
       ids[i] = BigInt(t);
     }
-    const feeds: Record<string, ort.Tensor> = {
+    const ort = this.ort;
+    const feeds: Record<string, Ort.Tensor> = {
       input_ids: new ort.Tensor('int64', ids, [batch, newLength]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(batch * total).fill(1n), [batch, total]),
     };
@@ -106,7 +119,7 @@ export class InProcessCausalModel implements CausalModel {
       feeds[`past_key_values.${i}.value`] = new ort.Tensor('float32', own(cache.values[i]!), kvDims);
     }
     const fetches = [HEAD_OUTPUTS.topkIds, HEAD_OUTPUTS.topkProbs, HEAD_OUTPUTS.entropy, ...(options.logits ? [HEAD_OUTPUTS.logits] : []), ...this.presentNames];
-    let out: ort.InferenceSession.ReturnType;
+    let out: Ort.InferenceSession.ReturnType;
     try {
       out = await this.session.run(feeds, fetches);
     } catch (e) {

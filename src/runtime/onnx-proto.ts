@@ -7,7 +7,8 @@
  * (FunctionProto, metadata_props, ...) are included as well so that re-encoding a model we
  * loaded does not silently drop parts of it.
  */
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type protobuf from 'protobufjs';
 
 const ONNX_PROTO = `
 syntax = "proto3";
@@ -309,8 +310,18 @@ export interface ModelInterface {
 
 let root: protobuf.Root | undefined;
 
+/**
+ * protobufjs is required here, on first use, not imported at the top: only building a graph (a
+ * graph-cache miss) or reading an ONNX export needs it, and loading it (47 files) cost every
+ * command that reaches this module 80–90 ms of CPU (dist/, measured), `paradec generate` on a
+ * cache hit included. protobufjs is CommonJS, so a synchronous require keeps these functions
+ * synchronous.
+ */
 function onnxRoot(): protobuf.Root {
-  if (!root) root = protobuf.parse(ONNX_PROTO, { keepCase: false }).root;
+  if (!root) {
+    const pb = createRequire(import.meta.url)('protobufjs') as typeof protobuf;
+    root = pb.parse(ONNX_PROTO, { keepCase: false }).root;
+  }
   return root;
 }
 
