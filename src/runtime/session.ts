@@ -119,11 +119,14 @@ export interface RunResult {
  * then imports the real entry. A build that emits .js starts the .js worker directly.
  */
 function spawnWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./session-worker.js', import.meta.url), { stdout: false, stderr: false });
+  // a worker inherits the process's execArgv; `--input-type` (from `node --input-type=module -e …`)
+  // applies to string input only and makes Node refuse the worker's file entry
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./session-worker.js', import.meta.url), { stdout: false, stderr: false, execArgv });
   const entry = new URL('./session-worker.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(boot, { eval: true, stdout: false, stderr: false });
+  return new Worker(boot, { eval: true, stdout: false, stderr: false, execArgv });
 }
 
 /**
