@@ -1,6 +1,7 @@
 /**
  * Training options and the command-line flag parser (`paradec train` uses the same flags).
  */
+import { OptionError } from '../errors.js';
 import type { Objective } from './objective.js';
 
 export interface TrainOptions {
@@ -135,30 +136,30 @@ export function parseTrainArgs(argv: readonly string[]): TrainOptions {
   const rec = o as unknown as Record<string, unknown>;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(arg)}\n${TRAIN_USAGE}`);
+    if (!arg.startsWith('--')) throw new OptionError(`unexpected argument ${JSON.stringify(arg)}\n${TRAIN_USAGE}`);
     let [flag, value] = arg.slice(2).split(/=(.*)/s) as [string, string | undefined];
     const key = camel(flag) as keyof TrainOptions;
-    if (!(key in DEFAULT_OPTIONS)) throw new Error(`unknown flag --${flag}\n${TRAIN_USAGE}`);
+    if (!(key in DEFAULT_OPTIONS)) throw new OptionError(`unknown flag --${flag}\n${TRAIN_USAGE}`);
     if (key === 'resume') {
       o.resume = value === undefined ? true : value !== 'false';
       continue;
     }
     if (value === undefined) {
       value = argv[++i];
-      if (value === undefined) throw new Error(`--${flag} needs a value`);
+      if (value === undefined) throw new OptionError(`--${flag} needs a value`);
     }
     const kind = NUMERIC[key];
     if (kind) {
       const n = Number(value);
-      if (!Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) throw new Error(`--${flag}: ${JSON.stringify(value)} is not ${kind === 'int' ? 'an integer' : 'a number'}`);
+      if (!Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) throw new OptionError(`--${flag}: ${JSON.stringify(value)} is not ${kind === 'int' ? 'an integer' : 'a number'}`);
       rec[key] = n;
     } else if (key === 'objective') {
-      if (value !== 'diffusion' && value !== 'causal') throw new Error(`--objective must be diffusion or causal, got ${JSON.stringify(value)}`);
+      if (value !== 'diffusion' && value !== 'causal') throw new OptionError(`--objective must be diffusion or causal, got ${JSON.stringify(value)}`);
       o.objective = value;
     } else if (key === 'tasks') o.tasks = value.split(',').filter(Boolean);
     else if (key === 'taskWeights') o.taskWeights = value.split(',').map(Number);
     else if (key === 'distillKeep') {
-      if (value !== 'valid' && value !== 'all') throw new Error(`--distill-keep must be valid or all, got ${JSON.stringify(value)}`);
+      if (value !== 'valid' && value !== 'all') throw new OptionError(`--distill-keep must be valid or all, got ${JSON.stringify(value)}`);
       o.distillKeep = value === 'valid' ? 'valid' : null;
     }
     else rec[key] = value;
@@ -169,12 +170,12 @@ export function parseTrainArgs(argv: readonly string[]): TrainOptions {
 
 export function validate(o: TrainOptions): void {
   for (const k of ['steps', 'batch', 'dModel', 'layers', 'heads', 'ffn', 'canvas', 'evalEvery', 'saveEvery'] as const) {
-    if (!(o[k] > 0)) throw new Error(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be positive`);
+    if (!(o[k] > 0)) throw new OptionError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be positive`);
   }
-  if (o.dModel % o.heads !== 0 || (o.dModel / o.heads) % 2 !== 0) throw new Error(`--d-model ${o.dModel} must split into ${o.heads} heads of even size`);
-  if (o.taskWeights && o.tasks && o.taskWeights.length !== o.tasks.length) throw new Error('--task-weights needs one weight per task in --tasks');
-  if (!(o.certaintyWeight >= 0)) throw new Error('--certainty-weight must be zero or positive');
-  if (!(o.certaintyTemperature > 0)) throw new Error('--certainty-temperature must be positive');
-  if (o.certaintyWeight > 0 && o.objective !== 'diffusion') throw new Error('--certainty-weight applies to the diffusion objective only');
-  if (o.distillKeep !== null && o.distillFrom === null) throw new Error('--distill-keep filters a teacher\'s answers; it needs --distill-from');
+  if (o.dModel % o.heads !== 0 || (o.dModel / o.heads) % 2 !== 0) throw new OptionError(`--d-model ${o.dModel} must split into ${o.heads} heads of even size`);
+  if (o.taskWeights && o.tasks && o.taskWeights.length !== o.tasks.length) throw new OptionError('--task-weights needs one weight per task in --tasks');
+  if (!(o.certaintyWeight >= 0)) throw new OptionError('--certainty-weight must be zero or positive');
+  if (!(o.certaintyTemperature > 0)) throw new OptionError('--certainty-temperature must be positive');
+  if (o.certaintyWeight > 0 && o.objective !== 'diffusion') throw new OptionError('--certainty-weight applies to the diffusion objective only');
+  if (o.distillKeep !== null && o.distillFrom === null) throw new OptionError('--distill-keep filters a teacher\'s answers; it needs --distill-from');
 }
