@@ -25,14 +25,38 @@
  * mask before it), where the loop's `eosFill` would fill the rest; the loop then does exactly what
  * it does after the baseline's step, with or without `eosFill`.
  *
+ * Real tokens only (a documented difference): the reference drafts and verifies with a plain argmax
+ * over the whole vocabulary (`generation/sampling_utils.py` `sample_tokens` at temperature 0, via
+ * `DLMGeneration.get_mask_token_prediction_and_confidence`), which a trained model never resolves
+ * to the mask token. paradec's loop never predicts the mask token (predictions.ts
+ * `predictionsFor`: the best other token of the top-k), so the drafts and targets read every
+ * verification forward the same way (`realTokenRow`). Otherwise a head that ranks the mask first
+ * would give a draft equal to the canvas: the round would commit nothing, the rounds would never
+ * end with `max_rounds` unset, and the targets would not be the baseline's commits. Every draft
+ * thus fills at least one masked position with a real token, so every round commits at least one
+ * token and a step ends after at most as many rounds as the block has masks.
+ *
  * Defaults: K = 4 drafts (the paper's runs use 2 and 4). Exact match only (the paper's
  * confidence-aware FreeDave++ "subset" rule is left out). Lossless at temperature 0: with
  * sampling, drafts and targets use argmax and the output is not the sampled baseline's. On real
  * hardware a batched forward may differ from a single one in the last bits, which can flip ties.
  */
+import type { DecodeHeadOutput } from '../../runtime/types.js';
 import { headRow, maskedIn, predictionsRow, rankByConfidence, type HeadRow } from './helpers.js';
 import { isSettled } from './settled.js';
 import { defineDiffusionStrategy } from './types.js';
+
+/**
+ * Row `b` of a verification forward, read as the loop reads its own forward (predictions.ts
+ * `predictionsFor` at temperature 0): the best real token of the head's top-k and its probability,
+ * never the mask token. A draft then always fills a masked position with a real token, and a
+ * target is exactly the baseline's next commit from that draft.
+ */
+function realTokenRow(head: DecodeHeadOutput, b: number, mask: number): HeadRow {
+  const row = headRow(head, b);
+  const at = (pos: number) => (head.k > 1 && row.topkIds(pos)[0] === mask ? 1 : 0);
+  return { ...row, token: (pos) => row.topkIds(pos)[at(pos)]!, confidence: (pos) => row.topkProbs(pos)[at(pos)]! };
+}
 
 export const freedave = defineDiffusionStrategy({
   name: 'freedave',
@@ -64,13 +88,15 @@ export const freedave = defineDiffusionStrategy({
           const drafts: Int32Array[] = [];
           let d: Int32Array = canvas;
           for (let j = 0; j < Math.min(K, ranking.length); j++) {
+            // a draft fills a real token; only a top-1 head ranking the mask first gives none
+            if (cur.token(ranking[j]!) === mask) break;
             d = d.slice();
             d[ranking[j]!] = cur.token(ranking[j]!);
             drafts.push(d);
             if (settles(d)) break;
           }
-          const last = drafts[drafts.length - 1]!;
-          const done = drafts.length === 1 && (ranking.length === 1 || settles(last));
+          const last = drafts[drafts.length - 1];
+          const done = drafts.length <= 1 && (drafts.length === 0 || ranking.length === 1 || settles(last!));
           if (rounds >= maxRounds || done || K === 1) {
             // the baseline's step from an exact prediction: no verification needed
             commit.push(ranking[0]!);
@@ -79,7 +105,7 @@ export const freedave = defineDiffusionStrategy({
           }
           // the last draft needs a forward only if decoding continues from it (block not full, text
           // not settled); it is verified by the forward of the draft before it
-          const lastFinal = drafts.length === ranking.length || settles(last);
+          const lastFinal = drafts.length === ranking.length || settles(last!);
           const head = await services.forwardCandidates(row, lastFinal ? drafts.slice(0, -1) : drafts);
           rounds += 1;
           let m = 0;
@@ -87,7 +113,7 @@ export const freedave = defineDiffusionStrategy({
             const dm = drafts[m]!;
             const next = maskedIn(dm, mask, row.blockStart, row.blockEnd);
             if (next.length === 0) break;
-            const hm = headRow(head, m);
+            const hm = realTokenRow(head, m, mask);
             const target = rankByConfidence(next, (pos) => hm.confidence(pos))[0]!;
             const want = ranking[m + 1]!;
             if (target !== want || hm.token(target) !== cur.token(want)) break;
@@ -99,7 +125,7 @@ export const freedave = defineDiffusionStrategy({
           }
           canvas = drafts[m]!;
           if (settles(canvas) || (lastFinal && m === drafts.length - 1)) break;
-          P = headRow(head, m);
+          P = realTokenRow(head, m, mask);
         }
         return { commit, tokens };
       },
