@@ -32,10 +32,11 @@ test('prophet fills every mask exactly when the mean top-2 gap crosses the progr
   };
   const model = new ScriptedBidirectional(V, MASK, script);
   const { events, results } = await collectSteps(runDiffusion(model, [[3]], make(prophet, { k: 1 }), [EOS], { genLength: 16, rng, eosFill: false }));
-  // calls 0..5 have gaps 1..6 (< 7.5, progress < 0.33 since 6/16 = 0.375 at call 6)
-  // call 6: progress 6/16=0.375 → threshold 5.0, gap 7 ≥ 5 → all-in
-  assert.deepEqual(events.map((e) => e.committed.length), [1, 1, 1, 1, 1, 1, 10]);
-  assert.equal(results[0]!.nfe, 7);
+  // progress = step / steps with step counted from 1 (the reference's global_step / max_steps):
+  // forwards 1..5 have gaps 1..5 and progress ≤ 5/16 < 0.33, threshold 7.5;
+  // forward 6: progress 6/16 = 0.375 → threshold 5.0, gap 6 ≥ 5 → all-in
+  assert.deepEqual(events.map((e) => e.committed.length), [1, 1, 1, 1, 1, 11]);
+  assert.equal(results[0]!.nfe, 6);
   // a run whose gap never reaches the threshold decodes one token per step
   const flat = new ScriptedBidirectional(V, MASK, (tokens) => {
     const out = new Float32Array(tokens.length * V);
@@ -44,6 +45,32 @@ test('prophet fills every mask exactly when the mean top-2 gap crosses the progr
   });
   const r = await collectSteps(runDiffusion(flat, [[3]], make(prophet, { k: 1 }), [EOS], { genLength: 16, rng, eosFill: false }));
   assert.equal(r.results[0]!.nfe, 16);
+});
+
+test('prophet averages the gap over the answer slot only: later positions (end-of-text padding) never enter it', async () => {
+  // The first 5 generation positions (the answer slot) are uncertain (gap 1); every later
+  // position is end-of-text padding with a gap of 30. Averaged over every masked position the
+  // gap would be ≈ 19 and fire on the first forward (one-shot decoding); the reference averages
+  // over the slot, so it never fires and the run takes one token per step.
+  const script = (tokens: Int32Array) => {
+    const out = new Float32Array(tokens.length * V);
+    for (let i = 0; i < tokens.length; i++) out.set(i - 1 < 5 ? gapLogits(1 + (i % 12), 1) : gapLogits(EOS, 30), i * V);
+    return out;
+  };
+  const model = new ScriptedBidirectional(V, MASK, script);
+  const r = await collectSteps(runDiffusion(model, [[3]], make(prophet, { k: 1 }), [EOS], { genLength: 16, rng, eosFill: false }));
+  assert.deepEqual(r.events.map((e) => e.committed.length), Array(16).fill(1));
+  assert.equal(r.results[0]!.nfe, 16);
+  // decoded slot positions still count (the slot is fixed): once the slot is certain (gap 10),
+  // the all-in fires even though the slot's positions are no longer masked
+  const late = new ScriptedBidirectional(V, MASK, (tokens, call) => {
+    const out = new Float32Array(tokens.length * V);
+    for (let i = 0; i < tokens.length; i++) out.set(i - 1 < 5 ? gapLogits(1 + (i % 12), call >= 6 ? 10 : 1) : gapLogits(EOS, 0.5), i * V);
+    return out;
+  });
+  const l = await collectSteps(runDiffusion(late, [[3]], make(prophet, { k: 1 }), [EOS], { genLength: 16, rng, eosFill: false }));
+  // confidence order commits the slot first (its top token leads), so by forward 7 it is decoded
+  assert.deepEqual(l.events.map((e) => e.committed.length), [1, 1, 1, 1, 1, 1, 10]);
 });
 
 test('credit: a token that stays on top across steps is committed before plain thresholding would', async () => {

@@ -17,6 +17,8 @@ export interface StepSpec {
   blockEnd?: number;
   stepInBlock?: number;
   step?: number;
+  /** the schedule's total steps (default: the generation length) */
+  totalSteps?: number;
   quota?: number;
   blockIndex?: number;
 }
@@ -57,6 +59,7 @@ export function oneStep(spec: StepSpec): { row: RowView; pred: Predictions; serv
     blockIndex: spec.blockIndex ?? 0,
     stepInBlock: spec.stepInBlock ?? 0,
     step: spec.step ?? 1,
+    totalSteps: spec.totalSteps ?? L,
     quota: spec.quota ?? 1,
     committedAt: new Int32Array(P + L).fill(-1),
     candidates: masked.filter((p) => p >= blockStart && p < blockEnd),

@@ -127,6 +127,7 @@ export class RowState {
       blockIndex: this.blockIndex,
       stepInBlock: this.stepInBlock,
       step: this.nfe,
+      totalSteps: Math.round((this.plan.stepsPerBlock * this.plan.genLength) / this.plan.blockLength),
       quota: this.quota(),
       committedAt: this.committedAt,
       candidates: this.maskedIn(this.blockStart, this.blockEnd),

@@ -34,6 +34,8 @@ export interface RowView {
   readonly stepInBlock: number;
   /** forward passes this row has taken part in so far (including the current one) */
   readonly step: number;
+  /** denoising steps of the whole base schedule (the `steps` option: steps per block × blocks) */
+  readonly totalSteps: number;
   /** how many tokens the base schedule (LLaDA even split / Dream timesteps) would commit now */
   readonly quota: number;
   /** step at which each position was committed; -1 for masked and prompt positions */
