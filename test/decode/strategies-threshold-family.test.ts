@@ -92,21 +92,34 @@ test('bacd: first step threshold = clamp(max conf), then mean of committed confi
   assert.deepEqual(rel(d.row, (await s2.decide(d.row, d.pred, d.services)).commit), [0]);
 });
 
-test('cad commits clamp(#conf>=0.8, 1, 4) and blocks end-of-text early', async () => {
+test('cad commits clamp(#conf>=0.8, 1, 4); a position predicting end-of-text waits until half the canvas', async () => {
   const s = make(cad);
   const gen = [0.95, 0.9, 0.85, 0.83, 0.81, 0.5, 0.4, 0.3].map((p, i) => ({ token: 1 + i, p }));
   const a = oneStep({ gen });
   assert.deepEqual(rel(a.row, (await s.decide(a.row, a.pred, a.services)).commit), [0, 1, 2, 3]);
   const b = oneStep({ gen: gen.map((g) => ({ ...g, p: g.p * 0.5 })) });
   assert.equal((await s.decide(b.row, b.pred, b.services)).commit.length, 1);
-  // end-of-text predicted confidently at the start: blocked, the second choice is taken instead
-  const c = oneStep({ gen: [{ token: EOS, p: 0.9, second: [7, 0.08] }, { token: 2, p: 0.3 }, { token: 3, p: 0.3 }, { token: 4, p: 0.3 }] });
+  // end-of-text predicted at the start: that position's confidence is −∞ this step, so it waits
+  // (no next-best token is written there, however confident the renormalised second choice)
+  const c = oneStep({ gen: [{ token: EOS, p: 0.6, second: [7, 0.38] }, { token: 2, p: 0.3 }, { token: 3, p: 0.3 }, { token: 4, p: 0.3 }] });
   const d = await s.decide(c.row, c.pred, c.services);
-  assert.deepEqual(rel(c.row, d.commit), [0]);
-  assert.deepEqual(d.tokens, [7]);
+  assert.deepEqual(rel(c.row, d.commit), [1]);
+  assert.deepEqual(d.tokens ?? d.commit.map((pos) => c.pred.tokens[pos]), [2]);
+  // the blocked positions do not count towards k: two certain tokens besides the waiting one
+  const c2 = oneStep({ gen: [{ token: EOS, p: 0.99 }, { token: 2, p: 0.9 }, { token: 3, p: 0.85 }, { token: 4, p: 0.3 }] });
+  assert.deepEqual(rel(c2.row, (await s.decide(c2.row, c2.pred, c2.services)).commit), [1, 2]);
+  // every candidate blocked: min_k of them still commit, with their prediction (end-of-text)
+  const all = oneStep({ gen: [{ token: EOS, p: 0.5, second: [7, 0.45] }, { token: EOS, p: 0.9 }, { token: EOS, p: 0.7 }, { token: EOS, p: 0.6 }] });
+  for (const [minK, expected] of [[1, [0]], [2, [0, 1]]] as const) {
+    const f = await make(cad, { min_k: minK }).decide(all.row, all.pred, all.services);
+    assert.deepEqual(rel(all.row, f.commit), expected);
+    assert.deepEqual(f.tokens ?? f.commit.map((pos) => all.pred.tokens[pos]), expected.map(() => EOS));
+  }
   // past half the canvas end-of-text is allowed
   const e = oneStep({ gen: [{ token: 1, p: 0.9, masked: false }, { token: 2, p: 0.9, masked: false }, { token: EOS, p: 0.9, second: [7, 0.08] }, { token: 4, p: 0.3 }] });
-  assert.deepEqual((await s.decide(e.row, e.pred, e.services)).tokens, [EOS]);
+  const g = await s.decide(e.row, e.pred, e.services);
+  assert.deepEqual(rel(e.row, g.commit), [2]);
+  assert.deepEqual(g.tokens ?? g.commit.map((pos) => e.pred.tokens[pos]), [EOS]);
 });
 
 test('eoser-ass: 2^i tokens at step i, end-of-text damped early', async () => {
