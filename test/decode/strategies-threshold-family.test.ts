@@ -9,7 +9,7 @@ import { entropy } from '../../src/decode/diffusion/entropy.js';
 import { leftToRight } from '../../src/decode/diffusion/left-to-right.js';
 import { bacd } from '../../src/decode/diffusion/bacd.js';
 import { cad } from '../../src/decode/diffusion/cad.js';
-import { eoserAss, eoserGamma } from '../../src/decode/diffusion/eoser-ass.js';
+import { assStepSizes, eoserAss, eoserGamma } from '../../src/decode/diffusion/eoser-ass.js';
 import { acceptedOrBest, thresholdCommit } from '../../src/decode/diffusion/helpers.js';
 import { resolveParams } from '../../src/decode/params.js';
 import type { DiffusionStrategyDefinition } from '../../src/decode/diffusion/types.js';
@@ -124,7 +124,7 @@ test('cad commits clamp(#conf>=0.8, 1, 4); a position predicting end-of-text wai
 
 test('eoser-ass: 2^i tokens at step i, end-of-text damped early', async () => {
   const s = make(eoserAss);
-  const gen = Array.from({ length: 16 }, (_, i) => ({ token: 1 + (i % 12), p: 0.5 + i / 40 }));
+  const gen = Array.from({ length: 32 }, (_, i) => ({ token: 1 + (i % 12), p: 0.5 + i / 80 }));
   for (const [step, count] of [[0, 1], [1, 2], [2, 4], [3, 8]] as const) {
     const a = oneStep({ gen, stepInBlock: step });
     assert.equal((await s.decide(a.row, a.pred, a.services)).commit.length, count);
@@ -133,6 +133,30 @@ test('eoser-ass: 2^i tokens at step i, end-of-text damped early', async () => {
   const b = oneStep({ gen: [{ token: EOS, p: 0.99 }, { token: 2, p: 0.4 }, { token: 3, p: 0.3 }, { token: 4, p: 0.3 }] });
   assert.deepEqual(rel(b.row, (await s.decide(b.row, b.pred, b.services)).commit), [1]);
   assert.ok(eoserGamma(0, 16, 0.01) < 0.1 && eoserGamma(4, 16, 0.01) === 1 && eoserGamma(3, 16, 0.01) < 1);
+});
+
+test('eoser-ass: a block of L takes floor(log2 L) steps, the last one commits the rest (EOSER-ASS-RL get_num_transfer_tokens_ass)', async () => {
+  const s = make(eoserAss);
+  const countsFor = async (L: number) => {
+    const committed = new Set<number>();
+    const counts: number[] = [];
+    for (let step = 0; committed.size < L && step < L; step++) {
+      const gen = Array.from({ length: L }, (_, i) => ({ token: 1 + (i % 12), p: 0.5 + i / (3 * L), masked: !committed.has(i) }));
+      const a = oneStep({ gen, stepInBlock: step });
+      const commit = rel(a.row, (await s.decide(a.row, a.pred, a.services)).commit);
+      counts.push(commit.length);
+      for (const i of commit) committed.add(i);
+    }
+    return counts;
+  };
+  assert.deepEqual(await countsFor(32), [1, 2, 4, 8, 17]);
+  assert.deepEqual(await countsFor(8), [1, 2, 5]);
+  assert.deepEqual(await countsFor(48), [1, 2, 4, 8, 33]);
+  assert.deepEqual(assStepSizes(32), [1, 2, 4, 8, 17]);
+  assert.deepEqual(assStepSizes(128), [1, 2, 4, 8, 16, 32, 65]);
+  assert.deepEqual(assStepSizes(2), [2]);
+  // γ uses S = floor(log2 L) steps: (2^(i+1) - 1) / 2^S, so it stays below 1 at the last step
+  assert.equal(eoserGamma(4, 32, 0), 31 / 32);
 });
 
 test('thresholdCommit: accepted candidates in candidate order, then the most confident (ties: the first) when none passes', () => {
