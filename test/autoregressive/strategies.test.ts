@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lookupDraft } from '../../src/decode/autoregressive/lookup.js';
+import { lookup, lookupDraft } from '../../src/decode/autoregressive/lookup.js';
 import { aded, mctsDrafts } from '../../src/decode/autoregressive/aded.js';
 import { TrigramTable } from '../../src/decode/autoregressive/aded-trigrams.js';
 import { buildTrigramRows, readDatastore, writeDatastore, DATASTORE_TOP } from '../../src/decode/autoregressive/aded-datastore.js';
@@ -40,6 +40,30 @@ test('lookup: continuation of the earliest match of the longest tail n-gram (HF 
   // the earliest occurrence wins
   assert.deepEqual(lookupDraft([1, 2, 3, 1, 2, 4, 1, 2], 2, 1), [3]);
   assert.deepEqual(lookupDraft([1, 2, 3], 2, 4), []);
+});
+
+test('lookup: the draft stops before end-of-text, as HF get_candidates cuts it', async () => {
+  const eos = 3;
+  // the continuation of the tail unigram 5 is 6, eos, 7: only 6 is drafted
+  assert.deepEqual(lookupDraft([5, 6, eos, 7, 5], 2, 3, 1, [eos]), [6]);
+  // a match whose continuation starts with eos is final: no draft, no fallback to a later match
+  assert.deepEqual(lookupDraft([5, eos, 5, 6, 5], 1, 3, 1, [eos]), []);
+  // end to end: the target says 6 then eos; the draft holds 6 only, the target itself emits eos
+  const next = (prefix: readonly number[]): Float32Array => {
+    const top = prefix.at(-1) === 5 ? 6 : prefix.at(-1) === 6 ? eos : 0;
+    return logitsOf(Array.from({ length: 8 }, (_, t) => (t === top ? 0.9 : 0.1 / 7)));
+  };
+  const prompt = [5, 6, eos, 7, 5];
+  const options = { maxTokens: 8, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [eos], models: scriptedModels({}) };
+  const strategy = lookup.create(resolveParams('lookup', lookup.params, { num_tokens: 3 }));
+  const it = runAutoregressive(new BatchScripted(8, [eos], next), prompt, strategy, options);
+  const first = await it.next();
+  assert.ok(!first.done);
+  assert.deepEqual({ tokens: first.value.tokens, drafted: first.value.drafted, accepted: first.value.accepted }, { tokens: [6, eos], drafted: 1, accepted: 1 });
+  const result = await returnValue(it);
+  const plain = await returnValue(runAutoregressive(new BatchScripted(8, [eos], next), prompt, greedy.create({}), { ...options, rng: new Rng(0) }));
+  assert.deepEqual(result.generated, plain.generated);
+  assert.equal(result.finishReason, 'stop');
 });
 
 test('aded: the tri-gram MCTS drafts the continuation the context keeps repeating', () => {

@@ -5,16 +5,26 @@
  * The draft is copied from the context: for n from `max_ngram` (HF `max_matching_ngram_size`,
  * default 2) down to 1, the last n tokens are searched for earlier in the prompt and the output so
  * far; the first (earliest) occurrence that has a continuation gives up to `num_tokens` (default
- * 10) draft tokens, cut after an end-of-text token. No draft model and no draft probabilities, so
- * verification is exact match: identical to plain greedy at temperature 0, and the target's exact
- * distribution when sampling. Without a match the step is a plain decoding step. It pays off on
- * input-grounded tasks (copying, editing lists), where the answer repeats spans of the prompt.
+ * 10) draft tokens. The draft stops just before the first end-of-text token of that continuation
+ * (the end-of-text itself is not drafted), and a match whose continuation starts with end-of-text
+ * gives no draft at all rather than falling back to a later or shorter match: as in HF transformers
+ * `src/transformers/generation/candidate_generator.py`,
+ * `PromptLookupCandidateGenerator.get_candidates` (which slices the chosen ids up to, excluding, the
+ * first eos and then returns no candidates when nothing is left). The target still emits
+ * end-of-text itself, as the token after the accepted draft. No draft model and no draft
+ * probabilities, so verification is exact match: identical to plain greedy at temperature 0, and
+ * the target's exact distribution when sampling. Without a draft the step is a plain decoding
+ * step. It pays off on input-grounded tasks (copying, editing lists), where the answer repeats
+ * spans of the prompt.
  */
 import { defineAutoregressiveStrategy } from './types.js';
-import { cutAtEos, verifyAndCommit } from './verify.js';
+import { verifyAndCommit } from './verify.js';
 
-/** HF's rule: the continuation of the first earlier match of the longest matching tail n-gram. */
-export function lookupDraft(context: readonly number[], maxNgram: number, numTokens: number, minNgram = 1): number[] {
+/**
+ * HF's rule: the continuation of the first earlier match of the longest matching tail n-gram, cut
+ * before its first end-of-text token (`eos`); that match is final even when the cut leaves nothing.
+ */
+export function lookupDraft(context: readonly number[], maxNgram: number, numTokens: number, minNgram = 1, eos: readonly number[] = []): number[] {
   const len = context.length;
   for (let n = Math.min(maxNgram, len - 1); n >= minNgram; n--) {
     const tail = context.slice(len - n);
@@ -29,7 +39,10 @@ export function lookupDraft(context: readonly number[], maxNgram: number, numTok
       if (!hit) continue;
       const from = start + n;
       const to = Math.min(from + numTokens, len);
-      if (from < to) return context.slice(from, to);
+      if (from >= to) continue;
+      const draft = context.slice(from, to);
+      const at = draft.findIndex((t) => eos.includes(t));
+      return at < 0 ? draft : draft.slice(0, at);
     }
   }
   return [];
@@ -46,8 +59,8 @@ export const lookup = defineAutoregressiveStrategy({
   create: ({ num_tokens: numTokens, max_ngram: maxNgram }) => ({
     async step(session) {
       const room = session.draftRoom();
-      const tokens = room > 0 ? lookupDraft(session.tokens, maxNgram, Math.min(numTokens, room)) : [];
-      const draft = cutAtEos({ tokens }, session.model.eosTokenIds);
+      const tokens = room > 0 ? lookupDraft(session.tokens, maxNgram, Math.min(numTokens, room), 1, session.model.eosTokenIds) : [];
+      const draft = { tokens };
       const verdict = await verifyAndCommit(session, draft, 'greedy');
       return { tokens: verdict.tokens, drafted: draft.tokens.length, accepted: verdict.accepted };
     },
