@@ -61,6 +61,7 @@ export function predictionsFor(head: DecodeHeadOutput, b: number, canvas: Int32A
     tokens,
     confidence,
     head,
+    temperature,
     topkIds: (pos) => head.topkIds.subarray((base + pos) * k, (base + pos + 1) * k),
     topkProbs: (pos) => head.topkProbs.subarray((base + pos) * k, (base + pos + 1) * k),
     entropy: (pos) => head.entropy[base + pos]!,

@@ -57,8 +57,10 @@ export interface Predictions {
   topkIds(pos: number): Int32Array;
   topkProbs(pos: number): Float32Array;
   entropy(pos: number): number;
-  /** full logits of a position; only when the strategy declared `needsLogits` */
+  /** full logits of a position; only when the strategy declared `needsLogits` (or temperature > 0) */
   logits(pos: number): Float32Array;
+  /** the loop's sampling temperature (absent or 0 = argmax); at > 0 the head carries full logits */
+  readonly temperature?: number;
 }
 
 export interface Decision {
