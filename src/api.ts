@@ -16,7 +16,7 @@ import { diffusionScheduleOf } from './model/architectures.js';
 import { loadCheckpoint } from './model/checkpoint.js';
 import { loadTokenizer, type ChatMessage, type TextTokenizer } from './model/tokenizer.js';
 import type { ModelConfig } from './model/types.js';
-import { compileLoaded, type CompileOptions, type CompiledModel } from './runtime/compile-model.js';
+import { compileModel, type CompileOptions, type CompiledModel } from './runtime/compile-model.js';
 import { isOnnxExport, loadOnnxExport } from './runtime/onnx-export.js';
 import { discardSpareSessionWorker, prewarmSessionWorker } from './runtime/session.js';
 import type { BidirectionalModel, CausalModel } from './runtime/types.js';
@@ -75,7 +75,7 @@ export async function loadModel(dirOrName?: string, options: LoadOptions = {}): 
     } else {
       const checkpoint = loadCheckpoint(dir, { checkFinite: false });
       // the NaN/Inf scan runs with the graph-cache lookup, which skips it for files it already scanned
-      runtime = await compileLoaded(checkpoint, options, options.checkFinite ?? true) as CompiledModel;
+      runtime = await compileModel(checkpoint, { ...options, checkFinite: options.checkFinite ?? true });
       config = checkpoint.config;
     }
   } catch (e) {

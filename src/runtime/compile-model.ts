@@ -34,7 +34,10 @@ export interface CompileOptions {
   quantize?: Quantization;
   /** compiled-graph cache root (default: env PARADEC_CACHE, else ~/.cache/paradec) */
   cacheDir?: string;
-  /** when given a directory: scan weights for NaN/Inf while loading (default true) */
+  /**
+   * scan the weights for NaN/Inf (default: true for a directory, false for a loaded checkpoint,
+   * whose loader chose); skipped when the graph cache records a passed scan of these very files
+   */
   checkFinite?: boolean;
   /** graph to build (default: by architecture). 'causal' works for every architecture. */
   kind?: GraphKind;
@@ -67,18 +70,9 @@ export type CompiledModel = OnnxBidirectionalModel | OnnxCausalModel;
 export async function compileModel(source: ModelSource, options: CompileOptions & { inProcess: true }): Promise<InProcessCausalModel>;
 export async function compileModel(source: ModelSource, options?: CompileOptions): Promise<CompiledModel>;
 export async function compileModel(source: ModelSource, options: CompileOptions = {}): Promise<CompiledModel | InProcessCausalModel> {
-  if (typeof source !== 'string') return compileLoaded(source, options, false);
   // the NaN/Inf scan happens with the graph lookup, which skips it for files already scanned
-  return compileLoaded(loadCheckpoint(source, { checkFinite: false }), options, options.checkFinite ?? true);
-}
-
-/**
- * @internal compileModel for a loaded checkpoint; `scan`: check its weights for NaN/Inf unless the
- * graph cache records a passed scan of these very files (compile.ts, CompileGraphOptions.checkFinite).
- * loadModel loads the checkpoint itself (it needs the config) and comes here.
- */
-export async function compileLoaded(checkpoint: { config: ModelConfig; weights: ModelWeights }, options: CompileOptions, scan: boolean): Promise<CompiledModel | InProcessCausalModel> {
-  const { config, weights } = checkpoint;
+  const scan = options.checkFinite ?? typeof source === 'string';
+  const { config, weights } = typeof source === 'string' ? loadCheckpoint(source, { checkFinite: false }) : source;
   /** A bad option found before the scan: the scan comes first (as when loadCheckpoint ran it), so a NaN checkpoint says so. */
   const reject = (e: Error): never => {
     if (scan) checkFinite(weights);
