@@ -449,12 +449,9 @@ export const GRAPH_OPSETS = { '': 23, [MICROSOFT]: 1 };
  * checkpoint: seconds). An int4 graph does bake values in (its weights.bin), so its key keeps
  * the files' identity (path, size, mtime, inode): an edited file compiles anew.
  */
-function cacheKey(c: ModelConfig, w: ModelWeights, options: Required<GraphOptions>): string {
+function cacheKey(c: ModelConfig, w: ModelWeights, options: Required<GraphOptions>, identity: readonly FileIdentity[]): string {
   const { raw: _raw, ...config } = c;
-  const files = weightFiles(w).map((f) => {
-    const st = statSync(f);
-    return options.quantize === 'none' ? [basename(f), st.size] : [f, st.size, st.mtimeMs, st.ino];
-  });
+  const files = identity.map(([f, size, mtimeMs, ino]) => (options.quantize === 'none' ? [basename(f), size] : [f, size, mtimeMs, ino]));
   const tensors = allEntries(w).map((e) => [e.name, basename(e.file), e.dtype, e.shape, e.offset, e.byteLength]);
   const json = JSON.stringify({ v: COMPILER_VERSION, config, files, tensors, options });
   return createHash('sha256').update(json).digest('hex').slice(0, 32);
@@ -543,10 +540,11 @@ export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGr
   const { quantize } = resolved;
 
   const checkpointStore = new CheckpointStore(w);
-  const key = cacheKey(c, w, resolved);
+  // one stat per weight file serves the key, the recorded scans and the optimized model's name
+  const identity = identityOf(w);
+  const key = cacheKey(c, w, resolved, identity);
   const entry = join(cacheRoot(options.cacheDir), 'graphs', key);
   const modelPath = join(entry, 'model.onnx');
-  const identity = identityOf(w);
   const optimizedModel = optimizedModelPath(entry, identity);
   const result = (cached: boolean, finite: CompiledGraph['finite'], meta: CacheMeta): CompiledGraph => ({
     kind: resolved.kind,

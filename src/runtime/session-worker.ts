@@ -7,7 +7,7 @@
  * then dispose. Errors are reported as messages, never thrown across the boundary.
  */
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import type {
@@ -106,7 +106,7 @@ function pruneOptimized(dir: string): void {
     .sort((a, b) => b.t - a.t);
   const done = files.filter(({ f }) => f.endsWith('.onnx'));
   const stale = files.filter(({ f, t }) => f.includes('.onnx.tmp-') && Date.now() - t > STALE_TMP_MS);
-  for (const { f } of [...done.slice(OPTIMIZED_KEPT), ...stale]) rmSync(join(dir, basename(f)), { force: true });
+  for (const { f } of [...done.slice(OPTIMIZED_KEPT), ...stale]) rmSync(join(dir, f), { force: true });
 }
 
 async function open(req: OpenRequest): Promise<void> {
