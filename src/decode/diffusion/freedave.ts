@@ -41,22 +41,9 @@
  * sampling, drafts and targets use argmax and the output is not the sampled baseline's. On real
  * hardware a batched forward may differ from a single one in the last bits, which can flip ties.
  */
-import type { DecodeHeadOutput } from '../../runtime/types.js';
-import { headRow, maskedIn, predictionsRow, rankByConfidence, type HeadRow } from './helpers.js';
+import { maskedIn, predictionsRow, rankByConfidence, realTokenRow, type HeadRow } from './helpers.js';
 import { isSettled } from './settled.js';
 import { defineDiffusionStrategy } from './types.js';
-
-/**
- * Row `b` of a verification forward, read as the loop reads its own forward (predictions.ts
- * `predictionsFor` at temperature 0): the best real token of the head's top-k and its probability,
- * never the mask token. A draft then always fills a masked position with a real token, and a
- * target is exactly the baseline's next commit from that draft.
- */
-function realTokenRow(head: DecodeHeadOutput, b: number, mask: number): HeadRow {
-  const row = headRow(head, b);
-  const at = (pos: number) => (head.k > 1 && row.topkIds(pos)[0] === mask ? 1 : 0);
-  return { ...row, token: (pos) => row.topkIds(pos)[at(pos)]!, confidence: (pos) => row.topkProbs(pos)[at(pos)]! };
-}
 
 export const freedave = defineDiffusionStrategy({
   name: 'freedave',

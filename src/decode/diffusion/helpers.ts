@@ -29,6 +29,29 @@ export function headRow(head: DecodeHeadOutput, b: number): HeadRow {
   };
 }
 
+/**
+ * Where a position's best real token sits in its top-k (the k ids at `offset`): the mask token is
+ * never a prediction — an undertrained model may rank it first, and a committed mask would leave
+ * the position masked forever — so it is the runner-up when the mask comes first and the head
+ * keeps more than one.
+ */
+export function realTokenRank(topkIds: Int32Array, offset: number, k: number, mask: number): 0 | 1 {
+  return k > 1 && topkIds[offset] === mask ? 1 : 0;
+}
+
+/**
+ * Row `b` of a head output read as the loop reads its own forward at temperature 0
+ * (predictions.ts `predictionsFor`): each position's best real token and its probability, never
+ * the mask token (FreeDave's verification forwards: a draft then always fills a masked position
+ * with a real token, and a target is exactly the baseline's next commit from that draft).
+ */
+export function realTokenRow(head: DecodeHeadOutput, b: number, mask: number): HeadRow {
+  const row = headRow(head, b);
+  const base = b * head.length;
+  const rank = (pos: number) => realTokenRank(head.topkIds, (base + pos) * head.k, head.k, mask);
+  return { ...row, token: (pos) => row.topkIds(pos)[rank(pos)]!, confidence: (pos) => row.topkProbs(pos)[rank(pos)]! };
+}
+
 /** The loop's predictions seen through the same interface. */
 export function predictionsRow(pred: Predictions): HeadRow {
   return {

@@ -6,6 +6,7 @@
 import type { DecodeHeadOutput } from '../../runtime/types.js';
 import { OptionError } from '../../errors.js';
 import { softmaxRow } from '../head.js';
+import { realTokenRank } from './helpers.js';
 import type { Predictions, RandomSource } from './types.js';
 
 export interface Sampling {
@@ -50,9 +51,7 @@ export function predictionsFor(head: DecodeHeadOutput, b: number, canvas: Int32A
       tokens[pos] = tok;
       confidence[pos] = softmaxRow(head.logits, at * V, V)[tok]!;
     } else {
-      // The mask token is never a prediction (an undertrained model may rank it first; a
-      // committed mask would leave the position masked forever): take the best other token.
-      const j = head.topkIds[at * k] === mask && k > 1 ? 1 : 0;
+      const j = realTokenRank(head.topkIds, at * k, k, mask);
       tokens[pos] = head.topkIds[at * k + j]!;
       confidence[pos] = head.topkProbs[at * k + j]!;
     }
