@@ -4,6 +4,7 @@
  */
 import { paramSpecs } from '../params.js';
 import { softmaxRow } from '../head.js';
+import { drawCategorical } from '../autoregressive/sampling.js';
 import type { Decision, Predictions, RandomSource, RowView } from './types.js';
 
 /** The `k` parameter of the fixed-count rules. */
@@ -70,15 +71,7 @@ export function commitScored(
   for (let n = Math.min(count, pool.length); n > 0; n--) {
     let total = 0;
     for (const w of weights) total += w;
-    let u = rng.float() * total;
-    let pick = weights.length - 1;
-    for (let i = 0; i < weights.length; i++) {
-      u -= weights[i]!;
-      if (u < 0) {
-        pick = i;
-        break;
-      }
-    }
+    const pick = drawCategorical(Float64Array.from(weights, (w) => w / total), rng);
     commit.push(pool[pick]!);
     pool.splice(pick, 1);
     weights.splice(pick, 1);
