@@ -79,22 +79,31 @@ export function geometricMixture(logSafe: Float64Array, logTarget: Float64Array,
   return { logp: raw, kl: Math.max(0, kl) };
 }
 
-/** The largest λ whose KL(p_λ ‖ p_safe) ≤ allowance (KL grows with λ), by bisection. */
-export function anchoredLambda(logSafe: Float64Array, logTarget: Float64Array, allowance: number): { lambda: number; logp: Float64Array; kl: number } {
-  const full = geometricMixture(logSafe, logTarget, 1);
-  if (full.kl <= allowance) return { lambda: 1, ...full };
+/**
+ * λ by bisection on [0, 1]: 1 when the whole target fits `allowance`, else the last of 30 halvings
+ * whose divergence fits (λ = 0, the anchor itself, always does: `atZero`).
+ */
+function fittingLambda<T extends { kl: number }>(at: (lambda: number) => T, allowance: number, atZero: () => T): T & { lambda: number } {
+  const full = at(1);
+  if (full.kl <= allowance) return { ...full, lambda: 1 };
   let lo = 0;
   let hi = 1;
-  let best = geometricMixture(logSafe, logTarget, 0);
+  let best = atZero();
   for (let i = 0; i < 30; i++) {
     const mid = (lo + hi) / 2;
-    const m = geometricMixture(logSafe, logTarget, mid);
+    const m = at(mid);
     if (m.kl <= allowance) {
       lo = mid;
       best = m;
     } else hi = mid;
   }
-  return { lambda: lo, ...best };
+  return { ...best, lambda: lo };
+}
+
+/** The largest λ whose KL(p_λ ‖ p_safe) ≤ allowance (KL grows with λ), by bisection. */
+export function anchoredLambda(logSafe: Float64Array, logTarget: Float64Array, allowance: number): { lambda: number; logp: Float64Array; kl: number } {
+  const mixture = (lambda: number) => geometricMixture(logSafe, logTarget, lambda);
+  return fittingLambda(mixture, allowance, () => mixture(0));
 }
 
 /** KL(q ‖ anchor) of two probability vectors; Infinity where q has mass the anchor lacks. */
@@ -130,20 +139,7 @@ export function anchoredStep(logSafe: Float64Array, logTarget: Float64Array, all
     const probs = sampled(lambda);
     return { lambda, probs, kl: klTo(probs, anchor) };
   };
-  const full = at(1);
-  if (full.kl <= allowance) return full;
-  let lo = 0;
-  let hi = 1;
-  let best = { lambda: 0, probs: anchor, kl: 0 };
-  for (let i = 0; i < 30; i++) {
-    const mid = (lo + hi) / 2;
-    const m = at(mid);
-    if (m.kl <= allowance) {
-      lo = mid;
-      best = m;
-    } else hi = mid;
-  }
-  return best;
+  return fittingLambda(at, allowance, () => ({ lambda: 0, probs: anchor, kl: 0 }));
 }
 
 export interface AnchoredTrace {
