@@ -163,34 +163,36 @@ async function loadCausal(r: ModelRequest, dir: string, target: CausalModel, inP
     const model = await compileModel(ckpt, { ...compileOptionsLike(target, r.threads), inProcess: true });
     return owned<CausalModel>(model, dir);
   }
-  const compiled: CompiledModel = await compileModel(dir, { ...compileOptionsLike(target, r.threads), kind: 'causal' });
-  if (!(compiled instanceof OnnxCausalModel)) {
-    await compiled.dispose();
-    throw new OptionError(`${r.owner}: the ${r.what} ${dir} is not an autoregressive model`);
-  }
-  try {
-    checkVocab(r, dir, compiled.vocabSize, target);
-  } catch (e) {
-    await compiled.dispose();
-    throw e;
-  }
-  return owned<CausalModel>(compiled, dir);
+  const compiled = await compileModel(dir, { ...compileOptionsLike(target, r.threads), kind: 'causal' });
+  return accepted(r, dir, compiled, (m) => m instanceof OnnxCausalModel, 'is not an autoregressive model', target);
 }
 
 /** A diffusion (bidirectional) drafter sharing the target's vocabulary. */
 async function loadBidirectional(r: ModelRequest, dir: string, target: CausalModel): Promise<Loaded<BidirectionalModel>> {
-  const compiled: CompiledModel = await compileModel(dir, compileOptionsLike(target, r.threads));
-  if (!(compiled instanceof OnnxBidirectionalModel)) {
-    await compiled.dispose();
-    throw new OptionError(`${r.owner}: the ${r.what} ${dir} is not a diffusion model (DEER drafts with a diffusion LM)`);
-  }
+  const compiled = await compileModel(dir, compileOptionsLike(target, r.threads));
+  return accepted(r, dir, compiled, (m) => m instanceof OnnxBidirectionalModel, 'is not a diffusion model (DEER drafts with a diffusion LM)', target);
+}
+
+/**
+ * A compiled extra model, if it is of the kind asked for (`isWanted`, else "the <what> <dir>
+ * <notWanted>") and shares the target's vocabulary; refused models are disposed before the error.
+ */
+async function accepted<M extends CompiledModel>(
+  r: ModelRequest,
+  dir: string,
+  compiled: CompiledModel,
+  isWanted: (m: CompiledModel) => m is M,
+  notWanted: string,
+  target: CausalModel,
+): Promise<Loaded<M>> {
   try {
+    if (!isWanted(compiled)) throw new OptionError(`${r.owner}: the ${r.what} ${dir} ${notWanted}`);
     checkVocab(r, dir, compiled.vocabSize, target);
   } catch (e) {
     await compiled.dispose();
     throw e;
   }
-  return owned<BidirectionalModel>(compiled, dir);
+  return owned(compiled, dir);
 }
 
 /**
