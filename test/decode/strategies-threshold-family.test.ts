@@ -168,7 +168,7 @@ test('eoser-ass blocks=N: the reference layout (steps 0..S-N in the first block,
   assert.deepEqual(assBlockLayout(48, 3).map((b) => b.length), [7, 8, 33]);
   assert.throws(() => assBlockLayout(32, 6), /blocks must be 1\.\.5 for gen_length 32/);
   // confidence rises to the right: one block commits from the right end, blocks stay left to right
-  const model = () => new ScriptedBidirectional(V, MASK, (tokens) => rowLogits(V, Array.from(tokens, (t, i) => (i < 1 ? [t, 0.99] : [1 + (i % 12), 0.3 + i / 100]) as const)));
+  const model = () => new ScriptedBidirectional(V, MASK, (tokens) => rowLogits(V, Array.from(tokens, (t, i) => i < 1 ? ([t, 0.99] as const) : ([1 + (i % 12), 0.3 + i / 100] as const))));
   const stepsOf = async (given: Record<string, unknown>, blockLength?: number) => {
     const { events } = await collectSteps(runDiffusion(model(), [[3]], make(eoserAss, given), [EOS], { genLength: 32, blockLength, rng: { float: () => 0.5 }, eosFill: false }));
     return events.map((e) => e.committed.map((c) => c.position - 1).sort((a, b) => a - b));
