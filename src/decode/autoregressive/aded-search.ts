@@ -74,18 +74,16 @@ function node(table: TrigramTable, prev: number, token: number, parent: Node | n
   return { prev, token, parent, children: [], visits: 0, score: 0, continuations: table.row(prev, token), p };
 }
 
-/** The reference's `putc_score`: +∞ for an unvisited child. */
-function puct(child: Node, parentVisits: number, s: AdedSearchSettings): number {
-  if (child.visits === 0) return Number.POSITIVE_INFINITY;
-  return child.score / child.visits + ((s.c1 + Math.log((parentVisits + s.c2 + 1) / s.c2)) * child.p * Math.sqrt(parentVisits)) / (1 + child.visits);
-}
-
-/** The reference's `select_child`: the highest score above 0, ties to the first child. */
+/**
+ * The reference's `select_child`: the highest `putc_score` above 0, ties to the first child. The
+ * score is Q/N + (c1 + ln((N_p + c2 + 1)/c2)) · P · √N_p / (1 + N), +∞ for an unvisited child.
+ */
 function selectChild(n: Node, s: AdedSearchSettings): Node {
+  const explore = (s.c1 + Math.log((n.visits + s.c2 + 1) / s.c2)) * Math.sqrt(n.visits);
   let best = n.children[0]!;
   let bestScore = 0;
   for (const child of n.children) {
-    const score = puct(child, n.visits, s);
+    const score = child.visits === 0 ? Number.POSITIVE_INFINITY : child.score / child.visits + (explore * child.p) / (1 + child.visits);
     if (score > bestScore) {
       bestScore = score;
       best = child;
@@ -150,18 +148,24 @@ export function searchPaths(table: TrigramTable, context: readonly number[], s: 
   if (context.length < 2) return [];
   const root = node(table, context[context.length - 2]!, context[context.length - 1]!, null, 0);
   for (let i = 0; i < s.iterations; i++) round(root, table, s, rng);
-  const sentences: { tokens: number[]; visits: number }[] = [];
-  const extract = (n: Node, above: readonly number[]): void => {
-    const tokens = [...above, n.token];
-    sentences.push({ tokens, visits: n.visits });
-    if (tokens.length > s.depth + 1 || n.children.length === 0) return;
-    for (const child of n.children) extract(child, tokens);
+  // every node in depth-first order (the reference's `extract_sentences`), then by visits
+  const nodes: Node[] = [];
+  const extract = (n: Node, depth: number): void => {
+    nodes.push(n);
+    if (depth + 1 > s.depth + 1 || n.children.length === 0) return;
+    for (const child of n.children) extract(child, depth + 1);
   };
-  extract(root, []);
-  sentences.sort((a, b) => b.visits - a.visits); // stable: ties keep depth-first order
+  extract(root, 0);
+  nodes.sort((a, b) => b.visits - a.visits); // stable: ties keep depth-first order
+  const tokensOf = (n: Node): number[] => {
+    const tokens: number[] = [];
+    for (let at: Node | null = n; at; at = at.parent) tokens.push(at.token);
+    return tokens.reverse();
+  };
   const paths: number[][] = [];
   const seen = new Set<string>();
-  for (const { tokens } of sentences.slice(0, s.topK)) {
+  for (const n of nodes.slice(0, s.topK)) {
+    const tokens = tokensOf(n);
     if (tokens.length < 2) continue; // the root alone: no draft token
     const best = table.row(tokens[tokens.length - 2]!, tokens[tokens.length - 1]!)[0];
     const path = best ? [...tokens.slice(1), best.token] : tokens.slice(1);
