@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lookup, lookupDraft } from '../../src/decode/autoregressive/lookup.js';
-import { aded, mctsDrafts } from '../../src/decode/autoregressive/aded.js';
+import { aded } from '../../src/decode/autoregressive/aded.js';
+import { adedDrafts, capTreeNodes, cutToChoices, MAX_TREE_NODES, searchPaths } from '../../src/decode/autoregressive/aded-search.js';
 import { TrigramTable } from '../../src/decode/autoregressive/aded-trigrams.js';
 import { buildTrigramRows, readDatastore, writeDatastore, DATASTORE_TOP } from '../../src/decode/autoregressive/aded-datastore.js';
 import { greedy } from '../../src/decode/autoregressive/greedy.js';
@@ -66,16 +67,65 @@ test('lookup: the draft stops before end-of-text, as HF get_candidates cuts it',
   assert.equal(result.finishReason, 'stop');
 });
 
-test('aded: the tri-gram MCTS drafts the continuation the context keeps repeating', () => {
-  const table = new TrigramTable(16);
-  const ctx = [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 5, 1, 2];
-  for (let i = 2; i < ctx.length; i++) table.add(ctx[i - 2]!, ctx[i - 1]!, ctx[i]!, 1);
-  const paths = mctsDrafts(table, ctx, { iterations: 150, depth: 3, topK: 24, choices: 24, c1: 32, c2: 8, window: 16, increment: 0.04, cap: 3 });
-  assert.ok(paths.length >= 2, 'both continuations of (1, 2, 3) are explored');
-  assert.deepEqual(paths[0], [3, 4, 1], `most visited: ${JSON.stringify(paths)}`);
-  assert.ok(paths.some((p) => p[1] === 5));
+const ADED_SEARCH = { iterations: 150, depth: 3, topK: 24, choices: 64, c1: 32, c2: 8 };
+const half = { float: () => 0.5 };
+
+/** A table from [a, b, c, weight] rows. */
+function trigrams(rows: readonly (readonly [number, number, number, number])[], vocab = 16): TrigramTable {
+  const table = new TrigramTable(vocab);
+  for (const [a, b, c, w] of rows) table.add(a, b, c, w);
+  return table;
+}
+
+test('aded search: the reference MCTS on a hand-made table (full expansion, PUCT on raw weights, greedy extension)', () => {
+  // root (1, 2) → 3 (0.7) | 4 (0.3); every other bigram has one continuation
+  const table = trigrams([[1, 2, 3, 0.7], [1, 2, 4, 0.3], [2, 3, 5, 1], [3, 5, 7, 1], [5, 7, 9, 1], [2, 4, 6, 1], [4, 6, 8, 1]]);
+  // round 1 expands the root and visits its last child, 4; round 2 the unvisited 3 (then its child
+  // 5); round 3 goes 3 → 5 by PUCT (17.0 against 7.9) and expands 5's child 7. Sentences by visits:
+  // [2] 3, [2 3] 2, [2 3 5] 2, [2 3 5 7] 1, [2 4] 1; each gets the heaviest next token
+  assert.deepEqual(searchPaths(table, [1, 2], { ...ADED_SEARCH, iterations: 3 }, half), [[3, 5], [3, 5, 7], [3, 5, 7, 9], [4, 6]]);
+  // top_k keeps the most visited nodes only (the root among them)
+  assert.deepEqual(searchPaths(table, [1, 2], { ...ADED_SEARCH, iterations: 3, topK: 3 }, half), [[3, 5], [3, 5, 7]]);
+  // choices = 6 < 2 + 3 + 4 + 2: the paths with the most distinct tokens go first, then the less
+  // visited of two equal ones — [3 5 7 9] and [3 5 7] leave, 4 tokens stay
+  assert.deepEqual(adedDrafts(table, [1, 2], { ...ADED_SEARCH, iterations: 3, choices: 6 }, half), [[3, 5], [4, 6]]);
+  assert.deepEqual(cutToChoices([[1, 1, 1, 1], [2, 3], [4, 5, 6]], 3), [[1, 1, 1, 1], [2, 3]], 'distinct tokens count, not positions');
+});
+
+test('aded search: the value is 1 + the weights of (a, b → b) along the rollout (the reference\'s lookup)', () => {
+  // root (1, 2) → 3 | 4 at equal weight; only the branch through 4 repeats a token
+  const table = trigrams([[1, 2, 3, 0.5], [1, 2, 4, 0.5], [2, 3, 5, 1], [3, 5, 6, 1], [2, 4, 4, 1], [4, 4, 4, 1]]);
+  // rounds 1-2 visit 4 (value 1 + w(2,4→4) + w(4,4→4) = 3) and 3 (value 1); round 3's PUCT terms
+  // are equal, so the higher mean value picks 4 again (a constant value would pick 3, the first)
+  assert.deepEqual(searchPaths(table, [1, 2], { ...ADED_SEARCH, iterations: 3 }, half), [[4, 4], [3, 5], [3, 5, 6], [4, 4, 4]]);
+});
+
+test('aded search: choices caps the sum of distinct tokens per path, and the tree keeps at most 64 nodes', () => {
+  const rng = new Rng(3);
+  const rows: [number, number, number, number][] = [];
+  for (let a = 0; a < 12; a++) for (let b = 0; b < 12; b++) for (let j = 0; j < 5; j++) rows.push([a, b, (a * 7 + b * 3 + j * 5) % 12, 0.1 + rng.float()]);
+  const table = trigrams(rows, 12);
+  const uncut = searchPaths(table, [4, 9], ADED_SEARCH, new Rng(1));
+  const distinct = (paths: number[][]) => paths.reduce((n, p) => n + new Set(p).size, 0);
+  assert.ok(distinct(uncut) > 24, `the uncut paths hold ${distinct(uncut)} distinct tokens`);
+  assert.ok(uncut.some((p) => p.length === 4), 'three tree tokens plus the greedy extension');
+  for (const choices of [4, 10, 24, 64]) {
+    const kept = adedDrafts(table, [4, 9], { ...ADED_SEARCH, choices }, new Rng(1));
+    assert.ok(kept.length > 0 && distinct(kept) <= choices, `choices ${choices}: ${distinct(kept)}`);
+  }
+  const wide = Array.from({ length: 30 }, (_, i) => [i, 100 + i, 200 + i]);
+  const capped = capTreeNodes(wide);
+  const nodes = new Set(capped.flatMap((p) => p.map((_, d) => p.slice(0, d + 1).join(','))));
+  assert.equal(nodes.size, MAX_TREE_NODES);
+  // 30 roots + 30 second tokens + the first 4 third tokens: the shallowest nodes, first seen first
+  assert.deepEqual([capped.length, capped[3], capped[4]], [30, [3, 103, 203], [4, 104]]);
+});
+
+test('aded: online updates are capped at 3.0', () => {
+  const table = trigrams([[1, 2, 3, 1]]);
   table.add(1, 2, 3, 10, 3);
-  assert.equal(table.weight(1, 2, 3), 3, 'online updates are capped');
+  assert.equal(table.weight(1, 2, 3), 3);
+  assert.deepEqual(table.row(1, 2), [{ token: 3, w: 3 }]);
 });
 
 test('aded datastore: per-bigram probabilities from corpus counts, the 12 most probable kept on load', () => {
@@ -129,7 +179,7 @@ test('aded: a corpus datastore lets drafting start at the first step; output sta
     const without = await decode('none');
     assert.deepEqual(withStore.tokens, plain);
     assert.deepEqual(without.tokens, plain);
-    assert.equal(withStore.steps[0], 4, 'first step: 3 drafts from the corpus accepted + the bonus token');
+    assert.equal(withStore.steps[0], 5, 'first step: 3 tree drafts and the greedy extension accepted + the bonus token');
     assert.equal(without.steps[0], 1, 'no datastore: a 2-token prompt has no tri-gram to draft from');
     assert.ok(withStore.nfe < without.nfe);
     await assert.rejects(decode(join(dir, 'nope.safetensors')), /nope\.safetensors not found/);

@@ -9,11 +9,14 @@ import { entropy } from '../../src/decode/diffusion/entropy.js';
 import { leftToRight } from '../../src/decode/diffusion/left-to-right.js';
 import { bacd } from '../../src/decode/diffusion/bacd.js';
 import { cad } from '../../src/decode/diffusion/cad.js';
-import { assStepSizes, eoserAss, eoserGamma } from '../../src/decode/diffusion/eoser-ass.js';
+import { assBlockLayout, assStepSizes, eoserAss, eoserGamma } from '../../src/decode/diffusion/eoser-ass.js';
+import { runDiffusion } from '../../src/decode/diffusion/loop.js';
+import { ScriptedBidirectional, rowLogits } from '../helpers/scripted-model.js';
+import { collectSteps } from '../helpers/steps.js';
 import { acceptedOrBest, thresholdCommit } from '../../src/decode/diffusion/helpers.js';
 import { resolveParams } from '../../src/decode/params.js';
 import type { DiffusionStrategyDefinition } from '../../src/decode/diffusion/types.js';
-import { EOS, oneStep, rel } from '../helpers/one-step.js';
+import { EOS, MASK, V, oneStep, rel } from '../helpers/one-step.js';
 
 const make = (def: DiffusionStrategyDefinition, given: Record<string, unknown> = {}) => def.create(resolveParams(def.name, def.params, given));
 
@@ -132,7 +135,7 @@ test('eoser-ass: 2^i tokens at step i, end-of-text damped early', async () => {
   // EOS with the highest confidence loses to a normal token at step 0
   const b = oneStep({ gen: [{ token: EOS, p: 0.99 }, { token: 2, p: 0.4 }, { token: 3, p: 0.3 }, { token: 4, p: 0.3 }] });
   assert.deepEqual(rel(b.row, (await s.decide(b.row, b.pred, b.services)).commit), [1]);
-  assert.ok(eoserGamma(0, 16, 0.01) < 0.1 && eoserGamma(4, 16, 0.01) === 1 && eoserGamma(3, 16, 0.01) < 1);
+  assert.ok(eoserGamma(0, 4, 0.01) < 0.1 && eoserGamma(4, 4, 0.01) === 1 && eoserGamma(3, 4, 0.01) < 1);
 });
 
 test('eoser-ass: a block of L takes floor(log2 L) steps, the last one commits the rest (EOSER-ASS-RL get_num_transfer_tokens_ass)', async () => {
@@ -156,7 +159,32 @@ test('eoser-ass: a block of L takes floor(log2 L) steps, the last one commits th
   assert.deepEqual(assStepSizes(128), [1, 2, 4, 8, 16, 32, 65]);
   assert.deepEqual(assStepSizes(2), [2]);
   // γ uses S = floor(log2 L) steps: (2^(i+1) - 1) / 2^S, so it stays below 1 at the last step
-  assert.equal(eoserGamma(4, 32, 0), 31 / 32);
+  assert.equal(eoserGamma(4, 5, 0), 31 / 32);
+});
+
+test('eoser-ass blocks=N: the reference layout (steps 0..S-N in the first block, then one block per step) on a scripted model', async () => {
+  assert.deepEqual(assBlockLayout(32, 2).map((b) => [b.start, b.length, b.sizes]), [[0, 15, [1, 2, 4, 8]], [15, 17, [17]]]);
+  assert.deepEqual(assBlockLayout(128, 4).map((b) => b.length), [15, 16, 32, 65]);
+  assert.deepEqual(assBlockLayout(48, 3).map((b) => b.length), [7, 8, 33]);
+  assert.throws(() => assBlockLayout(32, 6), /blocks must be 1\.\.5 for gen_length 32/);
+  // confidence rises to the right: one block commits from the right end, blocks stay left to right
+  const model = () => new ScriptedBidirectional(V, MASK, (tokens) => rowLogits(V, Array.from(tokens, (t, i) => i < 1 ? ([t, 0.99] as const) : ([1 + (i % 12), 0.3 + i / 100] as const))));
+  const stepsOf = async (given: Record<string, unknown>, blockLength?: number) => {
+    const { events } = await collectSteps(runDiffusion(model(), [[3]], make(eoserAss, given), [EOS], { genLength: 32, blockLength, rng: { float: () => 0.5 }, eosFill: false }));
+    return events.map((e) => e.committed.map((c) => c.position - 1).sort((a, b) => a - b));
+  };
+  const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+  assert.deepEqual(await stepsOf({}), [[31], [29, 30], range(25, 29), range(17, 25), range(0, 17)]);
+  assert.deepEqual(await stepsOf({ blocks: 2 }), [[14], [12, 13], range(8, 12), range(0, 8), range(15, 32)]);
+  assert.deepEqual(await stepsOf({ blocks: 4 }), [[2], [0, 1], range(3, 7), range(7, 15), range(15, 32)]);
+  await assert.rejects(stepsOf({ blocks: 2 }, 16), /blocks=2 lays out its own blocks .* leave block_length unset/);
+  // γ and the step sizes count the whole canvas's S = 5 steps: step 2 of the first block commits 4
+  // and damps an end-of-text at 0.99 by 0.01 + 0.99 * 7/32 below tokens at 0.5 (were the first
+  // block a schedule of its own, S = 3, step 2 would be its last and commit all of it)
+  const gen = Array.from({ length: 32 }, (_, i) => ({ token: 1 + (i % 12), p: 0.5 }));
+  gen[3] = { token: EOS, p: 0.99 };
+  const a = oneStep({ gen, blockEnd: 15, stepInBlock: 2 });
+  assert.deepEqual(rel(a.row, (await make(eoserAss, { blocks: 2 }).decide(a.row, a.pred, a.services)).commit), [0, 1, 2, 4]);
 });
 
 test('thresholdCommit: accepted candidates in candidate order, then the most confident (ties: the first) when none passes', () => {

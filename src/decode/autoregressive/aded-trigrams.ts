@@ -2,12 +2,22 @@
  * ADED's tri-gram tables (Liu et al., AAAI 2025, arXiv:2407.12021): the corpus base loaded from a
  * datastore (aded-datastore.ts), shared read-only by every generation, and one generation's table
  * on top of it, which its online updates write to (see aded.ts).
+ *
+ * Weights are kept raw, as the reference's `Reader` keeps them (corpus probabilities, plus 0.04 per
+ * online update): its search reads them as they are — a node's prior P, the rollout's sampling
+ * weights and the greedy extension — never as shares of their row.
  */
+
+/** A continuation of a bigram with its raw weight. */
+export interface Continuation {
+  token: number;
+  w: number;
+}
 
 /** (a, b) → {c: weight}: a corpus base shared by every generation, read-only. */
 export class TrigramBase {
   readonly rows = new Map<number, Map<number, number>>();
-  private readonly sortedRows = new Map<number, { token: number; p: number }[]>();
+  private readonly sortedRows = new Map<number, Continuation[]>();
   constructor(readonly vocab: number, entries: Iterable<{ a: number; b: number; c: number; p: number }>) {
     for (const e of entries) {
       const k = e.a * vocab + e.b;
@@ -17,34 +27,36 @@ export class TrigramBase {
     }
   }
 
-  /** A row's continuations, heaviest first, as shares of the row (computed once). */
-  sorted(key: number): { token: number; p: number }[] {
+  /** A row's continuations in the tables' order (computed once). */
+  sorted(key: number): Continuation[] {
     let list = this.sortedRows.get(key);
     if (!list) {
       const row = this.rows.get(key);
-      list = row ? shares(row) : [];
+      list = row ? ordered(row) : [];
       this.sortedRows.set(key, list);
     }
     return list;
   }
 }
 
-/** Continuations heaviest first (ties: lower id first), each with its share of the row's weight. */
-function shares(row: ReadonlyMap<number, number>): { token: number; p: number }[] {
-  let total = 0;
-  for (const w of row.values()) total += w;
-  return [...row.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]).map(([token, w]) => ({ token, p: w / total }));
+/**
+ * A row's continuations heaviest first, ties to the lower id. The reference walks a row in Rust
+ * hash-map order (arbitrary, different in every process); paradec fixes this order so that a
+ * search is reproducible.
+ */
+function ordered(row: ReadonlyMap<number, number>): Continuation[] {
+  return [...row.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]).map(([token, w]) => ({ token, w }));
 }
 
 /**
  * (a, b) → {c: weight}: one generation's table. Weights are the base's (if any) plus this
  * generation's additions, each entry capped where `add` says so; the base is never written, so a
- * generation starts from the corpus without copying it. `next` is memoised per bigram until that
+ * generation starts from the corpus without copying it. `row` is memoised per bigram until that
  * row changes (a tree search asks for the same rows many times).
  */
 export class TrigramTable {
   private readonly own = new Map<number, Map<number, number>>();
-  private readonly memo = new Map<number, { k: number; list: { token: number; p: number }[] }>();
+  private readonly memo = new Map<number, Continuation[]>();
   constructor(
     private readonly vocab: number,
     private readonly base?: TrigramBase,
@@ -63,20 +75,20 @@ export class TrigramTable {
     this.memo.delete(k);
   }
 
-  /** The `k` heaviest continuations of (a, b), heaviest first, with their share of the row. */
-  next(a: number, b: number, k: number): { token: number; p: number }[] {
+  /** Every continuation of (a, b) with its raw weight, heaviest first (ties: lower id first). */
+  row(a: number, b: number): readonly Continuation[] {
     const key = this.key(a, b);
     const hit = this.memo.get(key);
-    if (hit && hit.k === k) return hit.list;
+    if (hit) return hit;
     const own = this.own.get(key);
-    let list: { token: number; p: number }[];
-    if (!own) list = this.base ? this.base.sorted(key).slice(0, k) : [];
+    let list: Continuation[];
+    if (!own) list = this.base ? this.base.sorted(key) : [];
     else {
       const merged = new Map<number, number>(this.base?.rows.get(key) ?? []);
       for (const [c, w] of own) merged.set(c, w);
-      list = shares(merged).slice(0, k);
+      list = ordered(merged);
     }
-    this.memo.set(key, { k, list });
+    this.memo.set(key, list);
     return list;
   }
 

@@ -10,21 +10,22 @@
  * - EOS Early Rejection (`ass_sampling`): the confidence of positions predicting end-of-text is
  *   multiplied by γ = `eos_min_gamma` + (1 − `eos_min_gamma`) · (2^(i+1) − 1) / 2^S, with S the
  *   number of steps above (the reference's `steps`, = ⌊log2 gen_length⌋ in its examples).
+ * - Blocks (`blocks`, the reference's `block_num`; its evaluation script runs 1): `blocks=1` is
+ *   one block over the whole canvas (with `block_length` unset), the reference's `block_num=1`.
+ *   With `blocks=N > 1` the strategy lays the blocks out as `eoser_ass_generate` does, from the
+ *   whole canvas's step sizes: the first block takes steps 0..S−N, and each later step is a block
+ *   of its own, decoded in that one step (32 tokens, 2 blocks: 1, 2, 4, 8 | 17; 128 tokens, 4
+ *   blocks: 1, 2, 4, 8 | 16 | 32 | 65); γ counts the steps over the whole canvas. The loop must then
+ *   run one block (`block_length` unset), and N ≤ S, as the reference asserts.
  *
- * Documented differences:
+ * Differences (paradec extensions; the defaults are the reference's):
  * - `base` generalises the doubling (base^i tokens at step i, S = the largest s with base^s ≤ L);
  *   the reference has only base 2, the default.
- * - Multi-block layout: the reference's `eoser_ass_generate(block_num > 1)` does not restart the
- *   schedule per block. With S = ⌊log2 gen_length⌋ it gives the last block 2^(S−1) + 1 + (gen_length
- *   − 2^S) tokens decoded in one step, each block before it (from the right) 2^(S−2), 2^(S−3), …
- *   tokens in one step each, and the first block the rest, decoded with steps 0..k (e.g. 128
- *   tokens, 4 blocks: 15 tokens in 1, 2, 4, 8 | 16 | 32 | 65); γ there uses the global step
- *   index. paradec's loop owns the block layout (equal `block_length` blocks), so here every
- *   block restarts the ascending schedule at step 0 and γ uses the step within the block. With
- *   one block over the canvas (block_length = gen_length, the reference's `block_num=1`) the two
- *   agree exactly.
+ * - `blocks=1` with a `block_length` shorter than the canvas restarts the ascending schedule (and
+ *   γ's step count) in each of the loop's equal blocks; the reference has no such mode.
  */
-import { defineDiffusionStrategy } from './types.js';
+import { OptionError } from '../../errors.js';
+import { defineDiffusionStrategy, type RowView } from './types.js';
 
 /** S: the number of ascending steps for a block of `blockLength` tokens (the largest s with base^s ≤ L, at least 1). */
 export function assStepCount(blockLength: number, base = 2): number {
@@ -51,10 +52,53 @@ export function assStepSizes(blockLength: number, base = 2): number[] {
   return sizes;
 }
 
-export function eoserGamma(stepInBlock: number, blockLength: number, minGamma: number, base = 2): number {
-  const S = assStepCount(blockLength, base);
-  const t = Math.min(1, (2 ** (stepInBlock + 1) - 1) / 2 ** S);
+/** γ at step `step` of `steps` ascending steps: eos_min_gamma + (1 − eos_min_gamma) · (2^(step+1) − 1) / 2^steps. */
+export function eoserGamma(step: number, steps: number, minGamma: number): number {
+  const t = Math.min(1, (2 ** (step + 1) - 1) / 2 ** steps);
   return minGamma + (1 - minGamma) * t;
+}
+
+/** One block of the reference's multi-block layout: generation offsets [start, start + length), steps [firstStep, firstStep + sizes.length). */
+export interface AssBlock {
+  start: number;
+  length: number;
+  firstStep: number;
+  /** tokens committed at each of the block's steps */
+  sizes: number[];
+}
+
+/**
+ * `eoser_ass_generate`'s layout of `genLength` tokens in `blocks` blocks: the whole canvas's
+ * ascending step sizes, the first S − blocks + 1 of them in the first block, every later step a
+ * block of its own.
+ */
+export function assBlockLayout(genLength: number, blocks: number, base = 2): AssBlock[] {
+  const sizes = assStepSizes(genLength, base);
+  if (!Number.isInteger(blocks) || blocks < 1 || blocks > sizes.length) {
+    throw new OptionError(`eoser-ass: blocks must be 1..${sizes.length} for gen_length ${genLength} (the reference asserts block_num <= steps = ${sizes.length}); got ${blocks}`);
+  }
+  const first = sizes.length - blocks + 1;
+  const layout: AssBlock[] = [{ start: 0, length: sizes.slice(0, first).reduce((a, b) => a + b, 0), firstStep: 0, sizes: sizes.slice(0, first) }];
+  for (let step = first; step < sizes.length; step++) {
+    const prev = layout[layout.length - 1]!;
+    layout.push({ start: prev.start + prev.length, length: sizes[step]!, firstStep: step, sizes: [sizes[step]!] });
+  }
+  return layout;
+}
+
+/** Where the current step stands in the ascending schedule: its step index, the schedule's step count, and its token count (null: the block's last step, which commits every masked position left). */
+interface AssStep {
+  step: number;
+  steps: number;
+  count: number | null;
+}
+
+/** The step of the loop's own block (blocks=1): the schedule restarts in each block. */
+function stepInOwnBlock(row: RowView, base: number): AssStep {
+  const blockLength = row.blockEnd - row.blockStart;
+  const steps = assStepCount(blockLength, base);
+  const last = row.stepInBlock >= steps - 1;
+  return { step: row.stepInBlock, steps, count: last ? null : Math.max(1, Math.floor(base ** row.stepInBlock)) };
 }
 
 export const eoserAss = defineDiffusionStrategy({
@@ -64,18 +108,41 @@ export const eoserAss = defineDiffusionStrategy({
   params: {
     eos_min_gamma: { type: 'number', default: 0.01, min: 0, max: 1, description: 'EOS confidence factor at the first step' },
     base: { type: 'number', default: 2, min: 1, description: 'step size grows as base^i' },
+    blocks: { type: 'int', default: 1, min: 1, description: "the reference's block_num: 1 = the loop's blocks, each with the ascending schedule; N > 1 = steps 0..S−N in the first block, then one block per step" },
   },
-  create: ({ eos_min_gamma: minGamma, base }) => ({
-    decide: (row, pred) => {
-      const blockLength = row.blockEnd - row.blockStart;
-      const gamma = eoserGamma(row.stepInBlock, blockLength, minGamma, base);
-      const score = (pos: number) => pred.confidence[pos]! * (row.eosTokenIds.includes(pred.tokens[pos]!) ? gamma : 1);
-      const last = row.stepInBlock >= assStepCount(blockLength, base) - 1;
-      const count = last
-        ? row.candidates.length
-        : Math.min(row.candidates.length, Math.max(1, Math.floor(base ** row.stepInBlock)));
-      const ranked = [...row.candidates].sort((a, b) => score(b) - score(a) || a - b);
-      return { commit: ranked.slice(0, count) };
-    },
-  }),
+  create: ({ eos_min_gamma: minGamma, base, blocks }) => {
+    const layouts = new Map<number, AssBlock[]>();
+    const layoutOf = (genLength: number): AssBlock[] => {
+      let layout = layouts.get(genLength);
+      if (!layout) layouts.set(genLength, (layout = assBlockLayout(genLength, blocks, base)));
+      return layout;
+    };
+    const blockAt = (row: RowView): AssBlock => {
+      const offset = row.blockStart - row.promptLength;
+      return layoutOf(row.genLength).find((b) => offset >= b.start && offset < b.start + b.length)!;
+    };
+    const stepOf = (row: RowView): AssStep => {
+      if (blocks === 1) return stepInOwnBlock(row, base);
+      const block = blockAt(row);
+      const last = row.stepInBlock >= block.sizes.length - 1;
+      return { step: block.firstStep + row.stepInBlock, steps: layoutOf(row.genLength).at(-1)!.firstStep + 1, count: last ? null : block.sizes[row.stepInBlock]! };
+    };
+    return {
+      begin: (row) => {
+        if (blocks === 1) return;
+        if (row.blockEnd - row.blockStart < row.genLength) {
+          throw new OptionError(`eoser-ass: blocks=${blocks} lays out its own blocks (the reference's block_num); leave block_length unset`);
+        }
+        layoutOf(row.genLength);
+      },
+      ...(blocks > 1 ? { chooseBlockEnd: (row: RowView) => { const b = blockAt(row); return row.promptLength + b.start + b.length; } } : {}),
+      decide: (row, pred) => {
+        const { step, steps, count } = stepOf(row);
+        const gamma = eoserGamma(step, steps, minGamma);
+        const score = (pos: number) => pred.confidence[pos]! * (row.eosTokenIds.includes(pred.tokens[pos]!) ? gamma : 1);
+        const ranked = [...row.candidates].sort((a, b) => score(b) - score(a) || a - b);
+        return { commit: ranked.slice(0, count === null ? ranked.length : Math.min(ranked.length, count)) };
+      },
+    };
+  },
 });

@@ -31,9 +31,12 @@ export function headRow(head: DecodeHeadOutput, b: number): HeadRow {
 
 /**
  * Where a position's best real token sits in its top-k (the k ids at `offset`): the mask token is
- * never a prediction — an undertrained model may rank it first, and a committed mask would leave
- * the position masked forever — so it is the runner-up when the mask comes first and the head
- * keeps more than one.
+ * never a prediction, so it is the runner-up when the mask comes first and the head keeps more
+ * than one. A documented difference from LLaDA's `generate.py`, whose argmax may pick the mask
+ * (the position then simply stays masked, and a block can end with masks): paradec's loop decodes
+ * until the canvas is full, and a committed mask would be a step that commits nothing, repeated
+ * up to the step bound — an undertrained model may rank the mask first everywhere
+ * (docs/strategies.md, "The denoising loop").
  */
 export function realTokenRank(topkIds: Int32Array, offset: number, k: number, mask: number): 0 | 1 {
   return k > 1 && topkIds[offset] === mask ? 1 : 0;

@@ -232,7 +232,9 @@ function commitDecision(r: RowState, decision: Decision, positions: readonly num
   const committed: StepChanges['committed'] = [];
   for (const pos of positions) {
     const chosen = tokenFor.get(pos) ?? predictions.tokens[pos]!;
-    const token = chosen === r.maskTokenId ? predictions.tokens[pos]! : chosen; // never commit the mask itself
+    // never commit the mask itself: the position would stay masked and the step commit nothing
+    // (LLaDA's generate.py does not guard this; see helpers.ts `realTokenRank`)
+    const token = chosen === r.maskTokenId ? predictions.tokens[pos]! : chosen;
     r.commit(pos, token);
     committed.push({ position: pos, token });
   }

@@ -1,7 +1,9 @@
 /**
  * What one forward predicts for one row: the token each position would take (argmax, or a
  * Gumbel-max sample at temperature > 0) and its probability, with the decode head's top-k,
- * entropy and, when the strategy declared it needs them, the full logits.
+ * entropy and, when the strategy declared it needs them, the full logits. The mask token is never
+ * a prediction (LLaDA's `generate.py` does not exclude it; see `realTokenRank` in helpers.ts for
+ * why paradec must).
  */
 import type { DecodeHeadOutput } from '../../runtime/types.js';
 import { OptionError } from '../../errors.js';
@@ -24,7 +26,7 @@ function gumbelArgmax(logits: Float32Array, offset: number, vocab: number, tempe
   let bestScore = -Infinity;
   for (let v = 0; v < vocab; v++) {
     let u = rng.float();
-    if (v === mask) continue; // the mask token is never a prediction
+    if (v === mask) continue; // the mask token is never a prediction (helpers.ts `realTokenRank`)
     if (u <= 1e-300) u = 1e-300;
     const score = logits[offset + v]! / temperature - Math.log(-Math.log(u));
     if (score > bestScore) {
