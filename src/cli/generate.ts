@@ -8,7 +8,7 @@ import { InputError } from '../errors.js';
 import { generate, generateBatch, loadModel, type CacheMode, type GenerateOptions, type GenerationResult, type ParadecModel } from '../api.js';
 import { CACHE_MODES } from '../decode/diffusion/cache.js';
 import { parseSetFlags } from '../decode/params.js';
-import { parseFlags } from './flags.js';
+import { eosFillFlag, parseFlags } from './flags.js';
 import { progressBar } from './progress.js';
 
 const FLAGS = {
@@ -45,15 +45,6 @@ function num(flag: string, v: string | undefined, integer = true): number | unde
 }
 
 type Values = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
-
-/**
- * `--eos-fill` / `--no-eos-fill` (diffusion): the end-of-text fill, on by default (the loop's
- * DiffusionOptions.eosFill); undefined when neither is given.
- */
-export function eosFillFlag(values: { 'eos-fill'?: boolean | undefined; 'no-eos-fill'?: boolean | undefined }): boolean | undefined {
-  if (values['eos-fill'] && values['no-eos-fill']) throw new InputError('give --eos-fill or --no-eos-fill, not both');
-  return values['no-eos-fill'] ? false : values['eos-fill'] ? true : undefined;
-}
 
 /**
  * `--set` keys that configure the diffusion KV cache rather than the strategy (no strategy has
