@@ -15,6 +15,7 @@ import { join } from 'node:path';
 const INTEGRATION = new Set([
   // ONNX graphs compiled and run
   'test/api/generate.test.ts',
+  'test/api/work.test.ts',
   'test/autoregressive/onnx.test.ts',
   'test/cache/modes.test.ts',
   'test/cache/options.test.ts',

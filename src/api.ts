@@ -21,6 +21,7 @@ import { isOnnxExport, loadOnnxExport } from './runtime/onnx-export.js';
 import { discardSpareSessionWorker, prewarmSessionWorker } from './runtime/session.js';
 import type { BidirectionalModel, CausalModel } from './runtime/types.js';
 import { runDiffusion, type DiffusionRowResult, type StepEvent } from './decode/diffusion/loop.js';
+import type { ScheduleReport } from './decode/diffusion/row-state.js';
 import { settledPrefix } from './decode/diffusion/settled.js';
 import type { CacheMode } from './decode/diffusion/cache.js';
 import { runAutoregressive, type ArResult } from './decode/autoregressive/loop.js';
@@ -33,6 +34,7 @@ import { extraModelsFor, releaseSharedModels } from './extra-model-loader.js';
 
 export type { ChatMessage } from './model/tokenizer.js';
 export type { CacheMode } from './decode/diffusion/cache.js';
+export type { ScheduleReport } from './decode/diffusion/row-state.js';
 
 export { BUILTIN_MODELS_DIR, DEFAULT_MODEL, resolveModelDir } from './model/locate.js';
 
@@ -123,6 +125,14 @@ export interface GenerateOptions {
   /** diffusion: classifier-free guidance scale */
   cfgScale?: number;
   /**
+   * diffusion: the end-of-text fill (default true): once an end-of-text is committed with no mask
+   * before it, the masks after it are filled with end-of-text in the same step — the text cannot
+   * change after a final end-of-text, so the forwards that would fill them are skipped and `steps`
+   * is an upper bound. false: a base-schedule run takes exactly `steps` forward passes (LLaDA's
+   * reference and llama.cpp). The result's `schedule.eosFill` records it.
+   */
+  eosFill?: boolean;
+  /**
    * diffusion: KV caching between denoising steps (docs/caching.md): 'none' (default), 'prefix',
    * 'dual', 'delayed', 'window' or 'vicinity'; works with every strategy
    */
@@ -164,8 +174,16 @@ export interface GenerationResult {
   text: string;
   finishReason: 'stop' | 'length';
   usage: Usage;
-  /** forward passes of the model (the draft model's are counted separately) */
+  /** sequential forward passes of the model (the latency proxy; the draft model's are counted separately) */
   nfe: number;
+  /**
+   * the work: positions the model computed, over all its forwards (rows × tokens). Diffusion: the
+   * canvas per forward (the KV cache's window when it computed only that; twice with
+   * classifier-free guidance; every candidate canvas of a batched candidate forward).
+   * Autoregressive: every position fed to the target (prefill, verification rows and tree nodes,
+   * rollouts); the draft models' are in `draftWork`.
+   */
+  work: number;
   tokensPerForward: number;
   ms: number;
   /** autoregressive draft-and-verify: draft tokens proposed / accepted */
@@ -173,10 +191,17 @@ export interface GenerationResult {
   accepted?: number;
   /** autoregressive: forward passes of the strategy's draft models (not in `nfe`; 0 without one) */
   draftNfe?: number;
+  /** autoregressive: positions fed to the strategy's draft models (not in `work`; 0 without one) */
+  draftWork?: number;
   /** diffusion: the step (forward-pass index) at which each canvas position was committed */
   committedAt?: number[];
   /** diffusion: forward passes that computed the whole canvas (with a KV cache, fewer than nfe) */
   fullForwards?: number;
+  /**
+   * diffusion: which schedule set each step's count — the base schedule (`steps`) or the
+   * strategy's own rule — with its one-token and progress-guarantee steps and the end-of-text fill
+   */
+  schedule?: ScheduleReport;
 }
 
 export type GenerationEvent =
@@ -277,6 +302,7 @@ async function* generateDiffusionRows(model: ParadecModel, rows: number[][], opt
     blockLength: options.blockLength,
     temperature: options.temperature ?? 0,
     cfgScale: options.cfgScale ?? 0,
+    eosFill: options.eosFill ?? true,
     schedule: diffusionScheduleOf(model.config.architecture),
     ...(options.cache !== undefined && options.cache !== 'none'
       ? { cache: { mode: options.cache, refresh: options.cacheRefresh, active: options.cacheOptions?.active, window: options.cacheOptions?.window, margin: options.cacheOptions?.margin } }
@@ -321,10 +347,12 @@ async function* generateDiffusionRows(model: ParadecModel, rows: number[][], opt
       finishReason: ended || stopped ? 'stop' : 'length',
       usage: { promptTokens: rows[i]!.length, completionTokens, totalTokens: rows[i]!.length + completionTokens },
       nfe: r.nfe,
+      work: r.work,
       tokensPerForward: r.nfe > 0 ? produced / r.nfe : 0,
       ms,
       committedAt: r.committedAt,
       fullForwards: r.fullForwards,
+      schedule: r.schedule,
     } satisfies GenerationResult;
   });
   if (rows.length === 1) {
@@ -346,7 +374,7 @@ function settledText(model: ParadecModel, ev: StepEvent, mask: number): string {
 async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel, ids: number[], options: GenerateOptions): AsyncGenerator<GenerationEvent, GenerationResult> {
   const def = findAutoregressiveStrategy(options.strategy ?? 'greedy');
   const strategy = options.keptStrategy ?? def.create(resolveParams(def.name, def.params, options.strategyOptions));
-  for (const [k, v] of [['gen_length', options.genLength], ['steps', options.steps], ['block_length', options.blockLength]] as const) {
+  for (const [k, v] of [['gen_length', options.genLength], ['steps', options.steps], ['block_length', options.blockLength], ['eos_fill', options.eosFill]] as const) {
     if (v !== undefined) throw new OptionError(`${k} applies to diffusion models; use max_tokens for an autoregressive model`);
   }
   if ((options.cache !== undefined && options.cache !== 'none') || options.cacheRefresh !== undefined) {
@@ -390,7 +418,8 @@ async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel
     if (cut.stopped) {
       stopped = true;
       await it.return?.(undefined as never);
-      result = { generated, nfe: n.value.nfe, drafted, accepted, finishReason: 'stop' };
+      const { nfe, draftNfe, work, draftWork } = n.value;
+      result = { generated, nfe, drafted, accepted, finishReason: 'stop', draftNfe, work, draftWork };
       break;
     }
   }
@@ -404,10 +433,12 @@ async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel
     finishReason: stopped || ended ? 'stop' : 'length',
     usage: { promptTokens: ids.length, completionTokens, totalTokens: ids.length + completionTokens },
     nfe: result.nfe,
+    work: result.work,
     tokensPerForward: result.nfe > 0 ? result.generated.length / result.nfe : 0,
     ms,
     drafted: result.drafted,
     accepted: result.accepted,
+    draftWork: result.draftWork,
   };
   if (result.draftNfe !== undefined) final.draftNfe = result.draftNfe;
   yield { type: 'done', ...final };

@@ -13,7 +13,7 @@ import type { Setting } from './settings.js';
 import type { ResultRow } from './types.js';
 
 /** One decoded instance: the measurement fields of a result row, plus its text. */
-export type InstanceResult = Pick<ResultRow, 'nfe' | 'tokens' | 'tokensPerForward' | 'ms' | 'drafted' | 'accepted' | 'draftNfe' | 'stopped'> & { text: string };
+export type InstanceResult = Pick<ResultRow, 'nfe' | 'work' | 'tokens' | 'tokensPerForward' | 'ms' | 'drafted' | 'accepted' | 'draftNfe' | 'draftWork' | 'schedule' | 'stopped'> & { text: string };
 
 /** Decodes the instances of one setting, in order; `dispose` when the setting is done. */
 export interface SettingDecoder {
@@ -26,6 +26,7 @@ function measured(g: GenerationResult): InstanceResult {
   const r: InstanceResult = {
     text: g.text,
     nfe: g.nfe,
+    work: g.work,
     tokens: g.usage.completionTokens + (g.finishReason === 'stop' ? 1 : 0),
     tokensPerForward: g.tokensPerForward,
     ms: g.ms,
@@ -33,6 +34,8 @@ function measured(g: GenerationResult): InstanceResult {
   if (g.drafted !== undefined) r.drafted = g.drafted;
   if (g.accepted !== undefined) r.accepted = g.accepted;
   if (g.draftNfe !== undefined) r.draftNfe = g.draftNfe;
+  if (g.draftWork !== undefined) r.draftWork = g.draftWork;
+  if (g.schedule !== undefined) r.schedule = g.schedule;
   return r;
 }
 
@@ -49,7 +52,7 @@ export function diffusionDecoder(guard: GuardedModel, setting: Setting, gen: Gen
         return measured(await generateText(guard.model, inst.prompt, { ...gen, strategy: setting.strategy, strategyOptions: setting.given, temperature: 0, seed: seedFrom(seed, inst.id) }));
       } catch (e) {
         if (!(e instanceof ForwardLimit)) throw e;
-        return { text: '', nfe: guard.used(), tokens: 0, tokensPerForward: 0, ms: performance.now() - started, stopped: e.message };
+        return { text: '', nfe: guard.used(), work: guard.usedWork(), tokens: 0, tokensPerForward: 0, ms: performance.now() - started, stopped: e.message };
       }
     },
     dispose: async () => {},

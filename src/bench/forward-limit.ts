@@ -1,6 +1,7 @@
 /**
  * The bench's guard against a diffusion decoder that makes no progress: each instance gets a cap
- * on forward passes, counted on a wrapper around the model's runtime.
+ * on forward passes, counted on a wrapper around the model's runtime (with the positions they
+ * computed, the work a stopped instance did).
  */
 import type { ParadecModel } from '../api.js';
 import type { BidirectionalModel } from '../runtime/types.js';
@@ -19,6 +20,8 @@ export interface GuardedModel {
   arm(limit: number): void;
   /** forward passes of the current instance (at most the limit) */
   used(): number;
+  /** positions those forward passes computed (each row's real length, padding left out) */
+  usedWork(): number;
 }
 
 /**
@@ -29,27 +32,32 @@ export interface GuardedModel {
  * in every run.
  */
 export function guarded(model: ParadecModel): GuardedModel {
-  if (model.runtime.kind !== 'bidirectional') return { model, arm: () => {}, used: () => 0 };
+  if (model.runtime.kind !== 'bidirectional') return { model, arm: () => {}, used: () => 0, usedWork: () => 0 };
   const inner = model.runtime;
   let count = 0;
+  let work = 0;
   let limit = Infinity;
   const runtime: BidirectionalModel = {
     kind: 'bidirectional',
     vocabSize: inner.vocabSize,
     maskTokenId: inner.maskTokenId,
     maxPositions: inner.maxPositions,
-    forward: (...args) => {
+    forward: (tokens, batch, length, options) => {
       if (++count > limit) return Promise.reject(new ForwardLimit(limit));
-      return inner.forward(...args);
+      const mask = options?.attentionMask;
+      work += mask ? mask.reduce((n, m) => n + (m ? 1 : 0), 0) : batch * length;
+      return inner.forward(tokens, batch, length, options);
     },
   };
   return {
     model: { ...model, runtime, dispose: () => model.dispose() },
     arm: (l) => {
       count = 0;
+      work = 0;
       limit = l;
     },
     used: () => Math.min(count, limit),
+    usedWork: () => work,
   };
 }
 

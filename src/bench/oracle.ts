@@ -16,13 +16,14 @@ import { ForwardLimit, forwardLimit, type GuardedModel } from './forward-limit.j
 import type { ResultRow } from './types.js';
 
 /** The measured fields of an oracle row. */
-export type OracleFields = Pick<ResultRow, 'output' | 'score' | 'nfe' | 'tokens' | 'tokensPerForward' | 'ms' | 'nll' | 'nllTokens' | 'stopped'>;
+export type OracleFields = Pick<ResultRow, 'output' | 'score' | 'nfe' | 'work' | 'tokens' | 'tokensPerForward' | 'ms' | 'nll' | 'nllTokens' | 'referenceWork' | 'schedule' | 'stopped'>;
 
 /**
  * The oracle on one instance: the one-token-per-step (`confidence`, k = 1) run, scored for its
  * likelihood (ETE's `oneTokenPerStepNll`), then the oracle pass with that answer as the reference
  * (`createOracle`, exactly `runOracle`'s second pass: the same two passes, with the likelihood
- * read off the first). The row's time is the oracle pass alone.
+ * read off the first). The row's time and work are the oracle pass's; `referenceWork` is the
+ * one-token-per-step run's, the bench's baseline for the work of every setting on this instance.
  */
 export async function oracleRow(guard: GuardedModel, inst: TaskInstance, gen: GenerateOptions, seed: number): Promise<OracleFields> {
   const model = guard.model;
@@ -32,6 +33,7 @@ export async function oracleRow(guard: GuardedModel, inst: TaskInstance, gen: Ge
     genLength: gen.genLength!,
     temperature: 0,
     cfgScale: 0,
+    eosFill: gen.eosFill ?? true,
     schedule: diffusionScheduleOf(model.config.architecture),
     rng: new Rng(seedFrom(seed, inst.id)),
   };
@@ -43,7 +45,7 @@ export async function oracleRow(guard: GuardedModel, inst: TaskInstance, gen: Ge
     base = await oneTokenPerStepNll(runtime, [ids], { ...loop, eosTokenIds: model.eosTokenIds });
   } catch (e) {
     if (!(e instanceof ForwardLimit)) throw e;
-    return { output: '', score: 0, nfe: guard.used(), tokens: 0, tokensPerForward: 0, ms: 0, stopped: `the one-token-per-step reference run: ${e.message}` };
+    return { output: '', score: 0, nfe: guard.used(), work: guard.usedWork(), tokens: 0, tokensPerForward: 0, ms: 0, stopped: `the one-token-per-step reference run: ${e.message}` };
   }
   const strategy = createOracle({ references: base.generated, fillSettledTail: true });
   const started = performance.now();
@@ -53,7 +55,7 @@ export async function oracleRow(guard: GuardedModel, inst: TaskInstance, gen: Ge
     result = (await returnValue(runDiffusion(runtime, [ids], strategy, model.eosTokenIds, loop)))[0]!;
   } catch (e) {
     if (!(e instanceof ForwardLimit)) throw e;
-    return { output: '', score: 0, nfe: guard.used(), tokens: 0, tokensPerForward: 0, ms: performance.now() - started, stopped: e.message };
+    return { output: '', score: 0, nfe: guard.used(), work: guard.usedWork(), tokens: 0, tokensPerForward: 0, ms: performance.now() - started, stopped: e.message, referenceWork: base.work[0]! };
   }
   const ms = performance.now() - started;
   const { text, tokens, ended } = textUntilEos(model, result.generated);
@@ -62,10 +64,13 @@ export async function oracleRow(guard: GuardedModel, inst: TaskInstance, gen: Ge
     output: text,
     score: scoreAnswer(inst, text),
     nfe: result.nfe,
+    work: result.work,
     tokens: produced,
     tokensPerForward: result.nfe > 0 ? produced / result.nfe : 0,
     ms,
     nll: base.nll[0]!,
     nllTokens: base.nfe[0]!,
+    referenceWork: base.work[0]!,
+    schedule: result.schedule,
   };
 }

@@ -37,6 +37,8 @@ export interface BenchOptions {
   genLength?: number;
   steps?: number;
   blockLength?: number;
+  /** diffusion: the end-of-text fill (default true; recorded in every diffusion row's `gen`) */
+  eosFill?: boolean;
   maxTokens?: number;
   threads?: number;
   cacheDir?: string;
@@ -156,7 +158,8 @@ function selectStrategies(names: readonly string[] | undefined, families: Readon
 export function baseGen(o: BenchOptions, model: ParadecModel): GenerateOptions {
   const canvas = defaultGenLength(model); // task answers + end-of-text fit the task models' 32 tokens
   if (model.family === 'diffusion') {
-    const g: GenerateOptions = { genLength: o.genLength ?? canvas };
+    // the fill is always written down: the report says which one each table uses
+    const g: GenerateOptions = { genLength: o.genLength ?? canvas, eosFill: o.eosFill ?? true };
     if (o.steps !== undefined) g.steps = o.steps;
     if (o.blockLength !== undefined) g.blockLength = o.blockLength;
     return g;
@@ -167,13 +170,17 @@ export function baseGen(o: BenchOptions, model: ParadecModel): GenerateOptions {
 /** A setting's generation options: the base ones with the setting's swept keys on top. */
 export function settingGen(base: GenerateOptions, setting: Setting): GenerateOptions {
   const gen: GenerateOptions = { ...base };
-  for (const [k, v] of Object.entries(setting.gen)) gen[GEN_KEYS[k]!.field] = v;
+  for (const [k, v] of Object.entries(setting.gen)) {
+    const field = GEN_KEYS[k]!.field;
+    if (field === 'eosFill') gen.eosFill = v === true;
+    else gen[field] = Number(v);
+  }
   return gen;
 }
 
-/** The generation options of a row, under their sweep keys (gen_length, steps, …). */
-export function genRecord(g: GenerateOptions): Record<string, number> {
-  const out: Record<string, number> = {};
+/** The generation options of a row, under their sweep keys (gen_length, steps, eos_fill, …). */
+export function genRecord(g: GenerateOptions): Record<string, number | boolean> {
+  const out: Record<string, number | boolean> = {};
   for (const [key, { field }] of Object.entries(GEN_KEYS)) {
     const v = g[field];
     if (v !== undefined) out[key] = v;

@@ -37,7 +37,32 @@ function settingName(s: SettingSummary, withModel: boolean): string {
   return withModel ? `${s.model} · ${name}` : name;
 }
 
-const MAIN_HEAD = ['model', 'strategy', 'setting', 'score', 'zero-entropy', 'dependent', 'tokens/fwd', 'mean NFE', 'NFE ÷ oracle', 'tokens/s', 'p50 ms', 'p95 ms'];
+const MAIN_HEAD = ['model', 'strategy', 'setting', 'score', 'zero-entropy', 'dependent', 'tokens/fwd', 'mean NFE', 'NFE ÷ oracle', 'mean work', 'work ÷ baseline', 'tokens/s', 'p50 ms', 'p95 ms'];
+
+/** Whether a setting computed more positions than the one-token-per-step baseline. */
+function overBaseline(g: GroupMetrics): boolean {
+  return g.workOverBaseline !== null && g.workOverBaseline > 1 + 1e-9;
+}
+
+/** Mean work, with the draft models' after a `+` when there are any. */
+function workCell(g: GroupMetrics): string {
+  return `${fmt(g.meanWork, 0)}${g.meanDraftWork > 0 ? ` + ${fmt(g.meanDraftWork, 0)} draft` : ''}`;
+}
+
+/** work ÷ baseline, ▲ when it is over 1. */
+function workRatioCell(g: GroupMetrics): string {
+  return g.workOverBaseline === null ? '—' : `${fmt(g.workOverBaseline, 2)}×${overBaseline(g) ? ' ▲' : ''}`;
+}
+
+/** Which schedule a diffusion setting's instances ran (ScheduleReport.kind), with its one-token share where the strategy set the count. */
+function scheduleCell(s: SettingSummary): string {
+  const sc = s.schedule;
+  if (!sc) return '—';
+  const kinds = (['steps', 'strategy', 'mixed'] as const).filter((k) => sc[k] > 0);
+  const kind = kinds.length === 1 ? kinds[0]! : kinds.map((k) => `${k} ${sc[k]}`).join(', ');
+  const own = sc.strategy + sc.mixed > 0 && sc.oneTokenSteps > 0 ? `, 1-token ${fmt((100 * sc.oneTokenSteps) / sc.decisionSteps, 0)}%` : '';
+  return `${kind}${own}`;
+}
 
 function mainRow(s: SettingSummary): string[] {
   const label = s.label.startsWith(s.strategy) ? s.label.slice(s.strategy.length).trim() : s.label;
@@ -51,6 +76,8 @@ function mainRow(s: SettingSummary): string[] {
     fmt(s.overall.tokensPerForward, 2),
     fmt(s.overall.meanNfe, 1),
     s.nfeOverOracle === null ? '—' : `${fmt(s.nfeOverOracle, 2)}×`,
+    workCell(s.overall),
+    workRatioCell(s.overall),
     fmt(s.overall.tokensPerSecond, 0),
     fmtMs(s.overall.p50Ms),
     fmtMs(s.overall.p95Ms),
@@ -79,6 +106,17 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** The end-of-text fill of the run's diffusion tables: one sentence for the header. */
+function eosFillNote(summary: BenchSummary): string | null {
+  const values = new Set(summary.settings.filter((s) => s.family === 'diffusion' && (s.kind === 'setting' || s.kind === 'oracle-strategy')).map((s) => s.gen['eos_fill']));
+  if (values.size === 0) return null;
+  const why = 'once an end-of-text is committed with no mask before it, the masks after it are filled with end-of-text without forward passes (the text cannot change any more), so `steps` is an upper bound';
+  if (values.size > 1) return `End-of-text fill: differs between diffusion settings (\`eos_fill=…\` in their labels). On, ${why}; off, a run on the base schedule takes exactly \`steps\` forward passes.`;
+  return values.has(false)
+    ? 'End-of-text fill: **off** in every diffusion table (`--no-eos-fill`): a run on the base schedule takes exactly `steps` forward passes, as in LLaDA\'s reference and llama.cpp.'
+    : `End-of-text fill: **on** in every diffusion table (the default): ${why}; \`--no-eos-fill\` gives the reference behaviour (exactly \`steps\` passes).`;
+}
+
 export function renderReport(summary: BenchSummary, plotFiles: readonly string[] = []): string {
   const out: string[] = [];
   const multi = summary.models.length > 1;
@@ -105,9 +143,13 @@ export function renderReport(summary: BenchSummary, plotFiles: readonly string[]
       'tokens/fwd: generated tokens (end-of-text included) ÷ forward passes (for autoregressive draft-and-verify: tokens per target pass). ' +
       'tokens/s and p50/p95: per-instance wall time, one instance at a time. ' +
       'NFE ÷ oracle: Σ forward passes ÷ Σ the per-instance oracle\'s, over the instances some run of that model solved. ' +
+      'mean work: positions the model computed per instance, rows × tokens over every forward pass (a pass over several candidate canvases, verification rows or tree nodes counts each of them; guidance counts the unconditional canvas; a KV-cached pass its window); `+ N draft`: the draft models\' positions. ' +
+      'work ÷ baseline: Σ work ÷ Σ the one-token-per-step baseline\'s work on the same instances (diffusion: the `confidence` k = 1 run the oracle is built on, at the run\'s base generation options; autoregressive: `greedy`); ▲ marks more work than the baseline. ' +
       '★ the oracle strategy, ★★ the best run of that model per instance, ◆ the best setting of one strategy per instance (measurements, not decoders).',
     '',
   );
+  const fill = eosFillNote(summary);
+  if (fill) out.push(fill, '');
   const map = bySetting(summary);
 
   out.push('## Pareto frontier: score vs tokens per forward (all tasks)', '');
@@ -118,6 +160,15 @@ export function renderReport(summary: BenchSummary, plotFiles: readonly string[]
   const timeRows = summary.frontier.overall.wallTime.map((id) => map.get(id)!).filter(Boolean);
   out.push(table([...MAIN_HEAD, 'mean ms'], timeRows.map((s) => [...mainRow(s), fmtMs(s.overall.meanMs)])), '');
 
+  out.push('## Pareto frontier: score vs work (all tasks)', '');
+  out.push(
+    'Per model, the settings no other setting of that model beats on both score and mean work (positions computed per instance, lower is better): fewer sequential forward passes are not always less compute. ' +
+      'Work compares the settings of one model (a causal model with its KV cache computes one position per token; a diffusion model its canvas per pass).',
+    '',
+  );
+  const workRows = summary.frontier.overall.work.map((id) => map.get(id)!).filter(Boolean);
+  out.push(table(MAIN_HEAD, workRows.map(mainRow)), '');
+
   for (const [name, fr] of [['zero-entropy tasks', summary.frontier.zeroEntropy], ['dependent tasks', summary.frontier.dependent]] as const) {
     if (fr.tokensPerForward.length === 0) continue;
     const list = fr.tokensPerForward.map((id) => map.get(id)!).filter(Boolean);
@@ -125,7 +176,19 @@ export function renderReport(summary: BenchSummary, plotFiles: readonly string[]
   }
 
   out.push('## All settings', '');
-  out.push(table([...MAIN_HEAD, 'NFE ÷ family best'], summary.settings.filter((s) => s.kind === 'setting' || s.kind === 'oracle-strategy').map((s) => [...mainRow(s), s.nfeOverFamilyOracle === null ? '—' : `${fmt(s.nfeOverFamilyOracle, 2)}×`])), '');
+  const listed = summary.settings.filter((s) => s.kind === 'setting' || s.kind === 'oracle-strategy');
+  out.push(table([...MAIN_HEAD, 'NFE ÷ family best', 'schedule'], listed.map((s) => [...mainRow(s), s.nfeOverFamilyOracle === null ? '—' : `${fmt(s.nfeOverFamilyOracle, 2)}×`, scheduleCell(s)])), '');
+  if (listed.some((s) => s.schedule !== null)) {
+    out.push(
+      'schedule (diffusion): what set each step\'s token count — `steps`: the base schedule (`steps`, `block_length`) at every step; `strategy`: the strategy\'s own rule (its `k`, its threshold, …) at every step, so `steps` neither set nor bounded the passes; `mixed`: both. ' +
+        '1-token: the share of those steps that committed a single token (a threshold rule where nothing passed τ falls back to its most confident token: one token per forward pass).',
+      '',
+    );
+  }
+  const heavier = listed.filter((s) => overBaseline(s.overall));
+  if (heavier.length) {
+    out.push(`▲ More work than the one-token-per-step baseline: ${heavier.map((s) => `${settingName(s, multi)} (${fmt(s.overall.workOverBaseline, 2)}×)`).join(', ')}. Fewer sequential forward passes, more positions computed.`, '');
+  }
 
   out.push('## The oracle, per instance', '');
   out.push(
@@ -220,7 +283,8 @@ export function renderReport(summary: BenchSummary, plotFiles: readonly string[]
 
 type Pick = (s: SettingSummary) => GroupMetrics | null;
 
-function curves(summary: BenchSummary, x: (g: GroupMetrics) => number, pick: Pick, frontier: readonly string[]): PlotSeries[] {
+/** `perModel`: the frontier is one per model (work), drawn as a line per model. */
+function curves(summary: BenchSummary, x: (g: GroupMetrics) => number, pick: Pick, frontier: readonly string[], perModel = false): PlotSeries[] {
   const multi = summary.models.length > 1;
   const strategies = [...new Set(summary.settings.filter((s) => s.kind === 'setting').map((s) => s.strategy))];
   const modelMarker: Marker[] = ['circle', 'square', 'triangle', 'diamond'];
@@ -245,15 +309,16 @@ function curves(summary: BenchSummary, x: (g: GroupMetrics) => number, pick: Pic
   }
   const map = bySetting(summary);
   const fr = frontier.map((id) => map.get(id)!).filter(Boolean);
-  if (fr.length) {
+  const lines = perModel ? summary.models.map((m) => fr.filter((s) => s.model === m.name)) : [fr];
+  for (const line of lines.filter((l) => l.length)) {
     series.push({
-      name: 'Pareto frontier',
+      name: perModel && multi ? `Pareto frontier (${line[0]!.model})` : 'Pareto frontier',
       color: '#555555',
       marker: 'circle',
       size: 2,
       dashed: true,
       line: true,
-      points: fr.flatMap((s) => {
+      points: line.flatMap((s) => {
         const g = pick(s);
         return g && g.score !== null ? [{ x: x(g), y: g.score }] : [];
       }),
@@ -302,6 +367,16 @@ export function renderPlots(summary: BenchSummary): Record<string, string> {
       note: 'One curve per strategy (its settings); ★ oracle strategy and per-instance best (measurements); dashed: Pareto frontier.',
     });
   }
+  plots['score-vs-work.svg'] = renderPlot({
+    title: 'Score vs work per instance — all tasks',
+    subtitle: sub(`all ${summary.tasks.length} tasks, positions the model computed (rows × tokens over every forward)`),
+    xLabel: 'mean positions computed per instance (work)',
+    yLabel: 'score (%)',
+    xScale: 'log',
+    yDomain: [-2, 102],
+    series: curves(summary, (g) => g.meanWork, (s) => s.overall, summary.frontier.overall.work, true),
+    note: 'One curve per strategy (its settings); ★ oracle strategy and per-instance best (measurements); dashed: Pareto frontier of each model.',
+  });
   plots['score-vs-time.svg'] = renderPlot({
     title: 'Score vs wall time per instance — all tasks',
     subtitle: sub(`all ${summary.tasks.length} tasks, one instance at a time, ${summary.machine.cpus} CPU cores`),

@@ -23,7 +23,7 @@ import { guarded } from './forward-limit.js';
 import { oracleRow } from './oracle.js';
 import { baseGen, genRecord, planBench, settingGen, type BenchOptions, type ModelPlan } from './plan.js';
 import { QUICK, type Setting } from './settings.js';
-import { applyOracles, applyRoundsBound, frontiers, groupOf, summarizeSettings } from './stats.js';
+import { applyBaseline, applyOracles, applyRoundsBound, frontiers, groupOf, summarizeSettings } from './stats.js';
 import type { BenchResult, BenchSummary, ModelInfo, ResultRow, SummaryMeta } from './types.js';
 
 // the public `paradec/bench` entry point: what a caller of runBench passes and gets back
@@ -95,7 +95,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchResult> {
           rows.push({
             kind: 'oracle-strategy', model: info.name, family: 'diffusion', strategy: 'oracle', setting: `${info.name}/oracle`, label: 'oracle',
             params: {}, gen: genRecord(base), task: inst.task, group: groupOf(inst.task), id: inst.id, prompt: inst.prompt,
-            ...r, oracleNfe: null, familyOracleNfe: null, nfeOverOracle: null,
+            ...r, oracleNfe: null, familyOracleNfe: null, nfeOverOracle: null, baselineWork: null, workOverBaseline: null,
           });
           tick('oracle');
         }
@@ -136,12 +136,14 @@ function settingRow(info: ModelInfo, setting: Setting, gen: GenerateOptions, ins
   const row: ResultRow = {
     kind: 'setting', model: info.name, family: info.family, strategy: setting.strategy, setting: `${info.name}/${setting.label}`, label: setting.label,
     params: setting.params, gen: genRecord(gen), task: inst.task, group: groupOf(inst.task), id: inst.id, prompt: inst.prompt,
-    output: r.text, score: scoreAnswer(inst, r.text), nfe: r.nfe, tokens: r.tokens, tokensPerForward: r.tokensPerForward, ms: r.ms,
-    oracleNfe: null, familyOracleNfe: null, nfeOverOracle: null,
+    output: r.text, score: scoreAnswer(inst, r.text), nfe: r.nfe, work: r.work, tokens: r.tokens, tokensPerForward: r.tokensPerForward, ms: r.ms,
+    oracleNfe: null, familyOracleNfe: null, nfeOverOracle: null, baselineWork: null, workOverBaseline: null,
   };
   if (r.drafted !== undefined) row.drafted = r.drafted;
   if (r.accepted !== undefined) row.accepted = r.accepted;
   if (r.draftNfe !== undefined) row.draftNfe = r.draftNfe;
+  if (r.draftWork !== undefined) row.draftWork = r.draftWork;
+  if (r.schedule !== undefined) row.schedule = r.schedule;
   if (r.stopped !== undefined) {
     row.stopped = r.stopped;
     row.score = 0;
@@ -165,13 +167,14 @@ async function engineSection(o: BenchOptions, quick: boolean, log: (line: string
 }
 
 /**
- * From the decoded rows (settings and oracle-strategy runs) to the full result: ETE's bound and
- * the per-instance oracles attached, the family/model oracle rows added, every setting summarized
- * and the frontiers drawn.
+ * From the decoded rows (settings and oracle-strategy runs) to the full result: ETE's bound, the
+ * baseline's work and the per-instance oracles attached, the family/model oracle rows added,
+ * every setting summarized and the frontiers drawn.
  */
 export function assemble(decoded: readonly ResultRow[], meta: SummaryMeta): BenchResult {
   const rows = decoded.map((r) => ({ ...r }));
   applyRoundsBound(rows);
+  applyBaseline(rows);
   const all = [...rows, ...applyOracles(rows)];
   const settings = summarizeSettings(all);
   return { rows: all, summary: { version: 1, ...meta, settings, frontier: frontiers(settings) } };

@@ -7,8 +7,8 @@
  * selected strategy that declares that parameter; `--sweep strategy.key=...` only in that strategy.
  * Several `--sweep`s combine as a cartesian product inside each strategy, over the keys that
  * strategy declares; a strategy that declares none of the swept keys keeps its grid. The
- * generation keys `gen_length`, `steps`, `block_length` (diffusion) and `max_tokens`
- * (autoregressive) apply to every strategy of that family. `--no-grid` drops the built-in grids
+ * generation keys `gen_length`, `steps`, `block_length`, `eos_fill` (true/false; diffusion) and
+ * `max_tokens` (autoregressive) apply to every strategy of that family. `--no-grid` drops the built-in grids
  * (each strategy at its defaults, except what is swept).
  */
 import { OptionError } from '../errors.js';
@@ -51,13 +51,30 @@ export const QUICK = {
   engineWarmup: 1,
 };
 
+/** The GenerateOptions fields a generation key sets: counts, and the end-of-text fill switch. */
+export type GenCountField = 'genLength' | 'steps' | 'blockLength' | 'maxTokens';
+export type GenField = GenCountField | 'eosFill';
+
 /** Generation options that may be swept, by family, and the GenerateOptions field they set. */
-export const GEN_KEYS: Readonly<Record<string, { family: Family; field: 'genLength' | 'steps' | 'blockLength' | 'maxTokens' }>> = {
+export const GEN_KEYS: Readonly<Record<string, { family: Family; field: GenField }>> = {
   gen_length: { family: 'diffusion', field: 'genLength' },
   steps: { family: 'diffusion', field: 'steps' },
   block_length: { family: 'diffusion', field: 'blockLength' },
+  eos_fill: { family: 'diffusion', field: 'eosFill' },
   max_tokens: { family: 'autoregressive', field: 'maxTokens' },
 };
+
+/** A swept generation value: `eos_fill` takes true/false, the others positive integers. */
+function genValue(key: string, raw: GridValue): number | boolean {
+  if (GEN_KEYS[key]?.field === 'eosFill') {
+    if (raw === true || raw === 'true') return true;
+    if (raw === false || raw === 'false') return false;
+    throw new OptionError(`--sweep ${key}: '${String(raw)}' is not true or false`);
+  }
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new OptionError(`--sweep ${key}: '${String(raw)}' is not a positive integer`);
+  return n;
+}
 
 export interface Sweep {
   /** only this strategy (from `strategy.key=...`) */
@@ -76,7 +93,7 @@ export interface Setting {
   /** the resolved parameters */
   params: ParamValues;
   /** generation options set by the sweep (snake_case keys) */
-  gen: Record<string, number>;
+  gen: Record<string, number | boolean>;
 }
 
 /** Parse `key=v1,v2,...` or `strategy.key=v1,...`. */
@@ -118,7 +135,7 @@ export function planSettings(strategies: readonly AnyStrategyDefinition[], sweep
     const target = strategies.filter((d) => s.strategy === undefined || d.name === s.strategy);
     const gen = GEN_KEYS[s.key];
     if (!target.some((d) => s.key in d.params || (gen && gen.family === d.family))) {
-      throw new OptionError(`--sweep ${s.key}: no strategy run here has an option '${s.key}'${s.strategy ? '' : ' (and it is not a generation option: gen_length, steps, block_length, max_tokens)'}`);
+      throw new OptionError(`--sweep ${s.key}: no strategy run here has an option '${s.key}'${s.strategy ? '' : ' (and it is not a generation option: gen_length, steps, block_length, eos_fill, max_tokens)'}`);
     }
   }
   const out: Setting[] = [];
@@ -135,12 +152,10 @@ export function planSettings(strategies: readonly AnyStrategyDefinition[], sweep
     const seen = new Set<string>();
     for (const combo of product([...grid, ...genGrid])) {
       const given: Record<string, GridValue> = {};
-      const gen: Record<string, number> = {};
+      const gen: Record<string, number | boolean> = {};
       for (const [k, v] of Object.entries(combo)) {
         if (genGrid.has(k)) {
-          const n = Number(v);
-          if (!Number.isInteger(n) || n <= 0) throw new OptionError(`--sweep ${k}: '${v}' is not a positive integer`);
-          gen[k] = n;
+          gen[k] = genValue(k, v);
         } else {
           given[k] = v;
         }

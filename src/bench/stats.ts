@@ -1,7 +1,7 @@
 /**
  * The bench's arithmetic, on result rows alone (no model): percentiles, per-task and per-group
- * aggregates, the per-instance oracles, NFE as a multiple of the oracle's, ETE's rounds bound, and
- * the Pareto frontiers. Everything here is deterministic given the rows and their order.
+ * aggregates, the per-instance oracles, NFE as a multiple of the oracle's, work as a multiple of
+ * the one-token-per-step baseline's, ETE's rounds bound, and the Pareto frontiers. Everything here is deterministic given the rows and their order.
  */
 import { bitsToRoundsLowerBound } from '../decode/diffusion/ete.js';
 import { isZeroEntropy, scoreSuite, TASK_NAMES, type TaskName } from '../tasks/suite.js';
@@ -42,6 +42,8 @@ export function groupMetrics(rows: readonly ResultRow[]): GroupMetrics {
   const finished = rows.filter((r) => r.stopped === undefined);
   const n = finished.length;
   const nfe = sum(finished.map((r) => r.nfe));
+  const work = sum(finished.map((r) => r.work));
+  const draftWork = sum(finished.map((r) => r.draftWork ?? 0));
   const tokens = sum(finished.map((r) => r.tokens));
   const ms = finished.map((r) => r.ms);
   const totalMs = sum(ms);
@@ -52,6 +54,9 @@ export function groupMetrics(rows: readonly ResultRow[]): GroupMetrics {
     score: scored.suite,
     solved: rows.filter((r) => r.score >= 1).length,
     meanNfe: n ? nfe / n : NaN,
+    meanWork: n ? work / n : NaN,
+    meanDraftWork: n ? draftWork / n : NaN,
+    workOverBaseline: ratioOfSums(finished.map((r) => [r.work, r.baselineWork])),
     tokensPerForward: nfe > 0 ? tokens / nfe : 0,
     tokensPerSecond: totalMs > 0 ? tokens / (totalMs / 1000) : 0,
     meanTokens: n ? tokens / n : NaN,
@@ -178,6 +183,28 @@ export function applyRoundsBound(rows: ResultRow[]): void {
   }
 }
 
+/**
+ * The one-token-per-step baseline's work on each instance, on every row of the same model
+ * (`baselineWork`, `workOverBaseline`): for a diffusion model the oracle row's reference run
+ * (`confidence` k = 1 at the run's base generation options, `referenceWork`), for an
+ * autoregressive model its `greedy` setting (the first, when a sweep made several). Without the
+ * oracle run (`--no-oracle`) or a greedy setting, a model's rows have none. Rows are mutated in place.
+ */
+export function applyBaseline(rows: ResultRow[]): void {
+  const baseline = new Map<string, number>();
+  for (const r of rows) {
+    const k = key(r.model, r.id);
+    if (baseline.has(k)) continue;
+    if (r.kind === 'oracle-strategy' && r.referenceWork !== undefined) baseline.set(k, r.referenceWork);
+    else if (r.kind === 'setting' && r.family === 'autoregressive' && r.strategy === 'greedy' && r.stopped === undefined) baseline.set(k, r.work);
+  }
+  for (const r of rows) {
+    const b = baseline.get(key(r.model, r.id)) ?? null;
+    r.baselineWork = b;
+    r.workOverBaseline = b ? r.work / b : null;
+  }
+}
+
 function ratioOfSums(pairs: readonly [number, number | null][]): number | null {
   const kept = pairs.filter((p): p is [number, number] => p[1] !== null && p[1] > 0);
   if (kept.length === 0) return null;
@@ -199,6 +226,7 @@ export function summarizeSettings(rows: readonly ResultRow[]): SettingSummary[] 
     const zero = rs.filter((r) => r.group === 'zero-entropy');
     const dep = rs.filter((r) => r.group === 'dependent');
     const bounded = rs.filter((r) => r.roundsBound !== undefined && r.nll !== undefined && r.stopped === undefined);
+    const scheduled = rs.filter((r) => r.schedule !== undefined && r.stopped === undefined).map((r) => r.schedule!);
     const tau = first.kind === 'oracle-strategy' ? BOUND_TAU : typeof first.params['tau'] === 'number' ? first.params['tau'] : null;
     out.push({
       kind: first.kind,
@@ -226,6 +254,16 @@ export function summarizeSettings(rows: readonly ResultRow[]): SettingSummary[] 
               instances: bounded.length,
             }
           : null,
+      schedule: scheduled.length
+        ? {
+            steps: scheduled.filter((s) => s.kind === 'steps').length,
+            strategy: scheduled.filter((s) => s.kind === 'strategy').length,
+            mixed: scheduled.filter((s) => s.kind === 'mixed').length,
+            decisionSteps: sum(scheduled.map((s) => s.baseSteps + s.strategySteps)),
+            oneTokenSteps: sum(scheduled.map((s) => s.oneTokenSteps)),
+            eosFill: scheduled[0]!.eosFill,
+          }
+        : null,
     });
   }
   return out;
@@ -253,7 +291,10 @@ export function paretoFrontier<T>(items: readonly T[], x: (t: T) => number, y: (
   return kept.map((p) => p.item);
 }
 
-/** Frontiers over the real decoders (kind `setting`), all models together, per task group. */
+/**
+ * Frontiers over the real decoders (kind `setting`), per task group: of score vs tokens per
+ * forward and vs wall time all models together, of score vs work per model.
+ */
 export function frontiers(settings: readonly SettingSummary[]): { overall: FrontierSet; zeroEntropy: FrontierSet; dependent: FrontierSet } {
   const real = settings.filter((s) => s.kind === 'setting');
   const of = (pick: (s: SettingSummary) => SettingSummary['overall'] | null): FrontierSet => {
@@ -261,6 +302,9 @@ export function frontiers(settings: readonly SettingSummary[]): { overall: Front
     return {
       tokensPerForward: paretoFrontier(with_, (s) => pick(s)!.tokensPerForward, (s) => pick(s)!.score!, 'higher').map((s) => s.setting),
       wallTime: paretoFrontier(with_, (s) => pick(s)!.meanMs, (s) => pick(s)!.score!, 'lower').map((s) => s.setting),
+      work: [...new Set(with_.map((s) => s.model))].flatMap((model) =>
+        paretoFrontier(with_.filter((s) => s.model === model), (s) => pick(s)!.meanWork, (s) => pick(s)!.score!, 'lower').map((s) => s.setting),
+      ),
     };
   };
   return { overall: of((s) => s.overall), zeroEntropy: of((s) => s.zeroEntropy), dependent: of((s) => s.dependent) };

@@ -2,6 +2,7 @@
  * The data of a bench run: one `ResultRow` per instance and setting (results.jsonl), and the
  * `BenchSummary` aggregated from them (summary.json), from which report.md and the plots are drawn.
  */
+import type { ScheduleReport } from '../decode/diffusion/row-state.js';
 import type { TaskName } from '../tasks/suite.js';
 import type { EngineSpeedResult } from './engine-speed.js';
 
@@ -34,8 +35,11 @@ export interface SettingIdentity {
   label: string;
   /** the strategy's resolved parameters (defaults filled in) */
   params: Record<string, ParamValue>;
-  /** generation options that were set (gen_length, steps, block_length; max_tokens) */
-  gen: Record<string, number>;
+  /**
+   * generation options that were set (gen_length, steps, block_length; max_tokens), and for
+   * diffusion always eos_fill (the end-of-text fill, on by default)
+   */
+  gen: Record<string, number | boolean>;
 }
 
 export interface ResultRow extends SettingIdentity {
@@ -47,8 +51,24 @@ export interface ResultRow extends SettingIdentity {
   output: string;
   /** 0 or 1 (the suite's scorer) */
   score: number;
-  /** forward passes of the model (autoregressive: target passes; a draft model's are not counted) */
+  /** sequential forward passes of the model (autoregressive: target passes; a draft model's are not counted) */
   nfe: number;
+  /**
+   * positions the model computed (GenerationResult.work): diffusion, the canvas per forward and
+   * every candidate canvas; autoregressive, every position fed to the target. Stopped rows: the
+   * positions of the forwards they ran before the cap.
+   */
+  work: number;
+  /** autoregressive: positions fed to the draft models (GenerationResult.draftWork) */
+  draftWork?: number;
+  /** the one-token-per-step baseline's work on this instance (see `applyBaseline`; null: not run) */
+  baselineWork: number | null;
+  /** work / baselineWork */
+  workOverBaseline: number | null;
+  /** oracle rows: the work of the one-token-per-step reference run the oracle is built on */
+  referenceWork?: number;
+  /** diffusion: which schedule set each step's count (GenerationResult.schedule) */
+  schedule?: ScheduleReport;
   /** generated tokens, end-of-text included when it was produced */
   tokens: number;
   tokensPerForward: number;
@@ -85,6 +105,14 @@ export interface GroupMetrics {
   score: number | null;
   solved: number;
   meanNfe: number;
+  /** mean positions computed by the model (work), and by the draft models (0 without one) */
+  meanWork: number;
+  meanDraftWork: number;
+  /**
+   * Σ work / Σ the one-token-per-step baseline's work, over the finished instances that have one
+   * (> 1: the setting computed more positions than the baseline)
+   */
+  workOverBaseline: number | null;
   /** Σ tokens / Σ forward passes */
   tokensPerForward: number;
   /** Σ tokens / Σ wall seconds */
@@ -110,6 +138,11 @@ export interface SettingSummary extends SettingIdentity {
   stopped: number;
   /** diffusion settings with a `tau` (and oracle rows at τ = 0.9): ETE's bound next to the NFE */
   roundsBound: { tau: number; meanBound: number; meanNfe: number; meanNll: number; instances: number } | null;
+  /**
+   * diffusion: which schedule ran, over the finished instances — how many ran each kind
+   * (ScheduleReport.kind), and of all their decision steps how many committed exactly one token
+   */
+  schedule: { steps: number; strategy: number; mixed: number; decisionSteps: number; oneTokenSteps: number; eosFill: boolean } | null;
 }
 
 export interface FrontierSet {
@@ -117,6 +150,12 @@ export interface FrontierSet {
   tokensPerForward: string[];
   /** settings on the frontier of score vs mean wall time per instance (lower is better), by time */
   wallTime: string[];
+  /**
+   * settings on the frontier of score vs mean work per instance (lower is better), per model (a
+   * position of one model is not a position of another: an autoregressive model with its KV cache
+   * computes far fewer than a diffusion model's canvas), by model then work
+   */
+  work: string[];
 }
 
 export interface ModelInfo {

@@ -9,6 +9,7 @@ import { InputError } from '../errors.js';
 import { parseSweep } from '../bench/settings.js';
 import { parseArgs } from 'node:util';
 import { progressBar, type Progress } from './progress.js';
+import { eosFillFlag } from './flags.js';
 
 const FLAGS = {
   model: { type: 'string', multiple: true },
@@ -26,6 +27,8 @@ const FLAGS = {
   'gen-length': { type: 'string' },
   steps: { type: 'string' },
   'block-length': { type: 'string' },
+  'eos-fill': { type: 'boolean' },
+  'no-eos-fill': { type: 'boolean' },
   'max-tokens': { type: 'string' },
   threads: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -49,6 +52,8 @@ usage: paradec bench [options]
   --no-engine         skip the engine-speed section
   --engine-runs N     timed forwards of the engine-speed model (default 5; --quick 3)
   --gen-length N --steps N --block-length N   diffusion generation options (default: the model's canvas)
+  --no-eos-fill       diffusion: no end-of-text fill, so a base-schedule run takes exactly --steps passes
+                      (default: on; the report says which; --sweep eos_fill=true,false runs both)
   --max-tokens N      autoregressive token limit (default: the model's canvas)
   --threads N         ONNX Runtime threads
 
@@ -94,6 +99,7 @@ export async function commandBench(argv: string[]): Promise<void> {
     genLength: num('gen-length', values['gen-length']),
     steps: num('steps', values.steps),
     blockLength: num('block-length', values['block-length']),
+    eosFill: eosFillFlag(values),
     maxTokens: num('max-tokens', values['max-tokens']),
     threads: num('threads', values.threads),
     command: ['paradec', 'bench', ...argv].join(' '),

@@ -22,3 +22,12 @@ export function positiveIntFlag(name: string, value: string | undefined, fallbac
   if (!Number.isInteger(n) || n <= 0) throw new InputError(`--${name} must be a positive integer (got '${value}')`);
   return n;
 }
+
+/**
+ * `--eos-fill` / `--no-eos-fill` (diffusion, generate and bench): the end-of-text fill, on by
+ * default (DiffusionOptions.eosFill); undefined when neither is given.
+ */
+export function eosFillFlag(values: { 'eos-fill'?: boolean | undefined; 'no-eos-fill'?: boolean | undefined }): boolean | undefined {
+  if (values['eos-fill'] && values['no-eos-fill']) throw new InputError('give --eos-fill or --no-eos-fill, not both');
+  return values['no-eos-fill'] ? false : values['eos-fill'] ? true : undefined;
+}

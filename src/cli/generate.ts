@@ -8,7 +8,7 @@ import { InputError } from '../errors.js';
 import { generate, generateBatch, loadModel, type CacheMode, type GenerateOptions, type GenerationResult, type ParadecModel } from '../api.js';
 import { CACHE_MODES } from '../decode/diffusion/cache.js';
 import { parseSetFlags } from '../decode/params.js';
-import { parseFlags } from './flags.js';
+import { eosFillFlag, parseFlags } from './flags.js';
 import { progressBar } from './progress.js';
 
 const FLAGS = {
@@ -24,6 +24,8 @@ const FLAGS = {
   'top-k': { type: 'string' },
   'cfg-scale': { type: 'string' },
   cache: { type: 'string' },
+  'eos-fill': { type: 'boolean' },
+  'no-eos-fill': { type: 'boolean' },
   seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
   threads: { type: 'string' },
@@ -65,6 +67,7 @@ export function generateOptionsFromFlags(values: Values): GenerateOptions {
   if (values.cache !== undefined && !(CACHE_MODES as readonly string[]).includes(values.cache)) {
     throw new InputError(`--cache must be one of ${CACHE_MODES.join(', ')} (got '${values.cache}')`);
   }
+  const eosFill = eosFillFlag(values);
   return {
     strategy: values.strategy,
     strategyOptions: set,
@@ -78,6 +81,7 @@ export function generateOptionsFromFlags(values: Values): GenerateOptions {
     cfgScale: num('cfg-scale', values['cfg-scale'], false),
     seed: num('seed', values.seed),
     stop: values.stop,
+    ...(eosFill !== undefined ? { eosFill } : {}),
     ...(values.cache !== undefined ? { cache: values.cache as CacheMode } : {}),
     ...(cacheRefresh !== undefined ? { cacheRefresh } : {}),
     ...(Object.keys(cacheOptions).length ? { cacheOptions } : {}),
@@ -125,15 +129,31 @@ export async function commandGenerate(argv: string[]): Promise<void> {
       process.stdout.write(JSON.stringify({ model: model.name, strategy: options.strategy ?? null, ...final, committedAt: undefined }) + '\n');
     } else {
       process.stdout.write('\n');
-      const full = final.fullForwards !== undefined && final.fullForwards !== final.nfe ? ` (${final.fullForwards} full)` : '';
-      process.stderr.write(
-        `[${model.name}] ${final.usage.completionTokens} tokens, ${final.nfe} forward passes${full}, ` +
-          `${final.tokensPerForward.toFixed(2)} tokens/forward, ${final.ms.toFixed(0)} ms\n`,
-      );
+      process.stderr.write(summaryLine(model.name, final) + '\n');
     }
   } finally {
     await model.dispose();
   }
+}
+
+/**
+ * The human summary of one generation: tokens, forward passes (full ones with a KV cache), the
+ * work (positions computed; a draft model's apart), tokens per forward, time, and for diffusion
+ * which schedule ran and whether the end-of-text fill was on.
+ */
+export function summaryLine(modelName: string, r: GenerationResult): string {
+  const full = r.fullForwards !== undefined && r.fullForwards !== r.nfe ? ` (${r.fullForwards} full)` : '';
+  const draft = r.draftWork ? ` + ${r.draftWork} draft` : '';
+  let line =
+    `[${modelName}] ${r.usage.completionTokens} tokens, ${r.nfe} forward passes${full}, ` +
+    `work ${r.work}${draft} positions, ${r.tokensPerForward.toFixed(2)} tokens/forward, ${r.ms.toFixed(0)} ms`;
+  const s = r.schedule;
+  if (s) {
+    const which = s.kind === 'steps' ? `the base schedule (steps ${s.steps})` : s.kind === 'strategy' ? `the strategy's own (steps ${s.steps} not used)` : `mixed (steps ${s.steps} at ${s.baseSteps} of ${s.baseSteps + s.strategySteps} steps)`;
+    const oneToken = s.kind !== 'steps' && s.oneTokenSteps > 0 ? `, ${s.oneTokenSteps} of ${r.nfe} forwards committed one token` : '';
+    line += `; schedule: ${which}${oneToken}; end-of-text fill ${s.eosFill ? 'on' : 'off'}`;
+  }
+  return line;
 }
 
 interface BatchRow {
@@ -181,7 +201,8 @@ async function runBatch(model: ParadecModel, input: string, output: string, opti
       tokens += r.usage.completionTokens;
       nfe += r.nfe;
       const full = options.cache !== undefined && options.cache !== 'none' ? { full_forwards: r.fullForwards } : {};
-      out.push(JSON.stringify({ id: chunk[j]!.id, text: r.text, nfe: r.nfe, ...full, completion_tokens: r.usage.completionTokens, ms: Math.round(ms) }));
+      const draft = r.draftWork !== undefined ? { draft_work: r.draftWork } : {};
+      out.push(JSON.stringify({ id: chunk[j]!.id, text: r.text, nfe: r.nfe, ...full, work: r.work, ...draft, completion_tokens: r.usage.completionTokens, ms: Math.round(ms) }));
     });
     bar.update(Math.min(rows.length, i + chunk.length), { tpf: nfe ? (tokens / nfe).toFixed(2) : '0' });
   }

@@ -22,7 +22,7 @@ const USAGE = `paradec — parallel decoding for language models
 
 usage:
   paradec generate [--model DIR] [--strategy NAME] [--set key=value ...]
-                   [--gen-length N --steps N --block-length N] [--max-tokens N]
+                   [--gen-length N --steps N --block-length N] [--no-eos-fill] [--max-tokens N]
                    [--temperature T --top-p P --top-k K] [--cfg-scale S] [--seed S]
                    [--cache none|prefix|dual|delayed|window|vicinity] [--stop TEXT ...]
                    [--threads N] [--json] "prompt"
@@ -38,7 +38,10 @@ usage:
   paradec serve [--model NAME|DIR ...] [--host 127.0.0.1] [--port 8080] [--api-key KEY]
 
 --model takes a checkpoint directory or a built-in model name (tiny-dlm, tiny-ar,
-tiny-ar-draft); the default is tiny-dlm (tiny-ar for datastore).`;
+tiny-ar-draft); the default is tiny-dlm (tiny-ar for datastore).
+--no-eos-fill (diffusion, generate and bench): no end-of-text fill, so a run on the base
+schedule takes exactly --steps forward passes (the fill, on by default, skips the passes after
+a final end-of-text, which cannot change the text).`;
 
 type Command = (argv: string[]) => Promise<void>;
 

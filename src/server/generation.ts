@@ -108,6 +108,10 @@ function plan(request: GenerationRequest, pool: ModelPool, signal: AbortSignal):
     if (request.cache !== undefined) options.cache = request.cache;
     if (request.cacheRefresh !== undefined) options.cacheRefresh = request.cacheRefresh;
   }
+  if (request.eosFill !== undefined) {
+    if (model.family !== 'diffusion') throw new HttpError(400, 'eos_fill: the end-of-text fill applies to diffusion models', { param: 'eos_fill' });
+    options.eosFill = request.eosFill;
+  }
   let genLength: number | null = null;
   if (model.family === 'diffusion') {
     // the canvas length is decided here (api.ts' rule) so canvas frames can announce it up front

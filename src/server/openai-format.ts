@@ -3,7 +3,7 @@
  * chunks, `usage`, and paradec's `timings` extension (llama.cpp's name for the same idea).
  */
 import { randomBytes } from 'node:crypto';
-import type { GenerationResult } from '../api.js';
+import type { GenerationResult, ScheduleReport } from '../api.js';
 
 export type Endpoint = 'completions' | 'chat';
 
@@ -13,11 +13,18 @@ export interface OpenAiUsage {
   total_tokens: number;
 }
 
-/** paradec's per-request numbers: forward passes, tokens per forward, drafts, milliseconds. */
+/** paradec's per-request numbers: forward passes, work, tokens per forward, drafts, milliseconds. */
 export interface Timings {
   strategy: string;
-  /** model forward passes (NFE); a draft model's passes are not included */
+  /** model forward passes (NFE: sequential passes, the latency proxy); a draft model's passes are not included */
   forward_passes: number;
+  /**
+   * positions the model computed over those passes (rows × tokens: a batched forward over several
+   * candidate canvases or verification rows counts all of them); a draft model's are in draft_work
+   */
+  work: number;
+  /** autoregressive: positions fed to the strategy's draft models; null for diffusion */
+  draft_work: number | null;
   tokens_per_forward: number;
   /** llama.cpp-style fields */
   prompt_n: number;
@@ -33,6 +40,22 @@ export interface Timings {
   accepted: number | null;
   draft_acceptance: number | null;
   accepted_per_verify: number | null;
+  /**
+   * diffusion: which schedule set each step's count (GenerationResult.schedule, snake_case) and
+   * whether the end-of-text fill was on; null for autoregressive models
+   */
+  schedule: ScheduleTimings | null;
+}
+
+export interface ScheduleTimings {
+  kind: 'steps' | 'strategy' | 'mixed';
+  steps: number;
+  base_steps: number;
+  strategy_steps: number;
+  one_token_steps: number;
+  guarantee_steps: number;
+  eos_fill: boolean;
+  eos_filled: number;
 }
 
 export function newId(endpoint: Endpoint): string {
@@ -52,6 +75,8 @@ export function timingsOf(r: GenerationResult, strategy: string, queuedMs: numbe
   return {
     strategy,
     forward_passes: r.nfe,
+    work: r.work,
+    draft_work: r.draftWork ?? null,
     tokens_per_forward: round(r.tokensPerForward),
     prompt_n: r.usage.promptTokens,
     predicted_n: r.usage.completionTokens,
@@ -63,6 +88,20 @@ export function timingsOf(r: GenerationResult, strategy: string, queuedMs: numbe
     accepted,
     draft_acceptance: hasDrafts ? round(accepted! / drafted) : null,
     accepted_per_verify: hasDrafts && r.nfe > 0 ? round(accepted! / r.nfe) : null,
+    schedule: r.schedule ? scheduleTimings(r.schedule) : null,
+  };
+}
+
+function scheduleTimings(s: ScheduleReport): ScheduleTimings {
+  return {
+    kind: s.kind,
+    steps: s.steps,
+    base_steps: s.baseSteps,
+    strategy_steps: s.strategySteps,
+    one_token_steps: s.oneTokenSteps,
+    guarantee_steps: s.guaranteeSteps,
+    eos_fill: s.eosFill,
+    eos_filled: s.eosFilled,
   };
 }
 

@@ -41,6 +41,8 @@ export interface GenerationRequest {
   steps: number | undefined;
   blockLength: number | undefined;
   cfgScale: number | undefined;
+  /** diffusion: the end-of-text fill (GenerateOptions.eosFill; default on) */
+  eosFill: boolean | undefined;
   /** diffusion KV cache mode and refresh interval (docs/caching.md) */
   cache: CacheMode | undefined;
   cacheRefresh: number | undefined;
@@ -75,6 +77,7 @@ function commonShape(limits: RequestLimits) {
     steps: count.nullish(),
     block_length: count.nullish(),
     cfg_scale: z.number().min(0).max(100).nullish(),
+    eos_fill: z.boolean().nullish(),
     cache: z.enum(CACHE_MODES as [CacheMode, ...CacheMode[]]).nullish(),
     cache_refresh: z.number().int().min(1).max(1_000_000).nullish(),
     paradec_canvas: z.boolean().nullish(),
@@ -166,6 +169,7 @@ function common(v: Common): Omit<GenerationRequest, 'endpoint' | 'prompt' | 'ext
     steps: u(v.steps),
     blockLength: u(v.block_length),
     cfgScale: u(v.cfg_scale),
+    eosFill: u(v.eos_fill),
     cache: u(v.cache),
     cacheRefresh: u(v.cache_refresh),
   };

@@ -67,8 +67,28 @@ test('the same seed gives the same instances, outputs, scores and forward passes
   for (const r of a.rows.filter((x) => x.kind === 'setting')) {
     assert.ok(r.nfe > 0 && r.ms >= 0 && r.score >= 0);
     if (r.family === 'autoregressive' && !r.stopped) assert.equal(r.tokensPerForward, r.tokens / r.nfe);
+    // work: a diffusion pass computes the whole canvas (prompt + 16); the baseline is the oracle's reference run, or greedy
+    if (r.family === 'diffusion' && !r.stopped) assert.equal(r.work % r.nfe, 0, r.setting);
+    if (r.family === 'diffusion') {
+      assert.equal(r.gen['eos_fill'], true);
+      assert.equal(r.baselineWork, oracle.find((o) => o.id === r.id)!.referenceWork);
+      if (!r.stopped) assert.ok(r.schedule !== undefined);
+    } else {
+      assert.equal(r.baselineWork, a.rows.find((g) => g.setting === 'ar/greedy' && g.id === r.id)!.work);
+      assert.ok(r.draftWork !== undefined);
+    }
+    assert.ok(r.work > r.nfe && r.workOverBaseline !== null, `${r.setting} ${r.id}`);
   }
+  assert.ok(a.summary.frontier.overall.work.some((id) => id.startsWith('dlm/')) && a.summary.frontier.overall.work.some((id) => id.startsWith('ar/')));
   assert.ok(a.rows.some((r) => r.kind === 'model-oracle' && r.model === 'ar'));
+
+  // without the end-of-text fill every diffusion row says so, and a run on the base schedule takes exactly its steps
+  const off = await runBench({ ...options(7), models: [dlm], strategies: ['left-to-right'], sweeps: [], grid: false, eosFill: false, steps: 8 });
+  for (const r of off.rows.filter((x) => x.kind === 'setting')) {
+    assert.equal(r.gen['eos_fill'], false);
+    assert.equal(r.nfe, 8);
+    assert.equal(r.schedule?.kind, 'steps');
+  }
 
   const c = await runBench({ ...options(8), strategies: ['confidence'], sweeps: [parseSweep('k=4')] });
   const ids = (rs: ResultRow[]) => [...new Set(rs.map((r) => r.prompt))];
@@ -83,9 +103,11 @@ test('paradec bench on the command line writes the outputs; bad flags name the c
   const help = run(['--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--sweep k=v1,v2/);
-  const r = run(['--model', dlm, '--strategies', 'confidence', '--sweep', 'k=4', '--tasks', 'copy', '--n', '1', '--gen-length', '16', '--no-engine', '--threads', '1', '--out', out]);
+  const r = run(['--model', dlm, '--strategies', 'confidence', '--sweep', 'k=4', '--tasks', 'copy', '--n', '1', '--gen-length', '16', '--no-eos-fill', '--no-engine', '--threads', '1', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
-  for (const f of ['results.jsonl', 'summary.json', 'report.md', 'score-vs-tpf-overall.svg', 'score-vs-time.svg']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['results.jsonl', 'summary.json', 'report.md', 'score-vs-tpf-overall.svg', 'score-vs-work.svg', 'score-vs-time.svg']) assert.ok(existsSync(join(out, f)), f);
+  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /End-of-text fill: \*\*off\*\*/);
+  assert.match(r.stdout, /\| mean work \| work ÷ baseline \|/);
   assert.match(r.stdout, /\| model \| strategy \| setting \| score \|/);
   assert.equal(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').length, 1 + 1 + 1); // setting, oracle, best of all
   const bad: [string[], RegExp][] = [
@@ -115,6 +137,8 @@ test('the forward-pass guard stops a decode that exceeds its cap and leaves othe
     await assert.rejects(generateText(guard.model, 'copy: ["Paul Payne"]', { genLength: 8, strategy: 'confidence', strategyOptions: { k: 1 } }), ForwardLimit);
     assert.equal(guard.used(), 3);
     assert.equal(scripted.calls, 3);
+    // the positions of the forwards it ran: 3 canvases of prompt + 8
+    assert.equal(guard.usedWork(), 3 * scripted.seen[0]![0]!.length);
     assert.ok(forwardLimit(8) > 8);
     // re-armed, a healthy decode goes through untouched
     guard.arm(forwardLimit(8));

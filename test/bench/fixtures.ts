@@ -21,9 +21,12 @@ export function row(p: Partial<ResultRow> & { setting: string; id: string; score
     tokens: 0,
     tokensPerForward: 0,
     ms: 0,
+    work: 0,
     oracleNfe: null,
     familyOracleNfe: null,
     nfeOverOracle: null,
+    baselineWork: null,
+    workOverBaseline: null,
     ...p,
   };
 }
@@ -31,6 +34,8 @@ export function row(p: Partial<ResultRow> & { setting: string; id: string; score
 /**
  * Model `m`, three instances (copy-0-0 and copy-0-1 zero-entropy, shuffle-0-0 dependent):
  *   A = threshold tau=0.9, B = threshold tau=0.5, C = confidence k=1, O = the oracle strategy.
+ * Work: a canvas of 30 positions per forward pass, B's passes carry 5 canvases each (a batched
+ * candidate forward); O's one-token-per-step reference run is C's (referenceWork = C's work).
  * score/nfe/tokens/ms per instance:
  *            copy-0-0         copy-0-1         shuffle-0-0
  *   A        1 / 10 / 20 / 100  1 / 8 / 16 / 80    0 / 12 / 12 / 120
@@ -48,11 +53,13 @@ export function fixtureRows(): ResultRow[] {
   ];
   const rows: ResultRow[] = [];
   for (const [setting, strategy, params, cells] of table) {
-    cells.forEach(([score, nfe, ms], i) => rows.push(row({ setting, strategy, params, id: ids[i]!, score, nfe, ms, tokens: tokens[i]!, tokensPerForward: tokens[i]! / nfe })));
+    const canvases = setting === 'm/threshold tau=0.5' ? 5 : 1;
+    cells.forEach(([score, nfe, ms], i) => rows.push(row({ setting, strategy, params, id: ids[i]!, score, nfe, work: 30 * canvases * nfe, ms, tokens: tokens[i]!, tokensPerForward: tokens[i]! / nfe })));
   }
   const oracle: [number, number, number][] = [[1, 5, 50], [1, 2, 20], [0, 9, 90]];
+  const reference = [20, 16, 12];
   oracle.forEach(([score, nfe, ms], i) =>
-    rows.push(row({ kind: 'oracle-strategy', setting: 'm/oracle', strategy: 'oracle', label: 'oracle', id: ids[i]!, score, nfe, ms, tokens: tokens[i]!, nll: 2 + i, nllTokens: tokens[i]! })),
+    rows.push(row({ kind: 'oracle-strategy', setting: 'm/oracle', strategy: 'oracle', label: 'oracle', id: ids[i]!, score, nfe, work: 30 * nfe, referenceWork: 30 * reference[i]!, ms, tokens: tokens[i]!, nll: 2 + i, nllTokens: tokens[i]! })),
   );
   return rows;
 }

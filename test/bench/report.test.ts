@@ -77,10 +77,10 @@ test('a plot has its title, axis labels, a legend entry per series and one marke
   assert.match(log, />ms \(log scale\)</);
 });
 
-test('the bench plots: score vs tokens/forward per task group and vs wall time, oracle marked', () => {
+test('the bench plots: score vs tokens/forward per task group, vs work and vs wall time, oracle marked', () => {
   const { summary } = assemble(fixtureRows(), meta());
   const plots = renderPlots(summary);
-  assert.deepEqual(Object.keys(plots), ['score-vs-tpf-overall.svg', 'score-vs-tpf-zero-entropy.svg', 'score-vs-tpf-dependent.svg', 'score-vs-time.svg']);
+  assert.deepEqual(Object.keys(plots), ['score-vs-tpf-overall.svg', 'score-vs-tpf-zero-entropy.svg', 'score-vs-tpf-dependent.svg', 'score-vs-work.svg', 'score-vs-time.svg']);
   for (const [name, svg] of Object.entries(plots)) {
     const legend = [...svg.matchAll(/class="legend-entry"[^>]*>([^<]*)</g)].map((m) => m[1]);
     assert.ok(legend.includes('threshold') && legend.includes('confidence'), `${name}: ${legend.join(', ')}`);
@@ -92,6 +92,7 @@ test('the bench plots: score vs tokens/forward per task group and vs wall time, 
   assert.match(plots['score-vs-tpf-zero-entropy.svg']!, /<title>Score vs tokens per forward pass — zero-entropy tasks<\/title>/);
   assert.match(plots['score-vs-tpf-dependent.svg']!, /C\(Y\|X\) &gt; 0/);
   assert.match(plots['score-vs-time.svg']!, /class="x-label"[^>]*>mean wall time per instance \(ms\) \(log scale\)</);
+  assert.match(plots['score-vs-work.svg']!, /class="x-label"[^>]*>mean positions computed per instance \(work\) \(log scale\)</);
 });
 
 test('report.md: frontier, all settings, oracle, bound, groups, per task, engine, skipped; mid-training said plainly', () => {
@@ -111,13 +112,43 @@ test('report.md: frontier, all settings, oracle, bound, groups, per task, engine
   assert.equal(rows.length, 12 + 3 + 3); // 4 settings × 3 + threshold family oracle + best of all
 });
 
+test('report.md: work and work ÷ baseline columns, ▲ where a setting out-computes the baseline, the frontier of score vs work', () => {
+  const { summary } = assemble(fixtureRows(), meta());
+  const md = renderReport(summary);
+  assert.ok(md.includes('## Pareto frontier: score vs work (all tasks)'));
+  // B: 650 positions per instance on average, 1950 / 1440 of the baseline's
+  assert.match(frontierTable(summary), /\| tau=0\.5 \| 75\.0 \| 50\.0 \| 100\.0 \| 3\.69 \| 4\.3 \| 1\.08× \| 650 \| 1\.35× ▲ \|/);
+  assert.match(md, /\| confidence \| k=1 \| 50\.0 \| 100\.0 \| 0\.0 \| [\d.]+ \| 16\.0 \| [\d.]+× \| 480 \| 1\.00× \|/);
+  assert.match(md, /▲ More work than the one-token-per-step baseline: threshold tau=0\.5 \(1\.35×\)\./);
+  assert.doesNotMatch(md, /▲ More work[^\n]*tau=0\.9/);
+  // draft models' positions after a +
+  const ar = (setting: string, id: string, work: number, draftWork?: number) =>
+    row({ model: 'a', family: 'autoregressive', setting: `a/${setting}`, strategy: setting, id, score: 1, nfe: 5, work, ...(draftWork !== undefined ? { draftWork } : {}) });
+  const arSummary = assemble([ar('greedy', 'copy-0-0', 24), ar('speculative', 'copy-0-0', 30, 40)], meta({ models: [{ name: 'a', dir: '/a', family: 'autoregressive', params: 1, training: null, midTraining: false }] })).summary;
+  assert.match(renderReport(arSummary), /\| a \| speculative \| \(defaults\) \|[^\n]*\| 30 \+ 40 draft \| 1\.25× ▲ \|/);
+});
+
+test('report.md: which end-of-text fill the diffusion tables use, and which schedule each setting ran', () => {
+  const withFill = (fill: (setting: string) => boolean) => fixtureRows().map((r) => ({ ...r, gen: { gen_length: 32, eos_fill: fill(r.setting) } }));
+  assert.match(renderReport(assemble(withFill(() => true), meta()).summary), /End-of-text fill: \*\*on\*\* in every diffusion table/);
+  assert.match(renderReport(assemble(withFill(() => false), meta()).summary), /End-of-text fill: \*\*off\*\* in every diffusion table \(`--no-eos-fill`\): a run on the base schedule takes exactly `steps` forward passes/);
+  assert.match(renderReport(assemble(withFill((s) => s !== 'm/confidence k=1'), meta()).summary), /End-of-text fill: differs between diffusion settings/);
+
+  const schedule = (kind: 'steps' | 'strategy', oneToken: number, steps: number) => ({ kind, steps: 32, baseSteps: kind === 'steps' ? steps : 0, strategySteps: kind === 'steps' ? 0 : steps, oneTokenSteps: oneToken, guaranteeSteps: 0, eosFill: true, eosFilled: 0 });
+  const rows = fixtureRows().map((r) => ({ ...r, schedule: r.setting === 'm/threshold tau=0.9' ? schedule('strategy', r.nfe / 2, r.nfe) : schedule('steps', r.nfe, r.nfe) }));
+  const md = renderReport(assemble(rows, meta()).summary);
+  assert.match(md, /\| m \| threshold \| tau=0\.9 \|[^\n]*\| strategy, 1-token 50% \|/);
+  assert.match(md, /\| m \| confidence \| k=1 \|[^\n]*\| steps \|\n/);
+  assert.match(md, /schedule \(diffusion\): what set each step's token count/);
+});
+
 test('writeBenchOutputs writes results.jsonl (a row per instance and setting), summary.json, report.md and the SVGs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'paradec-bench-out-'));
   try {
     const result = assemble([...fixtureRows(), row({ setting: 'm/x', id: 'copy-0-0', score: 1, nfe: 3 })], meta());
     const files = writeBenchOutputs(dir, result);
     assert.deepEqual(files.slice(0, 3), ['results.jsonl', 'summary.json', 'report.md']);
-    assert.equal(files.filter((f) => f.endsWith('.svg')).length, 4);
+    assert.equal(files.filter((f) => f.endsWith('.svg')).length, 5);
     const lines = readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; setting: string; id: string });
     assert.equal(lines.length, result.rows.length);
     const keys = new Set(lines.map((l) => `${l.setting}|${l.id}`));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_GRID, findStrategy, parseSweep, planSettings } from '../../src/bench/settings.js';
-import { parseTasks } from '../../src/bench/plan.js';
+import { genRecord, parseTasks, settingGen } from '../../src/bench/plan.js';
 import { OptionError } from '../../src/errors.js';
 import type { AnyStrategyDefinition } from '../../src/decode/registry.js';
 
@@ -56,6 +56,16 @@ test('generation keys apply to every strategy of their family', () => {
   assert.deepEqual(labels(s), ['threshold block_length=8', 'threshold block_length=32', 'greedy max_tokens=16']);
   assert.deepEqual(s[0]!.gen, { block_length: 8 });
   assert.deepEqual(s[2]!.gen, { max_tokens: 16 });
+});
+
+test('eos_fill sweeps the end-of-text fill of the diffusion strategies: true or false', () => {
+  const s = planSettings(defs('threshold', 'greedy'), [parseSweep('eos_fill=true,false')], { grid: false });
+  assert.deepEqual(labels(s), ['threshold eos_fill=true', 'threshold eos_fill=false', 'greedy']);
+  assert.deepEqual(s[1]!.gen, { eos_fill: false });
+  const gen = settingGen({ genLength: 32, eosFill: true }, s[1]!);
+  assert.equal(gen.eosFill, false);
+  assert.deepEqual(genRecord(gen), { gen_length: 32, eos_fill: false });
+  assert.throws(() => planSettings(defs('threshold'), [parseSweep('eos_fill=maybe')]), /eos_fill: 'maybe' is not true or false/);
 });
 
 test('bad sweeps name the problem', () => {

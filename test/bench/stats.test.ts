@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyOracles, applyRoundsBound, BOUND_TAU, frontiers, groupMetrics, paretoFrontier, quantile, summarizeSettings } from '../../src/bench/stats.js';
+import { applyBaseline, applyOracles, applyRoundsBound, BOUND_TAU, frontiers, groupMetrics, paretoFrontier, quantile, summarizeSettings } from '../../src/bench/stats.js';
+import type { ScheduleReport } from '../../src/decode/diffusion/row-state.js';
 import { bitsToRoundsLowerBound } from '../../src/decode/diffusion/ete.js';
 import { fixtureRows, row } from './fixtures.js';
 
@@ -171,4 +172,70 @@ test('frontiers over the settings leave the oracle rows out', () => {
   // on the zero-entropy tasks A (100 at 1.67) and B (50 at 4.44) trade off; C (100 at 1.0) is dominated by A
   assert.deepEqual(f.zeroEntropy.tokensPerForward, ['m/threshold tau=0.9', 'm/threshold tau=0.5']);
   assert.deepEqual(f.dependent.tokensPerForward, ['m/threshold tau=0.5']);
+});
+
+test('work: each instance\'s baseline is the oracle\'s one-token-per-step run; means, ratios and the frontier of score vs work', () => {
+  const rows = fixtureRows();
+  applyBaseline(rows);
+  const get = (setting: string, id: string) => rows.find((r) => r.setting === setting && r.id === id)!;
+  // the reference run of copy-0-0 took 20 passes of 30 positions
+  assert.equal(get('m/threshold tau=0.9', 'copy-0-0').baselineWork, 600);
+  assert.equal(get('m/threshold tau=0.9', 'copy-0-0').workOverBaseline, 0.5);
+  assert.equal(get('m/threshold tau=0.5', 'copy-0-0').workOverBaseline, 1); // 4 passes × 5 canvases
+  assert.equal(get('m/oracle', 'shuffle-0-0').baselineWork, 360);
+  const s = summarizeSettings([...rows, ...applyOracles(rows)]);
+  const by = new Map(s.map((x) => [x.setting, x]));
+  assert.equal(by.get('m/threshold tau=0.9')!.overall.meanWork, 300);
+  close(by.get('m/threshold tau=0.9')!.overall.workOverBaseline, 900 / 1440);
+  assert.equal(by.get('m/threshold tau=0.5')!.overall.meanWork, 650);
+  close(by.get('m/threshold tau=0.5')!.overall.workOverBaseline, 1950 / 1440); // fewer passes, more work
+  close(by.get('m/confidence k=1')!.overall.workOverBaseline, 1);
+  close(by.get('m/threshold tau=0.5')!.dependent!.workOverBaseline, 900 / 360);
+  assert.equal(by.get('m/threshold tau=0.9')!.overall.meanDraftWork, 0);
+  // score vs work: A (50 at 300) and B (75 at 650) trade off; C (50 at 480) is dominated by A
+  assert.deepEqual(frontiers(s).overall.work, ['m/threshold tau=0.9', 'm/threshold tau=0.5']);
+});
+
+test('work: an autoregressive model\'s baseline is its greedy setting; draft work apart; stopped rows and models without a baseline', () => {
+  const ar = (setting: string, id: string, work: number, extra: Partial<Parameters<typeof row>[0]> = {}) =>
+    row({ model: 'a', family: 'autoregressive', setting: `a/${setting}`, strategy: setting, id, score: 1, nfe: 10, work, ...extra });
+  const rows = [
+    ar('speculative', 'copy-0-0', 30, { draftWork: 40 }),
+    ar('speculative', 'copy-0-1', 36, { draftWork: 44 }),
+    ar('greedy', 'copy-0-0', 24),
+    ar('greedy', 'copy-0-1', 24),
+    ar('lookup', 'copy-0-0', 28),
+    ar('lookup', 'copy-0-1', 500, { stopped: 'cap' }),
+    row({ model: 'd', setting: 'd/threshold', id: 'copy-0-0', score: 1, nfe: 2, work: 60 }),
+  ];
+  applyBaseline(rows);
+  assert.deepEqual(rows.map((r) => r.baselineWork), [24, 24, 24, 24, 24, 24, null]);
+  const s = new Map(summarizeSettings(rows).map((x) => [x.setting, x]));
+  const spec = s.get('a/speculative')!.overall;
+  assert.equal(spec.meanWork, 33);
+  assert.equal(spec.meanDraftWork, 42);
+  close(spec.workOverBaseline, 66 / 48);
+  close(s.get('a/greedy')!.overall.workOverBaseline, 1);
+  // the stopped instance stays out of the means and the ratio
+  assert.equal(s.get('a/lookup')!.overall.meanWork, 28);
+  close(s.get('a/lookup')!.overall.workOverBaseline, 28 / 24);
+  assert.equal(s.get('d/threshold')!.overall.workOverBaseline, null);
+  // the frontier of score vs work is one per model: the causal model's few positions do not hide the diffusion model's settings
+  assert.deepEqual(frontiers(summarizeSettings(rows)).overall.work, ['a/greedy', 'd/threshold']);
+});
+
+test('schedule summary: how many instances ran each schedule, and the one-token share of their steps', () => {
+  const report = (kind: ScheduleReport['kind'], base: number, own: number, oneToken: number): ScheduleReport => ({ kind, steps: 32, baseSteps: base, strategySteps: own, oneTokenSteps: oneToken, guaranteeSteps: 0, eosFill: true, eosFilled: 0 });
+  const rows = [
+    row({ setting: 'm/threshold', id: 'copy-0-0', score: 1, nfe: 32, schedule: report('strategy', 0, 32, 32) }),
+    row({ setting: 'm/threshold', id: 'copy-0-1', score: 1, nfe: 2, schedule: report('strategy', 0, 2, 0) }),
+    row({ setting: 'm/threshold', id: 'shuffle-0-0', score: 0, nfe: 272, stopped: 'cap', schedule: report('strategy', 0, 272, 272) }),
+    row({ setting: 'm/prophet', id: 'copy-0-0', score: 1, nfe: 3, schedule: report('mixed', 2, 1, 2) }),
+    row({ setting: 'm/prophet', id: 'copy-0-1', score: 1, nfe: 32, schedule: report('steps', 32, 0, 32) }),
+    row({ model: 'a', family: 'autoregressive', setting: 'a/greedy', id: 'copy-0-0', score: 1, nfe: 5 }),
+  ];
+  const s = new Map(summarizeSettings(rows).map((x) => [x.setting, x]));
+  assert.deepEqual(s.get('m/threshold')!.schedule, { steps: 0, strategy: 2, mixed: 0, decisionSteps: 34, oneTokenSteps: 32, eosFill: true });
+  assert.deepEqual(s.get('m/prophet')!.schedule, { steps: 1, strategy: 0, mixed: 1, decisionSteps: 35, oneTokenSteps: 34, eosFill: true });
+  assert.equal(s.get('a/greedy')!.schedule, null);
 });

@@ -77,6 +77,7 @@ for (const arch of ['llada', 'dream'] as const) {
             assert.deepEqual(cached[r]!.committedAt, b.committedAt, `${what} row ${r}`);
             assert.equal(cached[r]!.nfe, b.nfe, `${what} row ${r}`);
             assert.equal(cached[r]!.fullForwards, b.nfe, `${what}: every forward is full`);
+            assert.equal(cached[r]!.work, b.work, `${what}: every forward computes the whole canvas`);
           });
         }
       }
@@ -91,6 +92,11 @@ for (const arch of ['llada', 'dream'] as const) {
         cached.forEach((c, r) => {
           assert.ok(c.nfe >= 8, `${mode} row ${r}`);
           assert.ok(c.fullForwards < c.nfe, `${mode} row ${r}: ${c.fullForwards} full of ${c.nfe}`);
+          // the work counts a windowed forward's window, at most the canvas (vicinity's default
+          // margin of 16 covers all of these small canvases; the other modes' windows are smaller)
+          const canvas = PROMPTS[r]!.length + 16;
+          assert.ok(c.work > c.fullForwards * canvas && c.work <= c.nfe * canvas, `${mode} row ${r}: work ${c.work}`);
+          if (mode !== 'vicinity') assert.ok(c.work < c.nfe * canvas, `${mode} row ${r}: work ${c.work} of ${c.nfe} × ${canvas}`);
           assert.equal(c.generated.length, 16);
           assert.ok(!c.generated.includes(model.maskTokenId), `${mode}: no mask left`);
           // prefix, dual and vicinity refresh once per block

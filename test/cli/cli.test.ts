@@ -22,12 +22,18 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('generate --json reports text, forward passes and tokens per forward', () => {
+test('generate --json reports text, forward passes, work, tokens per forward and the schedule', () => {
   const r = paradec(['generate', '--model', join(dir, 'llada'), '--gen-length', '8', '--set', 'k=2', '--json', 'w4 w5']);
   assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { text: string; nfe: number; tokensPerForward: number; usage: { completionTokens: number } };
+  const out = JSON.parse(r.stdout) as { text: string; nfe: number; work: number; tokensPerForward: number; usage: { completionTokens: number; promptTokens: number }; schedule: { kind: string; eosFill: boolean } };
   assert.equal(out.nfe, 4);
+  assert.equal(out.work, 4 * (out.usage.promptTokens + 8));
   assert.equal(typeof out.text, 'string');
+  assert.deepEqual([out.schedule.kind, out.schedule.eosFill], ['strategy', true]);
+  // --no-eos-fill: the base schedule's steps exactly; the summary line on stderr says which schedule ran
+  const off = paradec(['generate', '--model', join(dir, 'llada'), '--gen-length', '8', '--steps', '4', '--strategy', 'left-to-right', '--no-eos-fill', 'w4 w5']);
+  assert.equal(off.code, 0, off.stderr);
+  assert.match(off.stderr, /4 forward passes, work \d+ positions, .*schedule: the base schedule \(steps 4\); end-of-text fill off/);
 });
 
 test('batch mode reads prompts.jsonl and writes one result row per prompt', () => {
@@ -39,8 +45,9 @@ test('batch mode reads prompts.jsonl and writes one result row per prompt', () =
   const rows = readFileSync(output, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(rows.map((x) => x['id']), ['a', 'b', '7']);
   for (const row of rows) {
-    assert.deepEqual(Object.keys(row).sort(), ['completion_tokens', 'id', 'ms', 'nfe', 'text']);
+    assert.deepEqual(Object.keys(row).sort(), ['completion_tokens', 'id', 'ms', 'nfe', 'text', 'work']);
     assert.equal(row['nfe'], 8);
+    assert.ok((row['work'] as number) > 8 * 8);
   }
   // each row equals its single-prompt run
   const single = paradec(['generate', '--model', join(dir, 'llada'), '--gen-length', '8', '--json', 'w6']);

@@ -8,6 +8,7 @@ import type { ExtraModels } from './extra-models.js';
 import { ArSession } from './session.js';
 import type { SamplingOptions } from './sampling.js';
 import type { AutoregressiveStrategy } from './types.js';
+import { chargingWork } from './work.js';
 
 export interface AutoregressiveOptions {
   maxTokens: number;
@@ -30,9 +31,14 @@ export interface AutoregressiveOptions {
 
 export interface ArEvent {
   tokens: number[];
+  /** target forward passes so far */
   nfe: number;
   drafted: number;
   accepted: number;
+  /** so far: draft-model forward passes, and the positions fed to the target and to the draft models */
+  draftNfe: number;
+  work: number;
+  draftWork: number;
 }
 
 export interface ArResult {
@@ -45,6 +51,10 @@ export interface ArResult {
   verifies?: number;
   /** forward passes of the strategy's draft models, counted apart from `nfe` */
   draftNfe?: number;
+  /** positions fed to the target over all its forwards (rows × tokens; work.ts) */
+  work: number;
+  /** positions fed to the strategy's draft models (0 without one) */
+  draftWork: number;
 }
 
 export async function* runAutoregressive(
@@ -68,7 +78,7 @@ export async function* runAutoregressive(
     while (session.generated.length < maxTokens) {
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
       const before = session.generated.length;
-      const step = await strategy.step(session);
+      const step = await chargingWork(session.work, () => strategy.step(session));
       drafted += step.drafted;
       accepted += step.accepted;
       let fresh = session.generated.slice(before);
@@ -79,7 +89,7 @@ export async function* runAutoregressive(
       }
       if (before + fresh.length > maxTokens) fresh = fresh.slice(0, maxTokens - before);
       session.tokens.length = session.promptLength + before + fresh.length;
-      yield { tokens: fresh, nfe: session.nfe, drafted: step.drafted, accepted: step.accepted };
+      yield { tokens: fresh, nfe: session.nfe, drafted: step.drafted, accepted: step.accepted, draftNfe: session.stats.draftForwards, work: session.work.target, draftWork: session.work.draft };
       if (finishReason === 'stop') break;
     }
   } finally {
@@ -95,5 +105,7 @@ export async function* runAutoregressive(
     finishReason,
     verifies: session.stats.verifies,
     draftNfe: session.stats.draftForwards,
+    work: session.work.target,
+    draftWork: session.work.draft,
   };
 }

@@ -16,6 +16,7 @@ import type { RandomSource } from '../diffusion/types.js';
 import { NO_EXTRA_MODELS, type ExtraModels } from './extra-models.js';
 import { replicateCache, selectRow } from './kv.js';
 import { drawCategorical, samplingDistribution, type SamplingOptions } from './sampling.js';
+import { countingCausal, countingExtraModels, runningWork, type WorkCounts } from './work.js';
 
 export interface ScoredDrafts {
   head: DecodeHeadOutput;
@@ -51,19 +52,35 @@ export class ArSession {
   nfe = 0;
   /** the loop stops at this many tokens (prompt + generated); strategies size their drafts by it */
   maxLength = Number.POSITIVE_INFINITY;
-  /** the extra models and tokenizer text the caller gave (draft models, drafters, …) */
-  models: ExtraModels = NO_EXTRA_MODELS;
   readonly stats: DraftStats = { verifies: 0, draftForwards: 0 };
+  /** positions fed to the target and to the draft models so far (work.ts) */
+  readonly work: WorkCounts = { target: 0, draft: 0 };
+  /** the target, as a view that counts the positions of its forwards into `work.target` */
+  readonly model: CausalModel;
+  private extra: ExtraModels = NO_EXTRA_MODELS;
 
   constructor(
-    readonly model: CausalModel,
+    model: CausalModel,
     prompt: readonly number[],
     readonly sampling: SamplingOptions,
     readonly rng: RandomSource,
   ) {
+    this.model = countingCausal(model, (positions) => (this.work.target += positions));
     this.tokens = [...prompt];
     this.promptLength = prompt.length;
     this.cache = model.emptyCache(1);
+  }
+
+  /**
+   * The extra models and tokenizer text the caller gave (draft models, drafters, …); every model
+   * they hand out counts its positions as draft work (of the generation whose step runs it).
+   */
+  get models(): ExtraModels {
+    return this.extra;
+  }
+
+  set models(given: ExtraModels) {
+    this.extra = countingExtraModels(given, (positions) => (runningWork(this.work).draft += positions));
   }
 
   get generated(): number[] {

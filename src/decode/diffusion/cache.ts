@@ -104,6 +104,11 @@ export interface CachedForwardResult {
   head: DecodeHeadOutput;
   /** per row: whether this forward computed the whole canvas */
   full: boolean[];
+  /**
+   * per row: the positions the model computed for it — its real canvas length for a full refresh,
+   * its window (without the padding to the batch's longest window) for a windowed pass
+   */
+  computed: number[];
 }
 
 export interface CacheStats {
@@ -372,7 +377,8 @@ export class DiffusionKvCache {
     }
     const full = new Array<boolean>(batch).fill(false);
     for (const p of fulls) full[p.b] = true;
-    return { head: out, full };
+    const computed = plans.map((p) => (p.full ? p.real : p.window!.length));
+    return { head: out, full, computed };
   }
 
   /** The cache after a (non-ephemeral) forward: this call's rows, in order, with what it computed. */

@@ -61,7 +61,7 @@ export async function oneTokenPerStepNll(
   model: BidirectionalModel,
   prompts: readonly (readonly number[])[],
   options: DiffusionOptions & { eosTokenIds: readonly number[] },
-): Promise<{ nll: number[]; generated: number[][]; nfe: number[] }> {
+): Promise<{ nll: number[]; generated: number[][]; nfe: number[]; work: number[] }> {
   const { eosTokenIds, ...loopOptions } = options;
   const base = confidenceRule.create({ k: 1 });
   const nll = prompts.map(() => 0);
@@ -74,7 +74,7 @@ export async function oneTokenPerStepNll(
     },
   };
   const results = await returnValue(runDiffusion(model, prompts, scoring, eosTokenIds, loopOptions));
-  return { nll, generated: results.map((r) => r.generated), nfe: results.map((r) => r.nfe) };
+  return { nll, generated: results.map((r) => r.generated), nfe: results.map((r) => r.nfe), work: results.map((r) => r.work) };
 }
 
 export const ete = defineDiffusionStrategy({

@@ -22,6 +22,12 @@ export interface CanvasForwardResult {
   head: DecodeHeadOutput;
   /** per canvas: whether its forward computed the whole canvas (always without a KV cache) */
   full: boolean[];
+  /**
+   * per canvas: the positions the model computed for it (its work) — the canvas's own length
+   * without a KV cache (not the batch's padding), the window with one, and with guidance the
+   * unconditional twin's positions too
+   */
+  computed: number[];
 }
 
 export class CanvasForward {
@@ -58,14 +64,16 @@ export class CanvasForward {
     });
     let head: DecodeHeadOutput;
     let full = canvases.map(() => true);
+    let computed = canvases.map((c) => (cfgScale > 0 ? 2 : 1) * c.length);
     if (this.kvCache && cacheRows) {
       // CFG's unconditional rows have caches of their own
       const cacheRowsIn = cfgScale > 0 ? [...cacheRows, ...cacheRows.map((r) => ({ ...r, id: this.options.rowCount + r.id }))] : cacheRows;
       const result = await this.kvCache.forward(tokens, rowsIn, len, { logits: needLogits, attentionMask: attention, rows: cacheRowsIn, ephemeral });
       head = result.head;
       full = canvases.map((_, i) => result.full[i]! && (cfgScale === 0 || result.full[n + i]!));
+      computed = canvases.map((_, i) => result.computed[i]! + (cfgScale > 0 ? result.computed[n + i]! : 0));
     } else head = await this.model.forward(tokens, rowsIn, len, { logits: needLogits, attentionMask: attention });
-    if (cfgScale === 0) return { head, full };
+    if (cfgScale === 0) return { head, full, computed };
     const V = head.vocabSize;
     const logits = head.logits!;
     const guided = new Float32Array(n * len * V);
@@ -74,6 +82,6 @@ export class CanvasForward {
       const u = logits[n * len * V + i]!;
       guided[i] = u + (cfgScale + 1) * (c - u);
     }
-    return { head: headFromLogits(guided, n, len, V, head.k), full };
+    return { head: headFromLogits(guided, n, len, V, head.k), full, computed };
   }
 }

@@ -5,10 +5,11 @@
  *   for each semi-autoregressive block:
  *     repeat: forward the canvas → decode-head predictions → strategy decides what to commit
  *
- * The loop owns forward passes (and counts them), the block schedule, temperature sampling,
- * classifier-free guidance and the progress guarantee; strategies only decide. Rows of a batch
- * are right-padded so every row keeps the positions it would have alone (batched output equals
- * unbatched output), and each row has its own block positions.
+ * The loop owns forward passes (it counts them, and the positions each one computes: the work),
+ * the block schedule, temperature sampling, classifier-free guidance and the progress guarantee;
+ * strategies only decide. Rows of a batch are right-padded so every row keeps the positions it
+ * would have alone (batched output equals unbatched output), and each row has its own block
+ * positions.
  *
  * The pieces, in the order a step uses them: row-state.ts (one row's canvas, block, schedule and
  * counts), forward.ts (the batched forward with classifier-free guidance and the KV cache),
@@ -36,8 +37,12 @@ export interface DiffusionOptions {
   /** base schedule: 'llada' even split or 'dream' timesteps (default from the model) */
   schedule?: 'llada' | 'dream';
   /**
-   * Once an end-of-text token is committed with no mask before it, fill the masks after it with
-   * end-of-text for free: the text (cut at the first end-of-text) cannot change any more.
+   * End-of-text fill (default on): once an end-of-text token is committed with no mask before it,
+   * fill the masks after it with end-of-text in the same step, for free — the text (cut at the
+   * first end-of-text) cannot change any more, so the forwards that would fill them change
+   * nothing that is read. With it, `steps` is an upper bound on a base-schedule run's forwards;
+   * without it, a base-schedule run takes exactly `steps` forwards (LLaDA's `generate.py`,
+   * llama.cpp's diffusion example). The result's `schedule` says whether it was on.
    */
   eosFill?: boolean;
   /**
@@ -134,6 +139,7 @@ async function* denoise(
     schedule: options.schedule ?? 'llada',
     maskTokenId: model.maskTokenId,
     eosTokenIds,
+    eosFill,
     maxStepsPerRow: 4 * genLength + 16, // hard bound on a row's steps: no strategy loops forever
   };
   const rows = prompts.map((prompt, i) => {
@@ -152,7 +158,7 @@ async function* denoise(
 
   while (rows.some((r) => !r.done)) {
     const active = rows.filter((r) => !r.done);
-    const { head, full } = await forward.run(
+    const { head, full, computed } = await forward.run(
       active.map((r) => r.canvas),
       active.map((r) => r.promptLength),
       // a full canvas is forwarded only for a review, which reads every position's prediction
@@ -161,6 +167,7 @@ async function* denoise(
     for (let b = 0; b < active.length; b++) {
       const r = active[b]!;
       r.nfe += 1;
+      r.work += computed[b]!;
       if (full[b]) r.fullForwards += 1;
       const predictions = predictionsFor(head, b, r.canvas, sampling);
       // the canvas is full: only a reviewing strategy (self-edit) gets here
@@ -181,7 +188,9 @@ function loopServices(rows: readonly RowState[], forward: CanvasForward, rng: Ra
       const r = rows[row.row]!;
       r.nfe += 1;
       const cacheRows = canvases.map(() => ({ id: row.row, focusStart: r.blockStart, focusEnd: r.blockEnd }));
-      const { head, full } = await forward.run(canvases, canvases.map(() => r.promptLength), cacheRows, true);
+      const { head, full, computed } = await forward.run(canvases, canvases.map(() => r.promptLength), cacheRows, true);
+      // one sequential forward (one NFE), and every candidate canvas's positions of work
+      for (const c of computed) r.work += c;
       if (full.every((f) => f)) r.fullForwards += 1;
       return head;
     },
@@ -204,11 +213,14 @@ async function decisionStep(r: RowState, strategy: DiffusionStrategy, prediction
     r.advance();
   }
   r.blockFresh = false;
-  const view = r.view();
+  const quota = r.quota();
+  let followsSchedule = false;
+  const view = r.view(() => (followsSchedule = true));
   let decision: Decision = await strategy.decide(view, predictions, services);
   const positions = decision.commit.filter((pos) => r.isMaskedAt(pos));
   const progressStalled = positions.length === 0 && (decision.remask?.length ?? 0) === 0;
-  if (progressStalled && (view.quota > 0 || r.atLastScheduledStep() || r.atStepBound())) {
+  const guaranteed = progressStalled && (quota > 0 || r.atLastScheduledStep() || r.atStepBound());
+  if (guaranteed) {
     // Progress guarantee: a strategy that commits nothing when the schedule expects tokens
     // gets the most confident masked position of the block committed for it.
     let best = view.candidates[0] ?? view.masked[0]!;
@@ -216,13 +228,31 @@ async function decisionStep(r: RowState, strategy: DiffusionStrategy, prediction
     decision = { commit: [best] };
     positions.push(best);
   }
+  countStep(r, followsSchedule && !guaranteed && positions.length === quota, guaranteed, positions.length);
   const committed = commitDecision(r, decision, positions, predictions);
   // past the step bound, remasking is ignored: commits alone always finish the canvas
   const remasked = r.atStepBound() ? [] : remaskAll(r, (decision.remask ?? []).filter((pos) => !positions.includes(pos)));
-  if (eosFill) committed.push(...r.fillAfterEos());
+  if (eosFill) {
+    const filled = r.fillAfterEos();
+    r.stepCounts.eosFilled += filled.length;
+    committed.push(...filled);
+  }
   r.stepInBlock += 1;
   if (!r.advance() && strategy.review === undefined) r.done = true;
   return { committed, remasked };
+}
+
+/**
+ * The schedule report's counts for one decision step: whether its count came from the base
+ * schedule (the strategy read the quota and committed exactly that), whether the progress
+ * guarantee committed for the strategy, and whether it committed a single token.
+ */
+function countStep(r: RowState, fromSchedule: boolean, guaranteed: boolean, committed: number): void {
+  const c = r.stepCounts;
+  if (fromSchedule) c.base += 1;
+  else c.strategy += 1;
+  if (guaranteed) c.guarantee += 1;
+  if (committed === 1) c.oneToken += 1;
 }
 
 /** Commit `positions` (the decision's valid ones), with the decision's tokens where it gave them. */

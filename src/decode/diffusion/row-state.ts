@@ -8,18 +8,59 @@ import { dreamQuota, lladaEvenSplit } from './schedule.js';
 import { settledPrefix } from './settled.js';
 import type { RowView } from './types.js';
 
-/** What every row of a run shares: the canvas layout, the base schedule and the step bound. */
 /** What one row of a batch ends with. */
 export interface DiffusionRowResult {
   /** the generation region, genLength tokens (end-of-text tokens included) */
   generated: number[];
   /** forward passes (NFE) this row took part in */
   nfe: number;
+  /**
+   * positions the model computed for this row, summed over its forwards: the canvas (prompt +
+   * generation region) per full forward, the window per KV-cached windowed forward, twice with
+   * classifier-free guidance, and every candidate canvas of a batched candidate forward
+   * (FreeDave's drafts, ETE's probes, self-edit's reviews)
+   */
+  work: number;
   /** of those, how many computed the whole canvas (all of them without a KV cache) */
   fullForwards: number;
   /** step at which each generation position was (last) committed */
   committedAt: number[];
+  /** which schedule set how many tokens each step committed */
+  schedule: ScheduleReport;
 }
+
+/**
+ * Which schedule ran a row. A step's count came from the base schedule when the strategy read the
+ * schedule's quota for that step (`RowView.quota`, e.g. `confidence` with `k` unset) and
+ * committed exactly that many; otherwise the strategy chose it (its own `k`, a threshold, …).
+ */
+export interface ScheduleReport {
+  /**
+   * 'steps': the base schedule (`steps`, `block_length`) set every step's count; 'strategy': the
+   * strategy set its own count at every step, so `steps` neither set nor bounded the forward
+   * passes; 'mixed': some steps each way
+   */
+  kind: 'steps' | 'strategy' | 'mixed';
+  /** the base schedule's steps (the `steps` option; gen_length when unset) */
+  steps: number;
+  /** decision steps whose count came from the base schedule */
+  baseSteps: number;
+  /** decision steps whose count the strategy chose */
+  strategySteps: number;
+  /**
+   * decision steps that committed exactly one token: where a threshold rule (commit every token
+   * ≥ τ, at least the most confident one) fell back to one token per forward, and every step of
+   * a one-token-per-step schedule
+   */
+  oneTokenSteps: number;
+  /** steps where the strategy committed nothing and the loop's progress guarantee committed the most confident token */
+  guaranteeSteps: number;
+  /** the end-of-text fill (DiffusionOptions.eosFill): whether it was on, and the tokens it committed */
+  eosFill: boolean;
+  eosFilled: number;
+}
+
+/** What every row of a run shares: the canvas layout, the base schedule and the step bound. */
 
 export interface RowPlan {
   readonly genLength: number;
@@ -28,6 +69,8 @@ export interface RowPlan {
   readonly schedule: 'llada' | 'dream';
   readonly maskTokenId: number;
   readonly eosTokenIds: readonly number[];
+  /** the end-of-text fill is on (recorded in the schedule report) */
+  readonly eosFill: boolean;
   /**
    * Hard bound on a row's forward passes (every step counts, whatever it does). A self-correcting
    * strategy (remasks, reviews) or one that keeps committing nothing could otherwise decode
@@ -53,6 +96,10 @@ export class RowState {
   nfe = 0;
   /** of those, how many computed the whole canvas */
   fullForwards = 0;
+  /** positions the model computed for this row (DiffusionRowResult.work) */
+  work = 0;
+  /** the schedule report's counts (DiffusionRowResult.schedule) */
+  readonly stepCounts = { base: 0, strategy: 0, oneToken: 0, guarantee: 0, eosFilled: 0 };
   done = false;
   /** the LLaDA even split of the block's masks over its steps */
   private blockSchedule: number[] = [];
@@ -113,8 +160,14 @@ export class RowState {
     return Math.min(remaining, this.blockSchedule[this.stepInBlock]!);
   }
 
-  /** The strategy's view of this row now. */
-  view(): RowView {
+  /**
+   * The strategy's view of this row now. `quota` is computed when first read, and `onQuotaRead`
+   * hears of every read: that is how the loop learns whether a step's count came from the base
+   * schedule (the schedule report), without the strategies declaring anything.
+   */
+  view(onQuotaRead?: () => void): RowView {
+    let quota: number | undefined;
+    const quotaNow = () => (quota ??= this.quota());
     return {
       row: this.index,
       canvas: this.canvas,
@@ -127,8 +180,11 @@ export class RowState {
       blockIndex: this.blockIndex,
       stepInBlock: this.stepInBlock,
       step: this.nfe,
-      totalSteps: Math.round((this.plan.stepsPerBlock * this.plan.genLength) / this.plan.blockLength),
-      quota: this.quota(),
+      totalSteps: this.totalSteps(),
+      get quota() {
+        onQuotaRead?.();
+        return quotaNow();
+      },
       committedAt: this.committedAt,
       candidates: this.maskedIn(this.blockStart, this.blockEnd),
       masked: this.maskedIn(this.promptLength, this.canvas.length),
@@ -193,12 +249,29 @@ export class RowState {
   }
 
   result(): DiffusionRowResult {
+    const c = this.stepCounts;
     return {
       generated: Array.from(this.canvas.subarray(this.promptLength)),
       nfe: this.nfe,
+      work: this.work,
       fullForwards: this.fullForwards,
       committedAt: Array.from(this.committedAt.subarray(this.promptLength)),
+      schedule: {
+        kind: c.strategy === 0 ? 'steps' : c.base === 0 ? 'strategy' : 'mixed',
+        steps: this.totalSteps(),
+        baseSteps: c.base,
+        strategySteps: c.strategy,
+        oneTokenSteps: c.oneToken,
+        guaranteeSteps: c.guarantee,
+        eosFill: this.plan.eosFill,
+        eosFilled: c.eosFilled,
+      },
     };
+  }
+
+  /** Denoising steps of the whole base schedule (steps per block × blocks). */
+  private totalSteps(): number {
+    return Math.round((this.plan.stepsPerBlock * this.plan.genLength) / this.plan.blockLength);
   }
 
   private splitBlockSchedule(): void {

@@ -36,7 +36,11 @@ export interface RowView {
   readonly step: number;
   /** denoising steps of the whole base schedule (the `steps` option: steps per block × blocks) */
   readonly totalSteps: number;
-  /** how many tokens the base schedule (LLaDA even split / Dream timesteps) would commit now */
+  /**
+   * how many tokens the base schedule (LLaDA even split / Dream timesteps) would commit now; a
+   * strategy that reads it in `decide` follows the base schedule at that step (the loop notices
+   * the read: the result's schedule report)
+   */
   readonly quota: number;
   /** step at which each position was committed; -1 for masked and prompt positions */
   readonly committedAt: Int32Array;
@@ -77,7 +81,8 @@ export interface LoopServices {
   readonly rng: RandomSource;
   /**
    * Run one batched forward pass over several candidate canvases of this row (e.g. FreeDave's
-   * drafts). Counts as one forward pass (NFE) for the row.
+   * drafts). Counts as one forward pass (NFE) for the row, and every candidate canvas's positions
+   * count as the row's work.
    */
   forwardCandidates(row: RowView, canvases: Int32Array[]): Promise<DecodeHeadOutput>;
 }
