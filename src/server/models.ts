@@ -63,6 +63,11 @@ export class ModelPool {
     return this.specs.map((s) => s.name);
   }
 
+  /** name → checkpoint directory of the models served from a directory (what requests may name) */
+  directories(): [string, string][] {
+    return this.specs.flatMap((s) => ('dir' in s ? [[s.name, s.dir] as [string, string]] : []));
+  }
+
   /** The model for a request's `model` field (default: the first one); 404 for an unknown name. */
   get(name: string | undefined): { name: string; model: ParadecModel } {
     const key = name ?? this.specs[0]!.name;

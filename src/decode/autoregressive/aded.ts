@@ -157,7 +157,7 @@ const ADED_PARAMS = paramSpecs({
   depth: { type: 'int', default: 3, min: 1, max: 32, description: 'draft tokens per path (the reference\'s path length 4 includes the root)' },
   top_k: { type: 'int', default: 24, min: 1, max: 1024, description: 'continuations considered per node' },
   choices: { type: 'int', default: 24, min: 1, max: 256, description: 'draft paths verified per step (rows of the batched forward)' },
-  datastore: { type: 'string', default: 'auto', description: `corpus tri-gram datastore: auto (${DATASTORE_FILE} next to the target's weights, if any), none, or a file / model directory` },
+  datastore: { type: 'string', default: 'auto', description: `corpus tri-gram datastore: auto (${DATASTORE_FILE} next to the target's weights, if any), none, or a file / model directory`, names: 'datastore' },
 });
 
 export const aded = defineAutoregressiveStrategy({
