@@ -30,6 +30,7 @@ const INTEGRATION = new Set([
   'test/bench/bench.test.ts',
   'test/cli/cli.test.ts',
   // servers (and the browser page)
+  'test/server/hostile.test.ts',
   'test/server/openai-clients.test.ts',
   'test/server/page.e2e.test.ts',
   'test/server/robustness.test.ts',
