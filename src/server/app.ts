@@ -28,7 +28,7 @@ import { Limiter } from './limiter.js';
 import { ServerMetrics } from './metrics.js';
 import { ExtraModelPool } from './extra-model-pool.js';
 import { ModelNames } from './model-names.js';
-import { ModelPool, type ModelSpec } from './models.js';
+import { ModelPool, type BatchingOptions, type ModelSpec } from './models.js';
 import { parseChatRequest, parseCompletionRequest, type RequestLimits } from './schema.js';
 import { loadStaticFiles, WEB_DIR, type StaticFile } from './static.js';
 
@@ -41,8 +41,13 @@ export interface ServerOptions {
   port?: number;
   /** when set, /v1/* and /metrics need `Authorization: Bearer <apiKey>` */
   apiKey?: string | null;
-  /** generations running at once (default 1: a CPU model gains nothing from more) */
+  /**
+   * generations running at once (default 8): the largest batch. The forwards of concurrent
+   * generations on one model run as one batched forward (continuous batching)
+   */
   maxConcurrent?: number;
+  /** continuous batching (default on); `maxWaitMs`: longest wait for the other generations' forwards */
+  batching?: BatchingOptions;
   /** generations waiting for a slot before 503 (default 8) */
   maxQueue?: number;
   /** default 1 MiB */
@@ -134,12 +139,12 @@ export async function startServer(options: ServerOptions): Promise<ParadecServer
   const timeoutMs = options.requestTimeoutMs ?? 120_000;
   const graceDefault = options.shutdownGraceMs ?? 10_000;
   const apiKeyDigest = options.apiKey ? keyDigest(options.apiKey) : null;
-  const pool = new ModelPool(options.models, options.loadOptions);
+  const pool = new ModelPool(options.models, options.loadOptions, options.batching);
   await pool.load();
   const names = new ModelNames(pool.directories(), options.modelsDirs ?? []);
   const extraModels = new ExtraModelPool({ max: options.maxExtraModels, idleMs: options.extraModelIdleMs });
   const extraModelThreads = options.extraModelThreads ?? 1;
-  const limiter = new Limiter(options.maxConcurrent ?? 1, options.maxQueue ?? 8);
+  const limiter = new Limiter(options.maxConcurrent ?? 8, options.maxQueue ?? 8);
   const metrics = new ServerMetrics({ queued: () => limiter.queued, running: () => limiter.running });
   const files: Map<string, StaticFile> = loadStaticFiles(options.webDir ?? WEB_DIR);
   const inFlight = new Set<Promise<void>>();

@@ -18,7 +18,7 @@ import type { ExtraModelPool } from './extra-model-pool.js';
 import type { Limiter } from './limiter.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ModelNames } from './model-names.js';
-import { defaultGenLength, type ModelPool } from './models.js';
+import { defaultGenLength, type ModelPool, type ServedModel } from './models.js';
 import { chatResponse, chunk, completionResponse, newId, timingsOf, usageChunk, type ResponseMeta, type Timings } from './openai-format.js';
 import type { GenerationRequest } from './schema.js';
 import { SseWriter } from './sse.js';
@@ -105,8 +105,9 @@ interface Plan {
   genLength: number | null;
 }
 
-function plan(request: GenerationRequest, deps: GenerationDeps, signal: AbortSignal): Plan & { model: ReturnType<ModelPool['get']>['model'] } {
-  const { name, model } = deps.pool.get(request.model);
+function plan(request: GenerationRequest, deps: GenerationDeps, signal: AbortSignal): Plan & ServedModel {
+  const served = deps.pool.get(request.model);
+  const { name, model } = served;
   const def = findStrategy(model.family, request.strategy);
   const options: GenerateOptions = {
     strategy: def.name,
@@ -140,7 +141,7 @@ function plan(request: GenerationRequest, deps: GenerationDeps, signal: AbortSig
   } else {
     options.genLength = request.genLength;
   }
-  return { modelName: name, model, strategy: def.name, options, genLength };
+  return { ...served, modelName: name, strategy: def.name, options, genLength };
 }
 
 /** Serve one validated request; throws HttpError/Cancelled before anything is written. */
@@ -157,6 +158,8 @@ export async function serveGeneration(res: ServerResponse, request: GenerationRe
   const queuedMs = performance.now() - queuedAt;
   deps.metrics.queueSeconds.observe(queuedMs / 1000);
   const meta: ResponseMeta = { id: newId(request.endpoint), created: Math.floor(Date.now() / 1000), model: p.modelName };
+  // from here until it ends, this generation's forwards are batched with the others' on the model
+  const leave = p.batcher?.join() ?? ((): void => undefined);
   const it = generate(p.model, request.prompt, p.options);
   let outcome = 'error';
   try {
@@ -174,6 +177,7 @@ export async function serveGeneration(res: ServerResponse, request: GenerationRe
     throw signal.aborted && signal.reason instanceof Cancelled ? signal.reason : e;
   } finally {
     await it.return(undefined as never).catch(() => undefined);
+    leave();
     release();
     deps.metrics.generations.inc({ model: p.modelName, outcome });
     deps.metrics.generationSeconds.observe((performance.now() - queuedAt - queuedMs) / 1000, { model: p.modelName });
