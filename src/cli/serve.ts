@@ -31,17 +31,20 @@ const FLAGS = {
   'max-extra-models': { type: 'string' },
   'draft-threads': { type: 'string' },
   'max-client-connections': { type: 'string' },
+  'no-batching': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const SERVE_USAGE = `usage: paradec serve [--model NAME|DIR|NAME=DIR ...] [--host 127.0.0.1] [--port 8080]
-                     [--api-key KEY] [--parallel 1] [--queue 8] [--timeout 120]
+                     [--api-key KEY] [--parallel 8] [--queue 8] [--timeout 120]
                      [--max-body 1048576] [--max-tokens 1024] [--shutdown-grace 10] [--threads N]
                      [--models-dir DIR ...] [--max-extra-models 4] [--draft-threads 1]
-                     [--max-client-connections 16]
+                     [--max-client-connections 64] [--no-batching]
   --model         repeatable; default: every built-in model present (tiny-dlm, tiny-ar, tiny-ar-draft)
   --api-key       require Authorization: Bearer KEY on /v1/* and /metrics (or env PARADEC_API_KEY)
-  --parallel      generations running at once; --queue: waiting before 503 + Retry-After
+  --parallel      generations running at once (default 8), whose forwards on one model run as one
+                  batched forward (continuous batching; --no-batching: each on its own)
+  --queue         generations waiting for a slot before 503 + Retry-After
   --timeout       seconds per request (queueing included); --shutdown-grace: seconds on SIGTERM
   --models-dir    repeatable: requests may name the models in DIR (by subdirectory name) as draft
                   models, drafters or datastores, besides the served and the built-in models
@@ -115,6 +118,7 @@ export async function commandServe(argv: string[]): Promise<void> {
     maxExtraModels: int('max-extra-models', values['max-extra-models'], 1),
     extraModelThreads: int('draft-threads', values['draft-threads'], 0),
     maxConnectionsPerClient: int('max-client-connections', values['max-client-connections'], 1),
+    batching: { enabled: values['no-batching'] !== true },
     log,
   });
   const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1';

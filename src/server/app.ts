@@ -58,7 +58,11 @@ export interface ServerOptions {
   maxTokens?: number;
   /** open connections at most (default 128): bounds the memory held by bodies being read */
   maxConnections?: number;
-  /** open connections from one client address at most (default 16): one client cannot take them all */
+  /**
+   * open connections from one client address at most (default: half of maxConnections): one
+   * client cannot take them all. Behind a reverse proxy every connection has the proxy's address:
+   * raise it to maxConnections there
+   */
   maxConnectionsPerClient?: number;
   /** a request's headers must arrive within this (default 30 s; enforced within a second) */
   headersTimeoutMs?: number;
@@ -268,7 +272,7 @@ export async function startServer(options: ServerOptions): Promise<ParadecServer
   server.maxConnections = options.maxConnections ?? 128;
   server.requestTimeout = options.bodyTimeoutMs ?? 60_000; // the whole request (headers + body)
   server.headersTimeout = Math.min(options.headersTimeoutMs ?? 30_000, server.requestTimeout);
-  limitConnectionsPerClient(server, options.maxConnectionsPerClient ?? 16);
+  limitConnectionsPerClient(server, options.maxConnectionsPerClient ?? Math.max(1, Math.floor(server.maxConnections / 2)));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
