@@ -29,8 +29,11 @@ const INTEGRATION = new Set([
   'test/runtime/variants.test.ts',
   // the bench end to end, the CLI in subprocesses
   'test/bench/bench.test.ts',
+  'test/bench/serve-bench.test.ts',
   'test/cli/cli.test.ts',
   // servers (and the browser page)
+  'test/server/hostile.test.ts',
+  'test/runtime/continuous-batching.test.ts',
   'test/server/openai-clients.test.ts',
   'test/server/page.e2e.test.ts',
   'test/server/robustness.test.ts',

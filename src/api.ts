@@ -30,7 +30,7 @@ import { findAutoregressiveStrategy, findDiffusionStrategy } from './decode/regi
 import { resolveParams } from './decode/params.js';
 import { returnValue } from './decode/drain.js';
 import { Rng } from './tasks/rng.js';
-import { extraModelsFor, releaseSharedModels } from './extra-model-loader.js';
+import { extraModelsFor, releaseSharedModels, type ExtraModelCache } from './extra-model-loader.js';
 
 export type { ChatMessage } from './model/tokenizer.js';
 export type { CacheMode } from './decode/diffusion/cache.js';
@@ -153,6 +153,12 @@ export interface GenerateOptions {
    * strategies this way).
    */
   keptStrategy?: AutoregressiveStrategy;
+  /**
+   * autoregressive: where the strategy's extra models (draft LM, drafter, safe model) are kept
+   * between generations; default: loaded once per model and kept until the model is disposed.
+   * `paradec serve` passes a bounded pool (src/server/extra-model-pool.ts).
+   */
+  extraModelCache?: ExtraModelCache;
   /** autoregressive: maximum new tokens (default 128) */
   maxTokens?: number;
   temperature?: number;
@@ -387,7 +393,7 @@ async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel
     rng: new Rng(seedOf(options)),
     eosTokenIds: model.eosTokenIds,
     signal: options.signal,
-    models: extraModelsFor(runtime, { tokenText: (id) => model.tokenizer.decode([id]) }),
+    models: extraModelsFor(runtime, { tokenText: (id) => model.tokenizer.decode([id]), ...(options.extraModelCache ? { cache: options.extraModelCache } : {}) }),
     keepStrategy: options.keptStrategy !== undefined,
   });
   const generated: number[] = [];

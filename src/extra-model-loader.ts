@@ -30,25 +30,40 @@ import { borrowed, type ExtraModels, type LayerSubsetRequest, type Loaded, type 
 export interface ExtraModelOptions {
   /** token → text under the caller's tokenizer; default: the tokenizer of the target's checkpoint */
   tokenText?: (id: number) => string;
+  /**
+   * where loaded extra models are kept between generations; default: shared per target for the
+   * target's lifetime (`releaseSharedModels`). A server passes a bounded cache of its own.
+   */
+  cache?: ExtraModelCache;
+}
+
+/**
+ * Keeps loaded extra models between generations: `get` returns the model loaded under `key` for
+ * `target` (loading it with `load` the first time); the `Loaded` it returns is the caller's
+ * handle, whose `dispose` says the caller is done with it (the cache decides when to free it).
+ */
+export interface ExtraModelCache {
+  get<M>(target: object, key: string, load: () => Promise<Loaded<M>>): Promise<Loaded<M>>;
 }
 
 /** The extra models of generations on `target`, loaded from disk and shared per target. */
 export function extraModelsFor(target: CausalModel, options: ExtraModelOptions = {}): ExtraModels {
   let tokenText = options.tokenText;
+  const cache = options.cache ?? SHARED_PER_TARGET;
   return {
     causal: async (r) => {
       const dir = resolveModelDir(r.model);
       const inProcess = r.inProcess ?? false;
-      return shared(target, JSON.stringify(['causal', dir, r.threads, inProcess]), () => loadCausal(r, dir, target, inProcess));
+      return cache.get(target, JSON.stringify(['causal', dir, r.threads, inProcess]), () => loadCausal(r, dir, target, inProcess));
     },
     bidirectional: async (r) => {
       const dir = resolveModelDir(r.model);
-      return shared(target, JSON.stringify(['bidirectional', dir, r.threads]), () => loadBidirectional(r, dir, target));
+      return cache.get(target, JSON.stringify(['bidirectional', dir, r.threads]), () => loadBidirectional(r, dir, target));
     },
     layerSubset: async (r) => {
       const dir = resolveModelDir(r.checkpoint);
       const inProcess = r.inProcess ?? false;
-      return shared(target, JSON.stringify(['layers', dir, r.layers, r.threads, inProcess]), () => loadLayerSubset(r, dir, target, inProcess));
+      return cache.get(target, JSON.stringify(['layers', dir, r.layers, r.threads, inProcess]), () => loadLayerSubset(r, dir, target, inProcess));
     },
     targetCheckpointDir: () => targetCheckpointDir(target),
     trigramDatastore: async (owner, datastore) => {
@@ -111,18 +126,20 @@ function checkpointTokenText(owner: string, why: string, target: CausalModel): (
  */
 const SHARED = new WeakMap<object, Map<string, Promise<Loaded<unknown>>>>();
 
-function shared<M>(target: object, key: string, load: () => Promise<Loaded<M>>): Promise<Loaded<M>> {
-  let byKey = SHARED.get(target);
-  if (!byKey) SHARED.set(target, (byKey = new Map()));
-  let loading = byKey.get(key) as Promise<Loaded<M>> | undefined;
-  if (!loading) {
-    loading = load();
-    byKey.set(key, loading);
-    const table = byKey;
-    loading.catch(() => table.delete(key)); // a failed load is tried again next time
-  }
-  return loading.then((l) => borrowed(l.model, l.dir));
-}
+const SHARED_PER_TARGET: ExtraModelCache = {
+  get<M>(target: object, key: string, load: () => Promise<Loaded<M>>): Promise<Loaded<M>> {
+    let byKey = SHARED.get(target);
+    if (!byKey) SHARED.set(target, (byKey = new Map()));
+    let loading = byKey.get(key) as Promise<Loaded<M>> | undefined;
+    if (!loading) {
+      loading = load();
+      byKey.set(key, loading);
+      const table = byKey;
+      loading.catch(() => table.delete(key)); // a failed load is tried again next time
+    }
+    return loading.then((l) => borrowed(l.model, l.dir));
+  },
+};
 
 /** Release the extra models loaded for `target` (draft, drafter, safe, layer-skipped models). */
 export async function releaseSharedModels(target: object): Promise<void> {

@@ -10,3 +10,5 @@ export type { AutoregressiveStrategy } from './decode/autoregressive/types.js';
 export type { BidirectionalModel, CausalModel, DecodeHeadOutput, KvCache } from './runtime/types.js';
 export * from './errors.js';
 export type { CacheMode } from './decode/diffusion/cache.js';
+export type { ExtraModelCache } from './extra-model-loader.js';
+export type { Loaded } from './decode/autoregressive/extra-models.js';

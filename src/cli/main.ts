@@ -9,6 +9,7 @@
  *   paradec bench-engine         (engine speed vs raw ONNX Runtime MatMul)
  *   paradec bench ...            (strategies × settings × task suite; src/bench/run.ts)
  *   paradec serve ...            (OpenAI-compatible server + live page, see src/cli/serve.ts)
+ *   paradec bench-serve ...      (serving benchmark: throughput and latency under load)
  *   paradec train-filter ...     (Learn2PD's filter for a diffusion model)
  *   paradec datastore ...        (ADED's corpus tri-gram datastore for an autoregressive model)
  *
@@ -36,6 +37,8 @@ usage:
   paradec bench [--model DIR ...] [--strategies a,b] [--sweep key=v1,v2] [--tasks ...]
                 [--n N] [--seed S] [--out DIR] [--quick]         (paradec bench --help)
   paradec serve [--model NAME|DIR ...] [--host 127.0.0.1] [--port 8080] [--api-key KEY]
+  paradec bench-serve [--url URL | --model NAME] [--concurrency 8 | --rate R | --sweep]
+                      [--strategy NAME] [--requests N] [--out DIR]   (paradec bench-serve --help)
 
 --model takes a checkpoint directory or a built-in model name (tiny-dlm, tiny-ar,
 tiny-ar-draft); the default is tiny-dlm (tiny-ar for datastore).
@@ -49,7 +52,7 @@ type Command = (argv: string[]) => Promise<void>;
 const MODEL_COMMANDS = new Set(['generate', 'serve', 'bench', 'bench-engine']);
 
 /** Commands that print their own, longer help for --help. */
-const OWN_HELP = new Set(['train', 'bench', 'serve']);
+const OWN_HELP = new Set(['train', 'bench', 'serve', 'bench-serve']);
 
 /** The lines of USAGE for one command (its first line and the continuation lines under it). */
 function usageOf(name: string): string {
@@ -84,6 +87,7 @@ const commands: Record<string, () => Promise<Command>> = {
   'bench-engine': async () => (await import('./bench-engine.js')).commandBenchEngine,
   bench: async () => (await import('./bench.js')).commandBench,
   serve: async () => (await import('./serve.js')).commandServe,
+  'bench-serve': async () => (await import('./bench-serve.js')).commandBenchServe,
   'train-filter': async () => (await import('./train-filter.js')).commandTrainFilter,
   datastore: async () => (await import('./datastore.js')).commandDatastore,
 };

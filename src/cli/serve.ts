@@ -6,7 +6,7 @@
  * SIGTERM / SIGINT: stop accepting, let running generations finish (up to --shutdown-grace),
  * cancel the rest, exit 0. A second SIGINT exits at once.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { BUILTIN_MODELS_DIR, resolveModelDir } from '../model/locate.js';
@@ -27,16 +27,30 @@ const FLAGS = {
   'max-tokens': { type: 'string' },
   'shutdown-grace': { type: 'string' },
   threads: { type: 'string' },
+  'models-dir': { type: 'string', multiple: true },
+  'max-extra-models': { type: 'string' },
+  'draft-threads': { type: 'string' },
+  'max-client-connections': { type: 'string' },
+  'no-batching': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const SERVE_USAGE = `usage: paradec serve [--model NAME|DIR|NAME=DIR ...] [--host 127.0.0.1] [--port 8080]
-                     [--api-key KEY] [--parallel 1] [--queue 8] [--timeout 120]
+                     [--api-key KEY] [--parallel 8] [--queue 8] [--timeout 120]
                      [--max-body 1048576] [--max-tokens 1024] [--shutdown-grace 10] [--threads N]
+                     [--models-dir DIR ...] [--max-extra-models 4] [--draft-threads 1]
+                     [--max-client-connections 64] [--no-batching]
   --model         repeatable; default: every built-in model present (tiny-dlm, tiny-ar, tiny-ar-draft)
   --api-key       require Authorization: Bearer KEY on /v1/* and /metrics (or env PARADEC_API_KEY)
-  --parallel      generations running at once; --queue: waiting before 503 + Retry-After
-  --timeout       seconds per request (queueing included); --shutdown-grace: seconds on SIGTERM`;
+  --parallel      generations running at once (default 8), whose forwards on one model run as one
+                  batched forward (continuous batching; --no-batching: each on its own)
+  --queue         generations waiting for a slot before 503 + Retry-After
+  --timeout       seconds per request (queueing included); --shutdown-grace: seconds on SIGTERM
+  --models-dir    repeatable: requests may name the models in DIR (by subdirectory name) as draft
+                  models, drafters or datastores, besides the served and the built-in models
+  --max-extra-models   draft models / drafters loaded at once (idle ones are freed after 60 s)
+  --draft-threads      ORT threads of each draft model / drafter (requests cannot set them)
+  --max-client-connections   open connections from one client address`;
 
 const BUILTIN = ['tiny-dlm', 'tiny-ar', 'tiny-ar-draft'];
 
@@ -68,6 +82,13 @@ function modelSpecs(given: readonly string[] | undefined): ModelSpec[] {
   });
 }
 
+function modelsDirs(given: readonly string[] | undefined): string[] {
+  return (given ?? []).map((dir) => {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError(`--models-dir ${dir}: not a directory`);
+    return dir;
+  });
+}
+
 export async function commandServe(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
   if (values.help) {
@@ -93,6 +114,11 @@ export async function commandServe(argv: string[]): Promise<void> {
     maxBodyBytes: int('max-body', values['max-body'], 1024),
     maxTokens: int('max-tokens', values['max-tokens'], 1),
     shutdownGraceMs: seconds('shutdown-grace', values['shutdown-grace']),
+    modelsDirs: modelsDirs(values['models-dir']),
+    maxExtraModels: int('max-extra-models', values['max-extra-models'], 1),
+    extraModelThreads: int('draft-threads', values['draft-threads'], 0),
+    maxConnectionsPerClient: int('max-client-connections', values['max-client-connections'], 1),
+    batching: { enabled: values['no-batching'] !== true },
     log,
   });
   const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1';

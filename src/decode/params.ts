@@ -15,6 +15,18 @@ export interface ParamSpec {
   choices?: readonly string[];
   min?: number;
   max?: number;
+  /**
+   * for strings that name something on disk: a checkpoint (`model`: a directory or a built-in
+   * model's name), an ADED datastore (`datastore`: `auto`, `none`, a file or a model directory),
+   * or any other file (`file`). Hosts that take values from others (the server) resolve or refuse
+   * these by this mark instead of by the parameter's name.
+   */
+  names?: 'model' | 'datastore' | 'file';
+  /**
+   * how the host machine runs the strategy (ORT threads of a draft model): a server decides it
+   * for every request, a request cannot set it
+   */
+  hostSetting?: boolean;
 }
 
 export type ParamSpecs = Record<string, ParamSpec>;

@@ -13,6 +13,7 @@ import { HEAD_OUTPUTS, type CompiledGraph } from './compile.js';
 import { checkPositions, checkTokens, HEAD_FETCHES, ids64, keepAll, mask64, positionIds, presentNames, toHead, type ForwardTiming } from './forward-io.js';
 import { emptyPlainCache, truncatePlainCache } from './plain-kv-cache.js';
 import { ResidentKvCache } from './resident-kv-cache.js';
+import { headRows } from './head-rows.js';
 import type { OrtSession, ResidentTensor, WireTensor } from './session.js';
 import type { CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from './types.js';
 
@@ -45,6 +46,14 @@ export interface CausalVariantSource {
   embedTable(): Float32Array;
   /** ORT spinning as the model was opened with */
   spinning?: boolean;
+}
+
+/** One entry of `forwardRagged`: what `forward(tokens, batch, newLength, cache)` would take. */
+export interface RaggedEntry {
+  tokens: Int32Array;
+  batch: number;
+  newLength: number;
+  cache: KvCache;
 }
 
 export class OnnxCausalModel implements CausalModel {
@@ -121,6 +130,87 @@ export class OnnxCausalModel implements CausalModel {
     checkTokens('forward', tokens, batch, newLength, this.vocabSize);
     const ids = ids64(tokens);
     return this.run('forward', undefined, { input_ids: { type: 'int64', data: ids, dims: [batch, newLength] } }, [ids.buffer], batch, newLength, cache, options);
+  }
+
+  /**
+   * Several independent forwards as one batched forward (continuous batching: runtime/
+   * batched-causal.ts): entry e appends `newLength` tokens to each of its `batch` rows after its
+   * own cache, whose length may differ from the other entries'. The entries' caches are laid out
+   * in one batch of the longest past (shorter pasts padded, the padding masked out of attention),
+   * their new tokens after it (right-padded), each token at its own logical position; the result
+   * of each entry — its head and its extended cache, compacted back to its own past + new — is
+   * what `forward` gives it alone, up to float rounding in the attention sums (the keys sit at
+   * other physical offsets). Needs caches this model's worker holds (or empty ones).
+   */
+  async forwardRagged(entries: readonly RaggedEntry[], options: ForwardOptions = {}): Promise<{ head: DecodeHeadOutput; cache: KvCache }[]> {
+    if (entries.length === 0) return [];
+    const H = this.numKvHeads;
+    const D = this.headDim;
+    for (const e of entries) {
+      checkTokens('forwardRagged', e.tokens, e.batch, e.newLength, this.vocabSize);
+      if (e.cache.batch !== e.batch) throw new InputError(`forwardRagged: cache is for batch ${e.cache.batch}, the input for batch ${e.batch}`);
+      if (e.cache.length > 0 && !this.resident(e.cache)) throw new InputError('forwardRagged: needs caches this model made (resident in its worker) or empty ones');
+      if (e.cache.length + e.newLength > this.maxPositions) throw new InputError(`forwardRagged: ${e.cache.length + e.newLength} positions exceed the model's ${this.maxPositions}`);
+    }
+    const P = Math.max(...entries.map((e) => e.cache.length));
+    const N = Math.max(...entries.map((e) => e.newLength));
+    const B = entries.reduce((n, e) => n + e.batch, 0);
+    const T = P + N;
+    const ids = new BigInt64Array(B * N);
+    const mask = new BigInt64Array(B * T);
+    const positions = new BigInt64Array(B * N);
+    const offsets: number[] = [];
+    let row = 0;
+    for (const e of entries) {
+      offsets.push(row);
+      const past = e.cache.length;
+      for (let b = 0; b < e.batch; b++, row++) {
+        for (let j = 0; j < N; j++) {
+          const real = j < e.newLength;
+          // padding slots repeat the row's last token at its last position: in range, never read
+          ids[row * N + j] = BigInt(e.tokens[b * e.newLength + (real ? j : e.newLength - 1)]!);
+          positions[row * N + j] = BigInt(past + (real ? j : e.newLength - 1));
+          if (real) mask[row * T + P + j] = 1n;
+        }
+        mask.fill(1n, row * T, row * T + past);
+      }
+    }
+    // the batch's past: every entry's cache in its rows, padded to P
+    let past: KvCache;
+    let composed: ResidentTensor[] | null = null;
+    const writes = entries.flatMap((e, i) => {
+      if (e.cache.length === 0) return [];
+      const positionsOf = new Int32Array(e.batch * e.cache.length);
+      for (let b = 0; b < e.batch; b++) for (let p = 0; p < e.cache.length; p++) positionsOf[b * e.cache.length + p] = p;
+      return [{ tensors: this.resident(e.cache)!.tensors, rows: e.batch, length: e.cache.length, targetRows: Int32Array.from({ length: e.batch }, (_, b) => offsets[i]! + b), positions: positionsOf }];
+    });
+    if (P === 0) past = emptyPlainCache(B, this.numLayers);
+    else {
+      composed = this.session.compose({ base: null, baseRows: 0, baseLength: 0, rows: B, heads: H, length: P, width: D, rowMap: new Int32Array(B).fill(-1), consume: false, writes });
+      past = ResidentKvCache.fromTensors(B, P, composed, this.numLayers);
+    }
+    let result: { head: DecodeHeadOutput; cache: KvCache };
+    try {
+      result = await this.run('forwardRagged', undefined, { input_ids: { type: 'int64', data: ids, dims: [B, N] } }, [ids.buffer], B, N, past, options, positions, mask);
+    } finally {
+      if (composed) this.session.release(composed);
+    }
+    const present = (result.cache as ResidentKvCache).tensors;
+    const out = entries.map((e, i) => {
+      const length = e.cache.length + e.newLength;
+      const targetRows = new Int32Array(B).fill(-1);
+      const map = new Int32Array(B * T).fill(-1);
+      for (let b = 0; b < e.batch; b++) {
+        const r = offsets[i]! + b;
+        targetRows[r] = b;
+        for (let p = 0; p < e.cache.length; p++) map[r * T + p] = p;
+        for (let j = 0; j < e.newLength; j++) map[r * T + P + j] = e.cache.length + j;
+      }
+      const tensors = this.session.compose({ base: null, baseRows: 0, baseLength: 0, rows: e.batch, heads: H, length, width: D, rowMap: new Int32Array(e.batch).fill(-1), consume: false, writes: [{ tensors: present, rows: B, length: T, targetRows, positions: map }] });
+      return { head: headRows(result.head, offsets[i]!, e.batch, e.newLength, options.logits === true), cache: ResidentKvCache.fromTensors(e.batch, length, tensors, this.numLayers) };
+    });
+    this.session.release(present);
+    return out;
   }
 
   /**
@@ -237,15 +327,18 @@ export class OnnxCausalModel implements CausalModel {
   private async run(
     what: string, graph: CausalVariant | undefined, input: Record<string, WireTensor>, transfer: ArrayBuffer[],
     batch: number, newLength: number, cache: KvCache, options: ForwardOptions, positions?: BigInt64Array<ArrayBuffer>,
+    /** a key mask over past + new (forwardRagged's padded rows); default: every key real */
+    keyMask?: BigInt64Array<ArrayBuffer>,
   ): Promise<{ head: DecodeHeadOutput; cache: KvCache }> {
     const start = performance.now();
     if (cache.batch !== batch) throw new InputError(`${what}: cache is for batch ${cache.batch}, the input for batch ${batch}`);
     this.checkCache(what, cache);
     const past = cache.length;
     const total = past + newLength;
-    if (total > this.maxPositions) throw new InputError(`${what}: ${total} positions (cache ${past} + ${newLength} new) exceed the model's ${this.maxPositions}`);
+    // a ragged batch's physical length may pass the context; its positions are checked per entry
+    if (!keyMask && total > this.maxPositions) throw new InputError(`${what}: ${total} positions (cache ${past} + ${newLength} new) exceed the model's ${this.maxPositions}`);
 
-    const mask = new BigInt64Array(batch * total).fill(1n);
+    const mask = keyMask ?? new BigInt64Array(batch * total).fill(1n);
     const feeds: Record<string, WireTensor | ResidentTensor> = {
       ...input,
       attention_mask: { type: 'int64', data: mask, dims: [batch, total] },

@@ -229,13 +229,21 @@ function compose(req: ComposeRequest): void {
       for (let s = 0; s < w.rows; s++) {
         const t = w.targetRows[s]!;
         if (t < 0) continue;
-        for (let j = 0; j < w.length; j++) {
+        // runs of consecutive source positions going to consecutive output positions move as one
+        // block per head (a cache's positions mostly keep their order: one run per row, or two)
+        for (let j = 0; j < w.length; ) {
           const p = w.positions[s * w.length + j]!;
-          if (p < 0) continue;
+          if (p < 0) {
+            j++;
+            continue;
+          }
+          let run = 1;
+          while (j + run < w.length && w.positions[s * w.length + j + run] === p + run) run++;
           for (let h = 0; h < heads; h++) {
             const from = ((s * heads + h) * w.length + j) * width;
-            out.set(src.subarray(from, from + width), ((t * heads + h) * length + p) * width);
+            out.set(src.subarray(from, from + run * width), ((t * heads + h) * length + p) * width);
           }
+          j += run;
         }
       }
     }

@@ -274,7 +274,7 @@ export class OrtSession {
   private readonly generationOf = new Map<number, Generation>();
   /** every handle not yet garbage-collected, by id (hand-overs are delivered through it) */
   private readonly handles = new Map<number, WeakRef<ResidentTensor>>();
-  private readonly maxGenerations: number;
+  private maxGenerations: number;
   private nextResident = 1;
   private releaseQueue: number[] = [];
   /** handles the program dropped: their worker copies go too */
@@ -640,6 +640,19 @@ export class OrtSession {
     } catch (e) {
       onError(e as Error);
     }
+  }
+
+  /**
+   * Batches of resident tensors the worker holds at most (see SessionOptions.residentGenerations).
+   * Continuous batching raises it while generations share the session: each keeps its own cache
+   * here, and a batched forward adds a few batches of its own (runtime/batched-causal.ts).
+   */
+  get residentLimit(): number {
+    return this.maxGenerations;
+  }
+
+  set residentLimit(n: number) {
+    this.maxGenerations = Math.max(1, Math.floor(n));
   }
 
   /** Track new resident tensors; past the limit, hand the oldest batch over to this thread. */

@@ -26,7 +26,9 @@ import { serveGeneration } from './generation.js';
 import { Cancelled, HttpError, toHttpError } from './http-error.js';
 import { Limiter } from './limiter.js';
 import { ServerMetrics } from './metrics.js';
-import { ModelPool, type ModelSpec } from './models.js';
+import { ExtraModelPool } from './extra-model-pool.js';
+import { ModelNames } from './model-names.js';
+import { ModelPool, type BatchingOptions, type ModelSpec } from './models.js';
 import { parseChatRequest, parseCompletionRequest, type RequestLimits } from './schema.js';
 import { loadStaticFiles, WEB_DIR, type StaticFile } from './static.js';
 
@@ -39,8 +41,13 @@ export interface ServerOptions {
   port?: number;
   /** when set, /v1/* and /metrics need `Authorization: Bearer <apiKey>` */
   apiKey?: string | null;
-  /** generations running at once (default 1: a CPU model gains nothing from more) */
+  /**
+   * generations running at once (default 8): the largest batch. The forwards of concurrent
+   * generations on one model run as one batched forward (continuous batching)
+   */
   maxConcurrent?: number;
+  /** continuous batching (default on); `maxWaitMs`: longest wait for the other generations' forwards */
+  batching?: BatchingOptions;
   /** generations waiting for a slot before 503 (default 8) */
   maxQueue?: number;
   /** default 1 MiB */
@@ -51,6 +58,24 @@ export interface ServerOptions {
   maxTokens?: number;
   /** open connections at most (default 128): bounds the memory held by bodies being read */
   maxConnections?: number;
+  /**
+   * open connections from one client address at most (default: half of maxConnections): one
+   * client cannot take them all. Behind a reverse proxy every connection has the proxy's address:
+   * raise it to maxConnections there
+   */
+  maxConnectionsPerClient?: number;
+  /** a request's headers must arrive within this (default 30 s; enforced within a second) */
+  headersTimeoutMs?: number;
+  /** its headers and body within this (default 60 s; enforced within a second) */
+  bodyTimeoutMs?: number;
+  /** directories whose model subdirectories strategy parameters may name (draft models, drafters) */
+  modelsDirs?: string[];
+  /** strategies' extra models (draft LMs, drafters) loaded at once (default 4); idle ones are freed */
+  maxExtraModels?: number;
+  /** an extra model unused for this long is freed (default 60 s) */
+  extraModelIdleMs?: number;
+  /** ORT threads of each extra model (default 1) */
+  extraModelThreads?: number;
   /** on shutdown, how long running generations may take to finish before they are cancelled (default 10 s) */
   shutdownGraceMs?: number;
   webDir?: string;
@@ -65,6 +90,8 @@ export interface ParadecServer {
   readonly limiter: Limiter;
   /** requests being handled now (queued or running generations, bodies being read, …) */
   readonly inFlight: number;
+  /** the strategies' extra models (draft LMs, drafters) loaded now, and those in use */
+  readonly extraModels: { readonly size: number; readonly inUse: number; readonly max: number };
   /** Stop accepting, let running generations finish (up to the grace period), cancel the rest, close. */
   close(graceMs?: number): Promise<void>;
 }
@@ -116,9 +143,12 @@ export async function startServer(options: ServerOptions): Promise<ParadecServer
   const timeoutMs = options.requestTimeoutMs ?? 120_000;
   const graceDefault = options.shutdownGraceMs ?? 10_000;
   const apiKeyDigest = options.apiKey ? keyDigest(options.apiKey) : null;
-  const pool = new ModelPool(options.models, options.loadOptions);
+  const pool = new ModelPool(options.models, options.loadOptions, options.batching);
   await pool.load();
-  const limiter = new Limiter(options.maxConcurrent ?? 1, options.maxQueue ?? 8);
+  const names = new ModelNames(pool.directories(), options.modelsDirs ?? []);
+  const extraModels = new ExtraModelPool({ max: options.maxExtraModels, idleMs: options.extraModelIdleMs });
+  const extraModelThreads = options.extraModelThreads ?? 1;
+  const limiter = new Limiter(options.maxConcurrent ?? 8, options.maxQueue ?? 8);
   const metrics = new ServerMetrics({ queued: () => limiter.queued, running: () => limiter.running });
   const files: Map<string, StaticFile> = loadStaticFiles(options.webDir ?? WEB_DIR);
   const inFlight = new Set<Promise<void>>();
@@ -155,7 +185,13 @@ export async function startServer(options: ServerOptions): Promise<ParadecServer
         return;
       }
       case 'health':
-        sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok', models: pool.names, running: limiter.running, queued: limiter.queued });
+        sendJson(res, draining ? 503 : 200, {
+          status: draining ? 'draining' : 'ok',
+          models: pool.names,
+          running: limiter.running,
+          queued: limiter.queued,
+          extra_models: { loaded: extraModels.size, in_use: extraModels.inUse, max: extraModels.max },
+        });
         return;
       case 'metrics': {
         const text = metrics.render();
@@ -181,7 +217,7 @@ export async function startServer(options: ServerOptions): Promise<ParadecServer
       case 'chat': {
         const body = await readJsonBody(req, maxBody);
         const request = r.route === 'chat' ? parseChatRequest(body, limits) : parseCompletionRequest(body, limits);
-        await serveGeneration(res, request, { pool, limiter, metrics }, controller.signal);
+        await serveGeneration(res, request, { pool, limiter, metrics, names, extraModels, extraModelThreads }, controller.signal);
         return;
       }
       default:
@@ -189,7 +225,9 @@ export async function startServer(options: ServerOptions): Promise<ParadecServer
     }
   }
 
-  const server: Server = createServer((req, res) => {
+  // Node checks the header and request time limits every `connectionsCheckingInterval` (30 s by
+  // default, so a 30 s limit fired anywhere between 30 and 60 s): every second here.
+  const server: Server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     const started = performance.now();
     let r: ReturnType<typeof route>;
     try {
@@ -232,8 +270,9 @@ export async function startServer(options: ServerOptions): Promise<ParadecServer
     void work.finally(() => inFlight.delete(work));
   });
   server.maxConnections = options.maxConnections ?? 128;
-  server.requestTimeout = 60_000; // the whole request (headers + body) must arrive within a minute
-  server.headersTimeout = 30_000;
+  server.requestTimeout = options.bodyTimeoutMs ?? 60_000; // the whole request (headers + body)
+  server.headersTimeout = Math.min(options.headersTimeoutMs ?? 30_000, server.requestTimeout);
+  limitConnectionsPerClient(server, options.maxConnectionsPerClient ?? Math.max(1, Math.floor(server.maxConnections / 2)));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -270,6 +309,7 @@ export async function startServer(options: ServerOptions): Promise<ParadecServer
       }
       server.closeAllConnections();
       await stopped;
+      await extraModels.dispose();
       await pool.dispose();
       log('stopped');
     })();
@@ -284,6 +324,31 @@ export async function startServer(options: ServerOptions): Promise<ParadecServer
     get inFlight() {
       return inFlight.size;
     },
+    extraModels,
     close,
   };
+}
+
+/**
+ * At most `perClient` open connections from one address: past it, a new connection gets a 429
+ * and is closed at once. Without this, one client holding every connection (128 sockets sending
+ * their headers a byte at a time) locked everyone else out until the header limit fired.
+ */
+function limitConnectionsPerClient(server: Server, perClient: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const address = socket.remoteAddress ?? '';
+    const n = (open.get(address) ?? 0) + 1;
+    if (n > perClient) {
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n');
+      socket.destroySoon();
+      return;
+    }
+    open.set(address, n);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+    });
+  });
 }

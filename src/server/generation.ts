@@ -14,9 +14,11 @@ import { resolveParams } from '../decode/params.js';
 import { OptionError } from '../errors.js';
 import { canvasEnd, canvasStart, canvasStep } from './canvas.js';
 import { Cancelled, HttpError } from './http-error.js';
+import type { ExtraModelPool } from './extra-model-pool.js';
 import type { Limiter } from './limiter.js';
 import type { ServerMetrics } from './metrics.js';
-import { defaultGenLength, type ModelPool } from './models.js';
+import type { ModelNames } from './model-names.js';
+import { defaultGenLength, type ModelPool, type ServedModel } from './models.js';
 import { chatResponse, chunk, completionResponse, newId, timingsOf, usageChunk, type ResponseMeta, type Timings } from './openai-format.js';
 import type { GenerationRequest } from './schema.js';
 import { SseWriter } from './sse.js';
@@ -26,16 +28,23 @@ export interface GenerationDeps {
   pool: ModelPool;
   limiter: Limiter;
   metrics: ServerMetrics;
+  /** what strategy parameters that name a model or datastore may name */
+  names: ModelNames;
+  /** the bounded cache of the strategies' extra models (draft LMs, drafters, safe models) */
+  extraModels: ExtraModelPool;
+  /** ORT threads of every extra model: the server decides, not the request */
+  extraModelThreads: number;
 }
 
 /**
- * Strategy parameters are also how a strategy is told which draft model or weights file to
- * load. A remote client must not make the server read files of its choosing, so free-form
- * string parameters may not hold paths (built-in model names such as `tiny-ar-draft` are fine),
- * and the parameters below, which are always files, cannot be set at all.
- * (A `path` flag on ParamSpec would make this automatic; see docs/server.md.)
+ * Strategy parameters are also how a strategy is told which draft model or weights file to load,
+ * and how many threads to give it. A remote client must not make the server read files of its
+ * choosing nor size its thread pools: parameters marked as naming a model or a datastore
+ * (`ParamSpec.names`) are resolved by the server's `ModelNames` — given or default, so a default
+ * is never looked up in the working directory either — parameters naming any other file cannot be
+ * set, host settings (`hostSetting`: draft threads) are the server's, and other free-form strings
+ * may not look like paths.
  */
-const SERVER_ONLY_PARAMS: Record<string, readonly string[]> = { learn2pd: ['filter'] };
 const LOOKS_LIKE_PATH = /[/\\]|^[.~]/;
 
 function findStrategy(family: 'diffusion' | 'autoregressive', name: string | undefined): AnyStrategyDefinition {
@@ -48,29 +57,42 @@ function findStrategy(family: 'diffusion' | 'autoregressive', name: string | und
 }
 
 /** strategy_options plus top-level fields named like the strategy's parameters, checked now. */
-function strategyOptions(def: AnyStrategyDefinition, request: GenerationRequest): Record<string, unknown> {
+function strategyOptions(def: AnyStrategyDefinition, request: GenerationRequest, deps: GenerationDeps): Record<string, unknown> {
   const options: Record<string, unknown> = { ...request.strategyOptions };
   for (const [key, value] of Object.entries(request.extraFields)) {
     if (!(key in def.params)) continue;
     if (key in options) throw new HttpError(400, `${key}: given both at the top level and in strategy_options`, { param: key });
     options[key] = value;
   }
-  for (const key of SERVER_ONLY_PARAMS[def.name] ?? []) {
-    if (options[key] !== undefined && options[key] !== null) {
-      throw new HttpError(400, `strategy_options.${key}: names a file on the server and cannot be set by a request`, { param: `strategy_options.${key}` });
+  const given = (key: string): boolean => options[key] !== undefined && options[key] !== null;
+  for (const [key, spec] of Object.entries(def.params)) {
+    const param = `strategy_options.${key}`;
+    if (spec.hostSetting && given(key)) {
+      throw new HttpError(400, `${param}: is decided by the server for every request and cannot be set by one`, { param });
+    }
+    if (spec.names === 'file' && given(key)) {
+      throw new HttpError(400, `${param}: names a file on the server and cannot be set by a request`, { param });
     }
   }
   for (const [key, value] of Object.entries(options)) {
     const spec = def.params[key];
-    if (spec?.type === 'string' && !spec.choices && typeof value === 'string' && LOOKS_LIKE_PATH.test(value)) {
-      throw new HttpError(400, `strategy_options.${key}: file paths are not accepted over HTTP (use a built-in model name)`, { param: `strategy_options.${key}` });
+    if (spec?.type === 'string' && !spec.choices && !spec.names && typeof value === 'string' && LOOKS_LIKE_PATH.test(value)) {
+      throw new HttpError(400, `strategy_options.${key}: file paths are not accepted over HTTP`, { param: `strategy_options.${key}` });
     }
   }
+  let resolved: Record<string, unknown>;
   try {
-    resolveParams(def.name, def.params, options);
+    resolved = resolveParams(def.name, def.params, options);
   } catch (e) {
     if (e instanceof OptionError) throw new HttpError(400, `strategy_options: ${e.message}`, { param: 'strategy_options', code: 'invalid_strategy_option' });
     throw e;
+  }
+  for (const [key, spec] of Object.entries(def.params)) {
+    const value = resolved[key];
+    const param = `strategy_options.${key}`;
+    if (spec.hostSetting) options[key] = deps.extraModelThreads;
+    else if (spec.names === 'model' && typeof value === 'string') options[key] = deps.names.model(param, value);
+    else if (spec.names === 'datastore' && typeof value === 'string') options[key] = deps.names.datastore(param, value);
   }
   return options;
 }
@@ -83,12 +105,14 @@ interface Plan {
   genLength: number | null;
 }
 
-function plan(request: GenerationRequest, pool: ModelPool, signal: AbortSignal): Plan & { model: ReturnType<ModelPool['get']>['model'] } {
-  const { name, model } = pool.get(request.model);
+function plan(request: GenerationRequest, deps: GenerationDeps, signal: AbortSignal): Plan & ServedModel {
+  const served = deps.pool.get(request.model);
+  const { name, model } = served;
   const def = findStrategy(model.family, request.strategy);
   const options: GenerateOptions = {
     strategy: def.name,
-    strategyOptions: strategyOptions(def, request),
+    strategyOptions: strategyOptions(def, request, deps),
+    extraModelCache: deps.extraModels,
     maxTokens: request.maxTokens,
     temperature: request.temperature,
     topP: request.topP,
@@ -121,12 +145,12 @@ function plan(request: GenerationRequest, pool: ModelPool, signal: AbortSignal):
   } else {
     options.genLength = request.genLength;
   }
-  return { modelName: name, model, strategy: def.name, options, genLength };
+  return { ...served, modelName: name, strategy: def.name, options, genLength };
 }
 
 /** Serve one validated request; throws HttpError/Cancelled before anything is written. */
 export async function serveGeneration(res: ServerResponse, request: GenerationRequest, deps: GenerationDeps, signal: AbortSignal): Promise<void> {
-  const p = plan(request, deps.pool, signal);
+  const p = plan(request, deps, signal);
   const queuedAt = performance.now();
   let release: () => void;
   try {
@@ -138,6 +162,8 @@ export async function serveGeneration(res: ServerResponse, request: GenerationRe
   const queuedMs = performance.now() - queuedAt;
   deps.metrics.queueSeconds.observe(queuedMs / 1000);
   const meta: ResponseMeta = { id: newId(request.endpoint), created: Math.floor(Date.now() / 1000), model: p.modelName };
+  // from here until it ends, this generation's forwards are batched with the others' on the model
+  const leave = p.batcher?.join() ?? ((): void => undefined);
   const it = generate(p.model, request.prompt, p.options);
   let outcome = 'error';
   try {
@@ -155,6 +181,7 @@ export async function serveGeneration(res: ServerResponse, request: GenerationRe
     throw signal.aborted && signal.reason instanceof Cancelled ? signal.reason : e;
   } finally {
     await it.return(undefined as never).catch(() => undefined);
+    leave();
     release();
     deps.metrics.generations.inc({ model: p.modelName, outcome });
     deps.metrics.generationSeconds.observe((performance.now() - queuedAt - queuedMs) / 1000, { model: p.modelName });

@@ -105,7 +105,7 @@ const ADED_PARAMS = paramSpecs({
   depth: { type: 'int', default: 3, min: 1, max: 32, description: 'tree depth in draft tokens (the reference\'s sentence length 4 includes the root); the greedy extension adds one more' },
   top_k: { type: 'int', default: 24, min: 1, max: 1024, description: 'most visited tree nodes turned into draft paths' },
   choices: { type: 'int', default: 64, min: 1, max: 1024, description: 'cap on the sum over draft paths of their distinct tokens (the reference\'s choices; its scripts pass 64)' },
-  datastore: { type: 'string', default: 'auto', description: `corpus tri-gram datastore: auto (${DATASTORE_FILE} next to the target's weights, if any), none, or a file / model directory` },
+  datastore: { type: 'string', default: 'auto', description: `corpus tri-gram datastore: auto (${DATASTORE_FILE} next to the target's weights, if any), none, or a file / model directory`, names: 'datastore' },
 });
 
 export const aded = defineAutoregressiveStrategy({

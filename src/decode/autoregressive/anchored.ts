@@ -200,7 +200,7 @@ function createAnchored(params: ParamValuesOf<typeof ANCHORED_PARAMS>): Omit<Aut
 }
 
 const ANCHORED_PARAMS = paramSpecs({
-  safe: { type: 'string', default: 'tiny-ar-draft', description: 'the safe model: a checkpoint directory or a built-in model name' },
+  safe: { type: 'string', default: 'tiny-ar-draft', description: 'the safe model: a checkpoint directory or a built-in model name', names: 'model' },
   budget: { type: 'number', default: 4, min: 0, description: 'total KL budget, in nats, of the sampled distribution from the safe model under the same sampler' },
   horizon: { type: 'int', default: 16, min: 1, max: 100000, description: 'a step may spend at most 1/horizon of the unspent budget' },
   threads: threadsParam('the safe model'),

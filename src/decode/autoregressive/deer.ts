@@ -87,7 +87,7 @@ function createDeer(params: ParamValuesOf<typeof DEER_PARAMS>): Omit<Autoregress
 }
 
 const DEER_PARAMS = paramSpecs({
-  drafter: { type: 'string', default: 'tiny-dlm', description: 'diffusion drafter: a checkpoint directory or a built-in model name' },
+  drafter: { type: 'string', default: 'tiny-dlm', description: 'diffusion drafter: a checkpoint directory or a built-in model name', names: 'model' },
   block: { type: 'int', default: 16, min: 1, max: 256, description: 'tokens drafted per denoising pass' },
   verify: { type: 'string', default: 'greedy', choices: VERIFY_RULES, description: 'verification rule: greedy (exact match), sampling, block' },
   threads: threadsParam('the drafter'),

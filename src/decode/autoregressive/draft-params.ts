@@ -9,12 +9,12 @@ import { VERIFY_RULES, type VerifyRule } from './verify.js';
 
 /** ORT threads of a strategy's extra model (`what`: "the draft model", "the drafter"). */
 export function threadsParam(what: string) {
-  return { type: 'int', default: 1, min: 0, max: 256, description: `ORT threads of ${what} (0 = ORT default)` } as const satisfies ParamSpec;
+  return { type: 'int', default: 1, min: 0, max: 256, description: `ORT threads of ${what} (0 = ORT default)`, hostSetting: true } as const satisfies ParamSpec;
 }
 
 /** The draft LM (speculative, multipath, PEARL). */
 export const DRAFT_MODEL_PARAMS = paramSpecs({
-  draft: { type: 'string', default: 'tiny-ar-draft', description: 'draft model: a checkpoint directory or a built-in model name' },
+  draft: { type: 'string', default: 'tiny-ar-draft', description: 'draft model: a checkpoint directory or a built-in model name', names: 'model' },
 });
 
 /** How the draft-model loop drafts and verifies (speculative, layer-skip). */

@@ -44,7 +44,7 @@ export const layerskip = defineAutoregressiveStrategy({
   paper: 'Liu et al. 2024, Unified Layer Skipping (arXiv:2404.06954); self-speculative verification as in Draft&Verify / LayerSkip',
   params: {
     ratio: { type: 'number', default: 2, min: 1, max: 64, description: 'target speedup of the drafter: keeps round(layers / ratio) layers' },
-    model: { type: 'string', default: null, description: 'the target\'s checkpoint directory (default: read from the compiled target)' },
+    model: { type: 'string', default: null, description: 'the target\'s checkpoint directory (default: read from the compiled target)', names: 'model' },
     ...DRAFT_LOOP_PARAMS,
     ...DRAFT_RUN_PARAMS,
   },

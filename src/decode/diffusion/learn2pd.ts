@@ -199,7 +199,7 @@ export const learn2pd = defineDiffusionStrategy({
   paper: 'Learning to Parallel: Accelerating Diffusion LLMs via Adaptive Parallel Decoding (Learn2PD), 2025 (arXiv:2509.25188)',
   params: {
     ...TOKENS_PER_STEP_PARAM,
-    filter: { type: 'string', default: null, description: `filter weights (JSON from 'paradec train-filter'); default ${DEFAULT_FILTER} in the package` },
+    filter: { type: 'string', default: null, description: `filter weights (JSON from 'paradec train-filter'); default ${DEFAULT_FILTER} in the package`, names: 'file' },
     accept_thres: { type: 'number', default: 0.96, min: 0, max: 1, description: 'commit masked positions whose filter score exceeds this' },
     eotp: { type: 'boolean', default: true, description: 'End-of-Text Prediction: cut the text at a predicted end-of-text' },
   },
