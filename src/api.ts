@@ -309,6 +309,7 @@ async function* generateDiffusionRows(model: ParadecModel, rows: number[][], opt
     temperature: options.temperature ?? 0,
     cfgScale: options.cfgScale ?? 0,
     eosFill: options.eosFill ?? true,
+    newlineTokenIds: newlineTokenIds(model.tokenizer),
     schedule: diffusionScheduleOf(model.config.architecture),
     ...(options.cache !== undefined && options.cache !== 'none'
       ? { cache: { mode: options.cache, refresh: options.cacheRefresh, active: options.cacheOptions?.active, window: options.cacheOptions?.window, margin: options.cacheOptions?.margin } }
@@ -369,6 +370,22 @@ async function* generateDiffusionRows(model: ParadecModel, rows: number[][], opt
     yield { type: 'done', ...final };
   }
   return finals;
+}
+
+const NEWLINES = new WeakMap<TextTokenizer, readonly number[]>();
+
+/**
+ * The tokenizer's newline token: the single id `\n` encodes to (LLaDA's 198, paradec's 4), or none
+ * when it encodes to several tokens or to a token that stands for more than the newline.
+ */
+function newlineTokenIds(tokenizer: TextTokenizer): readonly number[] {
+  let ids = NEWLINES.get(tokenizer);
+  if (!ids) {
+    const encoded = tokenizer.encode('\n', { addSpecialTokens: false });
+    ids = encoded.length === 1 && tokenizer.decode(encoded) === '\n' ? encoded : [];
+    NEWLINES.set(tokenizer, ids);
+  }
+  return ids;
 }
 
 /** The text settled so far: the settled prefix's tokens (before the first mask and before end-of-text). */

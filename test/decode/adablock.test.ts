@@ -25,15 +25,18 @@ test('adablock ends the block at the most confident delimiter in the 25% window 
   const low = gen.map((g, i) => (i === 3 ? { token: NL, p: 0.25 } : i === 1 ? { token: NL, p: 0.2 } : g));
   const b = oneStep({ gen: low, blockEnd: 8 });
   assert.equal(adaptiveBlockEnd(b.row, b.pred, [NL], 0.3) - b.row.promptLength, 8);
-  // the strategy: the newline (the built-in tokenizer's id 4) is the default delimiter, as 198 (LLaDA's) is the reference's
-  assert.equal(make().chooseBlockEnd!(a.row, a.pred) - a.row.promptLength, 4);
+  // the strategy: the tokenizer's newline (the caller's RowView.newlineTokenIds) is the default
+  // delimiter, as 198 (LLaDA's newline) is the reference's; without one, it says what to give
+  const withNewline = (x: typeof a) => ({ ...x, row: { ...x.row, newlineTokenIds: [NL] } });
+  assert.equal(make().chooseBlockEnd!(withNewline(a).row, a.pred) - a.row.promptLength, 4);
+  assert.throws(() => make().chooseBlockEnd!(a.row, a.pred), /no single newline token to end blocks at; give delimiters=ID/);
   assert.equal(make({ delimiters: '5' }).chooseBlockEnd!(a.row, a.pred) - a.row.promptLength, 8, 'no delimiter: the loop block (8 < 32)');
   assert.equal(make({ delimiters: '5', block_length: 3 }).chooseBlockEnd!(a.row, a.pred) - a.row.promptLength, 3, 'no delimiter: block_length');
   // end-of-text is a delimiter only when asked (the reference has the newline only)
   const withEos = gen.map((g, i) => (i === 2 ? { token: EOS, p: 0.7 } : g));
   const c = oneStep({ gen: withEos, blockEnd: 8 });
-  assert.equal(make().chooseBlockEnd!(c.row, c.pred) - c.row.promptLength, 4);
-  assert.equal(make({ eos_delimiter: true }).chooseBlockEnd!(c.row, c.pred) - c.row.promptLength, 3);
+  assert.equal(make().chooseBlockEnd!(withNewline(c).row, c.pred) - c.row.promptLength, 4);
+  assert.equal(make({ eos_delimiter: true }).chooseBlockEnd!(withNewline(c).row, c.pred) - c.row.promptLength, 3);
   assert.throws(() => make({ delimiters: '99' }).chooseBlockEnd!(a.row, a.pred), /delimiter id 99 is outside the model's vocabulary of 16/);
   assert.throws(() => make({ delimiters: 'x,4' }), OptionError);
 });
@@ -85,7 +88,7 @@ test('adablock with semi-AR blocks falls back to block_length when no delimiter 
 test('adablock without a confident delimiter takes the paper\'s 32-token default block, not the whole canvas', async () => {
   const s: RowScript = (tokens) => rowLogits(V, Array.from(tokens, (t, i) => (i < 1 ? ([t, 0.99] as const) : ([1 + (i % 3), 0.95] as const))));
   const steps = async (given: Record<string, unknown>) => {
-    const it = runDiffusion(new ScriptedBidirectional(V, MASK, s), [[3]], make(given), [EOS], { genLength: 48, rng, eosFill: false });
+    const it = runDiffusion(new ScriptedBidirectional(V, MASK, s), [[3]], make(given), [EOS], { genLength: 48, rng, eosFill: false, newlineTokenIds: [NL] });
     const out: number[] = [];
     for (;;) {
       const n = await it.next();

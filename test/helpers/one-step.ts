@@ -54,6 +54,7 @@ export function oneStep(spec: StepSpec): { row: RowView; pred: Predictions; serv
     genLength: L,
     maskTokenId: MASK,
     eosTokenIds: [EOS],
+    newlineTokenIds: [],
     blockStart,
     blockEnd,
     blockIndex: spec.blockIndex ?? 0,

@@ -14,11 +14,11 @@
  *
  * Defaults are the paper's LLaDA settings (README table and `llada/eval_adablock.sh`): δ = 0.3,
  * τ = 0.9, default block length 32, window 25% of the generation, and the newline as the only
- * delimiter. Strategies do not see the tokenizer, so delimiters are token ids: the default is 4,
- * the newline of paradec's built-in tokenizer (the models paradec ships); the reference's default
- * 198 is LLaDA's newline. For a model with another tokenizer, give its newline id(s) with
- * `delimiters=ID,…`. `eos_delimiter=true` adds the model's end-of-text ids (a paradec option, off
- * by default as in the reference).
+ * delimiter. The newline is the model's own: the caller passes the tokenizer's newline token
+ * (`RowView.newlineTokenIds`; api.ts finds it as the one token `\n` encodes to — 198 for LLaDA, the
+ * reference's default, 4 for paradec's built-in tokenizer). `delimiters=ID,…` gives other ids
+ * instead; with neither, the strategy stops and says so. `eos_delimiter=true` adds the model's
+ * end-of-text ids (a paradec option, off by default as in the reference).
  *
  * The default block length is `block_length` (32) from the block start, and never past the end of
  * the loop's current block: with the run's `block_length` shorter than 32, that one rules, as the
@@ -50,7 +50,7 @@ export const adablock = defineDiffusionStrategy({
   summary: 'block ends at the most confident newline (≥ 0.3) in the next 25% of the canvas, else after 32 tokens; threshold 0.9 inside (AdaBlock-dLLM)',
   paper: 'Lu et al. 2025, AdaBlock-dLLM: Semantic-Aware Diffusion LLM Inference via Adaptive Block Size (ICLR 2026)',
   params: {
-    delimiters: { type: 'string', default: '4', description: "delimiter token ids, comma-separated; 4 is the built-in tokenizer's newline (the reference: 198, LLaDA's newline)" },
+    delimiters: { type: 'string', default: null, description: "delimiter token ids, comma-separated (default: the tokenizer's newline, as the reference's 198 is LLaDA's)" },
     eos_delimiter: { type: 'boolean', default: false, description: 'count end-of-text tokens as delimiters too (not in the reference)' },
     delta: { type: 'number', default: 0.3, min: 0, max: 1, description: 'δ: delimiter confidence needed to end the block there' },
     window: { type: 'number', default: 0.25, min: 0, max: 1, description: 'look-ahead window as a fraction of gen_length' },
@@ -58,12 +58,14 @@ export const adablock = defineDiffusionStrategy({
     tau: { type: 'number', default: 0.9, min: 0, max: 1, description: 'threshold of the in-block rule (Fast-dLLM)' },
   },
   create: ({ delimiters: delimiterIds, eos_delimiter: eosToo, delta, window: windowFraction, block_length: blockLength, tau }) => {
-    const given = parseIdList('adablock', 'delimiters', delimiterIds);
+    const given = delimiterIds === null ? null : parseIdList('adablock', 'delimiters', delimiterIds);
     return {
       chooseBlockEnd: (row, pred) => {
-        const outside = given.find((id) => id >= pred.head.vocabSize);
+        const chosen = given ?? row.newlineTokenIds;
+        if (chosen.length === 0 && !eosToo) throw new OptionError("adablock: the model's tokenizer has no single newline token to end blocks at; give delimiters=ID,… (or eos_delimiter=true)");
+        const outside = chosen.find((id) => id >= pred.head.vocabSize);
         if (outside !== undefined) throw new OptionError(`adablock: delimiter id ${outside} is outside the model's vocabulary of ${pred.head.vocabSize} (set delimiters= to its newline id)`);
-        const delimiters = eosToo ? [...given, ...row.eosTokenIds] : given;
+        const delimiters = eosToo ? [...chosen, ...row.eosTokenIds] : chosen;
         return adaptiveBlockEnd(row, pred, delimiters, delta, windowFraction, Math.min(row.blockEnd, row.blockStart + blockLength));
       },
       decide: (row, pred) => ({ commit: thresholdCommit(row.candidates, (pos) => pred.confidence[pos]!, tau) }),

@@ -51,6 +51,8 @@ export interface DiffusionOptions {
    * refresh every N forwards of a row (1 = every step, exactly the uncached result).
    */
   cache?: DiffusionCacheOptions;
+  /** the tokenizer's newline token ids, for strategies that cut at lines (AdaBlock); default none */
+  newlineTokenIds?: readonly number[];
   /** the random source of temperature sampling and of the strategies (`services.rng`) */
   rng: RandomSource;
   signal?: AbortSignal;
@@ -139,6 +141,7 @@ async function* denoise(
     schedule: options.schedule ?? 'llada',
     maskTokenId: model.maskTokenId,
     eosTokenIds,
+    newlineTokenIds: options.newlineTokenIds ?? [],
     eosFill,
     maxStepsPerRow: 4 * genLength + 16, // hard bound on a row's steps: no strategy loops forever
   };

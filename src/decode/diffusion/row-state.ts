@@ -69,6 +69,8 @@ export interface RowPlan {
   readonly schedule: 'llada' | 'dream';
   readonly maskTokenId: number;
   readonly eosTokenIds: readonly number[];
+  /** the tokenizer's newline ids (empty when the caller gave none) */
+  readonly newlineTokenIds: readonly number[];
   /** the end-of-text fill is on (recorded in the schedule report) */
   readonly eosFill: boolean;
   /**
@@ -175,6 +177,7 @@ export class RowState {
       genLength: this.plan.genLength,
       maskTokenId: this.plan.maskTokenId,
       eosTokenIds: this.plan.eosTokenIds,
+      newlineTokenIds: this.plan.newlineTokenIds,
       blockStart: this.blockStart,
       blockEnd: this.blockEnd,
       blockIndex: this.blockIndex,

@@ -26,6 +26,8 @@ export interface RowView {
   readonly genLength: number;
   readonly maskTokenId: number;
   readonly eosTokenIds: readonly number[];
+  /** the tokenizer's newline token ids, when the caller knows them (AdaBlock's default delimiter) */
+  readonly newlineTokenIds: readonly number[];
   /** current semi-autoregressive block, [blockStart, blockEnd) */
   readonly blockStart: number;
   readonly blockEnd: number;
