@@ -28,13 +28,13 @@ import { TrigramBase } from './decode/autoregressive/aded-trigrams.js';
 import { borrowed, type ExtraModels, type LayerSubsetRequest, type Loaded, type ModelRequest } from './decode/autoregressive/extra-models.js';
 
 export interface ExtraModelOptions {
-  /** token → text under the caller's tokenizer; default: the tokenizer of the target's checkpoint */
-  tokenText?: (id: number) => string;
+  /** text → token ids (no special tokens) under the caller's tokenizer; default: the tokenizer of the target's checkpoint */
+  encode?: (text: string) => number[];
 }
 
 /** The extra models of generations on `target`, loaded from disk and shared per target. */
 export function extraModelsFor(target: CausalModel, options: ExtraModelOptions = {}): ExtraModels {
-  let tokenText = options.tokenText;
+  let encode = options.encode;
   return {
     causal: async (r) => {
       const dir = resolveModelDir(r.model);
@@ -55,7 +55,7 @@ export function extraModelsFor(target: CausalModel, options: ExtraModelOptions =
       const file = datastoreFile(owner, datastore, target);
       return file ? loadBase(file, target.vocabSize) : null;
     },
-    tokenText: (owner, why) => (tokenText ??= checkpointTokenText(owner, why, target)),
+    encode: (owner, why) => (encode ??= checkpointEncoder(owner, why, target)),
   };
 }
 
@@ -87,17 +87,12 @@ export function targetCheckpointDir(target: CausalModel): string | null {
   }
 }
 
-/** Token → text from the tokenizer of the checkpoint the target was compiled from. */
-function checkpointTokenText(owner: string, why: string, target: CausalModel): (id: number) => string {
+/** Text → token ids (no special tokens) from the tokenizer of the checkpoint the target was compiled from. */
+function checkpointEncoder(owner: string, why: string, target: CausalModel): (text: string) => number[] {
   const dir = targetCheckpointDir(target);
   if (!dir) throw new OptionError(`${owner}: needs the tokenizer ${why}, and the target was not compiled from a checkpoint directory`);
   const tokenizer = loadTokenizer(dir);
-  const memo = new Map<number, string>();
-  return (id) => {
-    let t = memo.get(id);
-    if (t === undefined) memo.set(id, (t = tokenizer.decode([id])));
-    return t;
-  };
+  return (text) => tokenizer.encode(text, { addSpecialTokens: false });
 }
 
 /**
