@@ -410,7 +410,7 @@ async function* generateAutoregressive(model: ParadecModel, runtime: CausalModel
     rng: new Rng(seedOf(options)),
     eosTokenIds: model.eosTokenIds,
     signal: options.signal,
-    models: extraModelsFor(runtime, { tokenText: (id) => model.tokenizer.decode([id]), ...(options.extraModelCache ? { cache: options.extraModelCache } : {}) }),
+    models: extraModelsFor(runtime, { encode: (text) => model.tokenizer.encode(text, { addSpecialTokens: false }), ...(options.extraModelCache ? { cache: options.extraModelCache } : {}) }),
     keepStrategy: options.keptStrategy !== undefined,
   });
   const generated: number[] = [];

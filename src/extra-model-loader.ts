@@ -28,8 +28,8 @@ import { TrigramBase } from './decode/autoregressive/aded-trigrams.js';
 import { borrowed, type ExtraModels, type LayerSubsetRequest, type Loaded, type ModelRequest } from './decode/autoregressive/extra-models.js';
 
 export interface ExtraModelOptions {
-  /** token → text under the caller's tokenizer; default: the tokenizer of the target's checkpoint */
-  tokenText?: (id: number) => string;
+  /** text → token ids (no special tokens) under the caller's tokenizer; default: the tokenizer of the target's checkpoint */
+  encode?: (text: string) => number[];
   /**
    * where loaded extra models are kept between generations; default: shared per target for the
    * target's lifetime (`releaseSharedModels`). A server passes a bounded cache of its own.
@@ -48,7 +48,7 @@ export interface ExtraModelCache {
 
 /** The extra models of generations on `target`, loaded from disk and shared per target. */
 export function extraModelsFor(target: CausalModel, options: ExtraModelOptions = {}): ExtraModels {
-  let tokenText = options.tokenText;
+  let encode = options.encode;
   const cache = options.cache ?? SHARED_PER_TARGET;
   return {
     causal: async (r) => {
@@ -70,7 +70,7 @@ export function extraModelsFor(target: CausalModel, options: ExtraModelOptions =
       const file = datastoreFile(owner, datastore, target);
       return file ? loadBase(file, target.vocabSize) : null;
     },
-    tokenText: (owner, why) => (tokenText ??= checkpointTokenText(owner, why, target)),
+    encode: (owner, why) => (encode ??= checkpointEncoder(owner, why, target)),
   };
 }
 
@@ -102,17 +102,12 @@ export function targetCheckpointDir(target: CausalModel): string | null {
   }
 }
 
-/** Token → text from the tokenizer of the checkpoint the target was compiled from. */
-function checkpointTokenText(owner: string, why: string, target: CausalModel): (id: number) => string {
+/** Text → token ids (no special tokens) from the tokenizer of the checkpoint the target was compiled from. */
+function checkpointEncoder(owner: string, why: string, target: CausalModel): (text: string) => number[] {
   const dir = targetCheckpointDir(target);
   if (!dir) throw new OptionError(`${owner}: needs the tokenizer ${why}, and the target was not compiled from a checkpoint directory`);
   const tokenizer = loadTokenizer(dir);
-  const memo = new Map<number, string>();
-  return (id) => {
-    let t = memo.get(id);
-    if (t === undefined) memo.set(id, (t = tokenizer.decode([id])));
-    return t;
-  };
+  return (text) => tokenizer.encode(text, { addSpecialTokens: false });
 }
 
 /**

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { runAutoregressive, type ArResult } from '../../src/decode/autoregressive/loop.js';
 import type { AutoregressiveStrategy } from '../../src/decode/autoregressive/types.js';
 import { greedy } from '../../src/decode/autoregressive/greedy.js';
-import { cntp, cntpTrials } from '../../src/decode/autoregressive/cntp.js';
+import { cntp, cntpTrials, punctuationIds } from '../../src/decode/autoregressive/cntp.js';
 import { adadec } from '../../src/decode/autoregressive/adadec.js';
 import { anchored, anchoredLambda, geometricMixture } from '../../src/decode/autoregressive/anchored.js';
 import { superposed } from '../../src/decode/autoregressive/superposed.js';
@@ -41,7 +41,8 @@ const dist = (vocab: number, spec: Record<number, number>): Float32Array => {
 // vocab: 0 eos, 1..4 words, 5 = "." ; after the prompt the next word is uniform (high entropy);
 // after word 3 the sentence ends at once with certainty, after the others it rambles
 const CNTP_V = 6;
-const cntpText = (id: number): string => (id === 5 ? '.' : id === 0 ? '<eos>' : `w${id} `);
+/** the tokenizer's encoder: only '.' is a token of its own (5) */
+const cntpEncode = (text: string): number[] => (text === '.' ? [5] : []);
 const cntpModel = (): BatchScripted =>
   new BatchScripted(CNTP_V, [0], (p) => {
     const last = p[p.length - 1]!;
@@ -63,7 +64,7 @@ test('cntp: at a high-entropy step it samples trials to the punctuation and keep
   const plain = await run(cntpModel(), [2], greedy.create({}));
   assert.deepEqual(plain.generated.slice(0, 1), [1]); // greedy takes the first of the tied words
   const strategy = cntp.create(resolveParams('cntp', cntp.params, {}));
-  const got = await run(cntpModel(), [2], strategy, { models: scriptedModels({ tokenText: () => cntpText }) });
+  const got = await run(cntpModel(), [2], strategy, { models: scriptedModels({ encode: () => cntpEncode }) });
   assert.deepEqual(got.generated.slice(0, 2), [3, 5], `got ${got.generated}`);
   assert.ok(got.nfe > got.generated.length, 'the trials cost forward passes');
 });
@@ -71,9 +72,53 @@ test('cntp: at a high-entropy step it samples trials to the punctuation and keep
 test('cntp: at low entropy it is plain decoding', async () => {
   const peaked = (): BatchScripted => new BatchScripted(CNTP_V, [0], (p) => dist(CNTP_V, { [(p.length % 4) + 1]: 0.999 }));
   const plain = await run(peaked(), [2], greedy.create({}));
-  const got = await run(peaked(), [2], cntp.create(resolveParams('cntp', cntp.params, {})), { models: scriptedModels({ tokenText: () => cntpText }) });
+  const got = await run(peaked(), [2], cntp.create(resolveParams('cntp', cntp.params, {})), { models: scriptedModels({ encode: () => cntpEncode }) });
   assert.deepEqual(got.generated, plain.generated);
   assert.equal(got.nfe, plain.nfe);
+});
+
+test('cntp: a trial ends at the punctuation characters\' own token ids (each encoded alone), not at a token that contains one', async () => {
+  // vocab: 0 eos, 1..4 words, 5 '.', 6 '",' (contains a comma), 7 ','. After a word comes 6, then 5.
+  const encode = (text: string): number[] => (text === '.' ? [5] : text === ',' ? [7, 2] : text === '\n' ? [] : [3]);
+  assert.deepEqual([...punctuationIds(encode)].sort(), [3, 5, 7], 'the first id of each encoding; an empty one ends nothing');
+  const V8 = 8;
+  const model = new BatchScripted(V8, [0], (p) => {
+    const last = p[p.length - 1]!;
+    if (p.length === 1) return dist(V8, { 1: 0.25, 2: 0.25, 3: 0.25, 4: 0.25 });
+    if (last === 6) return dist(V8, { 5: 0.99 });
+    if (last === 5) return dist(V8, { 0: 0.99 });
+    return dist(V8, { 6: 0.99 });
+  });
+  const ids = (text: string): number[] => (text === '.' ? [5] : text === ',' ? [7] : []);
+  const it = runAutoregressive(model, [2], cntp.create(resolveParams('cntp', cntp.params, {})), {
+    maxTokens: 8, sampling: { temperature: 1, topK: 0, topP: 1 }, rng: new Rng(3), eosTokenIds: [0], models: scriptedModels({ encode: () => ids }),
+  });
+  const first = await it.next();
+  assert.ok(!first.done);
+  // the trial ran past the comma-containing token 6 to the '.' token
+  assert.deepEqual(first.value.tokens.slice(1), [6, 5], `first step committed ${first.value.tokens}`);
+});
+
+test('cntp: perplexity counts the probabilities the trial tokens were drawn with (the warped distribution)', async () => {
+  // Sampling at T = 0.5. First token: 1 (0.32), 2 (0.5), 3 (0.18). After 1 the trial ends with
+  // 5 at 0.9 (or end-of-text); after 2 with 5 or end-of-text at 0.5 each; after 3 with 5.
+  // Temperature-1 perplexity prefers [1, 5] (0.32 · 0.9 = 0.288 > 0.5 · 0.5 = 0.25); under the
+  // warped probabilities (0.266 · 0.988 = 0.263 < 0.650 · 0.5 = 0.325) a trial starting with 2 wins.
+  const model = new BatchScripted(CNTP_V, [0], (p) => {
+    const last = p[p.length - 1]!;
+    if (p.length === 1) return dist(CNTP_V, { 1: 0.32, 2: 0.5, 3: 0.18, 4: 0, 5: 0, 0: 0 });
+    if (last === 1) return dist(CNTP_V, { 5: 0.9, 0: 0.1, 1: 0, 2: 0, 3: 0, 4: 0 });
+    if (last === 2) return dist(CNTP_V, { 5: 0.5, 0: 0.5, 1: 0, 2: 0, 3: 0, 4: 0 });
+    return dist(CNTP_V, { 5: 1 - 1e-9, 0: 0 });
+  });
+  for (let seed = 0; seed < 5; seed++) {
+    const it = runAutoregressive(model, [2], cntp.create(resolveParams('cntp', cntp.params, {})), {
+      maxTokens: 8, sampling: { temperature: 0.5, topK: 0, topP: 1 }, rng: new Rng(seed), eosTokenIds: [0], models: scriptedModels({ encode: () => cntpEncode }),
+    });
+    const first = await it.next();
+    assert.ok(!first.done);
+    assert.equal(first.value.tokens[0], 2, `seed ${seed}: committed ${first.value.tokens}`);
+  }
 });
 
 // ---- AdaDec --------------------------------------------------------------------------------

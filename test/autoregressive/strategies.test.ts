@@ -196,21 +196,40 @@ test('unified layer skipping: keep round(L / ratio) layers, first and last kept,
   assert.throws(() => unifiedKeptLayers(4, 0.5), OptionError);
 });
 
-test('draft length: +2 after a fully accepted round, −1 after a rejection (floor 1), capped', () => {
+test('draft length: +2 after a round whose drafted tokens were all accepted, −1 after a rejection (floor 1), capped', () => {
   const d = new DraftLength(5, 'heuristic', 8);
-  d.update(5, 5, 5);
+  d.update(5, 5);
   assert.equal(d.current, 7);
-  d.update(7, 7, 7);
+  d.update(7, 7);
   assert.equal(d.current, 8);
-  d.update(8, 8, 3);
+  d.update(8, 3);
   assert.equal(d.current, 7);
-  for (let i = 0; i < 10; i++) d.update(1, 1, 0);
+  for (let i = 0; i < 10; i++) d.update(1, 0);
   assert.equal(d.current, 1);
-  d.update(1, 1, 1);
+  d.update(1, 1);
   assert.equal(d.current, 3);
+  // a draft cut short (2 of 3 asked) and accepted whole grows γ too (HF: num_matches == candidates)
+  d.update(2, 2);
+  assert.equal(d.current, 5);
   const c = new DraftLength(4, 'constant', 8);
-  c.update(4, 4, 4);
+  c.update(4, 4);
   assert.equal(c.current, 4);
+});
+
+test('speculative: a draft stopped early by its confidence and accepted whole grows γ by 2 (current transformers)', async () => {
+  // target and draft agree on the next token (last + 1 mod 6, never end-of-text); the draft's
+  // first token after the prompt has probability 0.3 < 0.4, so round 1 drafts 1 of γ = 2, all kept
+  const next = (lowFirst: boolean) => (prefix: readonly number[]): Float32Array => {
+    const top = (prefix.at(-1)! + 1) % 6;
+    const p = lowFirst && prefix.length === 1 ? 0.3 : 0.9;
+    return logitsOf(Array.from({ length: 8 }, (_, t) => (t === top ? p : (1 - p) / 7)));
+  };
+  const s = speculative.create(resolveParams('speculative', speculative.params, { gamma: 2, verify: 'greedy' }));
+  const models = scriptedModels({ causal: async () => borrowed(new BatchScripted(8, [], next(true))) });
+  const it = runAutoregressive(new BatchScripted(8, [], next(false)), [0], s, { maxTokens: 20, sampling: { temperature: 0, topK: 0, topP: 1 }, rng: new Rng(0), eosTokenIds: [], models });
+  const drafted: number[] = [];
+  for (let n = await it.next(); !n.done; n = await it.next()) drafted.push(n.value.drafted ?? 0);
+  assert.deepEqual(drafted.slice(0, 3), [1, 4, 6]);
 });
 
 test('PEARL γ: round(target / draft forward time) from unoverlapped rounds, prefill skipped, recent window', () => {

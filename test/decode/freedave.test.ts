@@ -8,6 +8,7 @@ import type { DiffusionStrategy } from '../../src/decode/diffusion/types.js';
 import { ScriptedBidirectional, type RowScript } from '../helpers/scripted-model.js';
 import { chainScript, EOS, hashScript, MASK, V } from '../helpers/canvas-models.js';
 import { collectSteps } from '../helpers/steps.js';
+import { Rng } from '../../src/tasks/rng.js';
 
 const rng = { float: () => 0.5 };
 
@@ -137,4 +138,38 @@ test('freedave drafts real tokens when the head ranks the mask token first: it f
     }
   }
   assert.ok(saved > 0, 'drafts were accepted somewhere');
+});
+
+test('freedave at T > 0 samples every round as the loop does: the output has the sampled k=1 baseline distribution', async () => {
+  // Every masked position draws B (5) with probability 0.45 while the canvas has no B, 0.15 once
+  // it has one, else A (4). With sampling, the baseline's trajectory is random; FreeDave's rounds
+  // (drafts from the samples of the state they start from, targets from each draft's own
+  // samples) must give the same distribution over outputs. Argmax in later rounds (A every
+  // time) would write far fewer B's.
+  const script: RowScript = (tokens) => {
+    const out = new Float32Array(tokens.length * V).fill(-30);
+    const pB = tokens.includes(5) ? 0.15 : 0.45;
+    for (let i = 0; i < tokens.length; i++) {
+      out[i * V + 4] = Math.log(1 - pB);
+      out[i * V + 5] = Math.log(pB);
+    }
+    return out;
+  };
+  const runs = 600;
+  const histogram = async (make: () => DiffusionStrategy): Promise<Map<string, number>> => {
+    const counts = new Map<string, number>();
+    for (let seed = 1; seed <= runs; seed++) {
+      const model = new ScriptedBidirectional(V, MASK, script);
+      const { results } = await collectSteps(runDiffusion(model, [[3]], make(), [EOS], { genLength: 4, temperature: 1, rng: new Rng(seed), eosFill: false }));
+      const key = results[0]!.generated.join(',');
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return counts;
+  };
+  const base = await histogram(k1);
+  const fast = await histogram(() => fd({ drafts: 4 }));
+  let tv = 0;
+  for (const key of new Set([...base.keys(), ...fast.keys()])) tv += Math.abs((base.get(key) ?? 0) - (fast.get(key) ?? 0)) / runs / 2;
+  const bShare = (h: Map<string, number>) => [...h].reduce((n, [k, c]) => n + c * k.split(',').filter((t) => t === '5').length, 0) / (runs * 4);
+  assert.ok(tv < 0.08, `total variation ${tv.toFixed(3)} between FreeDave and the baseline (B share ${bShare(fast).toFixed(3)} vs ${bShare(base).toFixed(3)})`);
 });

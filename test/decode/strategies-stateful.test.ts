@@ -8,6 +8,9 @@ import { resolveParams } from '../../src/decode/params.js';
 import type { DiffusionStrategyDefinition } from '../../src/decode/diffusion/types.js';
 import { ScriptedBidirectional } from '../helpers/scripted-model.js';
 import { collectSteps } from '../helpers/steps.js';
+import { oneStep } from '../helpers/one-step.js';
+import { softmaxRow } from '../../src/decode/head.js';
+import { Rng } from '../../src/tasks/rng.js';
 
 const V = 16;
 const MASK = 15;
@@ -98,4 +101,57 @@ test('credit: a token that stays on top across steps is committed before plain t
   // with credit, A's accumulated trace lifts it above the flip-flopping B positions at step 2
   assert.equal(withCredit[0], 2);
   assert.equal(withCredit[1], 1);
+});
+
+test('credit at T > 0 draws its token from softmax(fused logits / T), the confidence from softmax(fused) (dInfer Gumbel on the fused logits)', async () => {
+  // one masked position: token 1 at p = 0.5, token 2 at p = 0.45. The first step credits the
+  // top-1 with 0.5^0.2, so fused = logits + 0.7·log(1 + C) lifts token 1; at T = 1 token 2 must
+  // still be drawn with its fused probability (an argmax would never give it)
+  const a = oneStep({ gen: [{ token: 1, p: 0.5, second: [2, 0.45] }] });
+  const pos = a.row.promptLength;
+  const fused = Float32Array.from(a.pred.logits(pos));
+  fused[1] = fused[1]! + 0.7 * Math.log(1 + Math.pow(a.pred.topkProbs(pos)[0]!, 0.2));
+  const expected = softmaxRow(fused, 0, V);
+  const pred = { ...a.pred, temperature: 1 };
+  const draws = 3000;
+  let second = 0;
+  for (let i = 0; i < draws; i++) {
+    const d = await make(credit).decide(a.row, pred, a.services);
+    assert.deepEqual(d.commit, [pos]);
+    if (d.tokens![0] === 2) second += 1;
+  }
+  assert.ok(Math.abs(second / draws - expected[2]!) < 0.03, `token 2 drawn ${second} / ${draws}, fused p ${expected[2]}`);
+  // the confidence the threshold reads is the drawn token's fused probability: τ between the two
+  // commits only a draw of token 1 beyond the forced top-1 (two positions, the other one certain)
+  const b = oneStep({ gen: [{ token: 3, p: 0.999 }, { token: 1, p: 0.5, second: [2, 0.45] }] });
+  const tau = (expected[1]! + expected[2]!) / 2; // above every token's fused probability but token 1's
+  const uncertain = b.row.promptLength + 1;
+  let committedBoth = 0;
+  for (let i = 0; i < 200; i++) {
+    const d = await make(credit, { tau }).decide(b.row, { ...b.pred, temperature: 1 }, b.services);
+    const at = d.commit.indexOf(uncertain);
+    if (at < 0) continue;
+    committedBoth += 1;
+    assert.equal(d.tokens![at], 1, 'only a draw of the fused-likely token passes τ');
+  }
+  assert.ok(committedBoth > 0 && committedBoth < 200);
+});
+
+test('credit at T > 0 in the loop: seeds give different texts, temperature 0 one', async () => {
+  const script = (tokens: Int32Array) => {
+    const out = new Float32Array(tokens.length * V).fill(Math.log(0.01 / 13));
+    for (let i = 0; i < tokens.length; i++) {
+      out[i * V + 4] = Math.log(0.5);
+      out[i * V + 5] = Math.log(0.49);
+    }
+    return out;
+  };
+  const texts = new Set<string>();
+  for (let seed = 1; seed <= 6; seed++) {
+    const { results } = await collectSteps(runDiffusion(new ScriptedBidirectional(V, MASK, script), [[3]], make(credit), [EOS], { genLength: 6, temperature: 1, rng: new Rng(seed), eosFill: false }));
+    texts.add(results[0]!.generated.join(','));
+  }
+  assert.ok(texts.size > 1, 'sampled runs differ');
+  const greedy = await collectSteps(runDiffusion(new ScriptedBidirectional(V, MASK, script), [[3]], make(credit), [EOS], { genLength: 6, temperature: 0, rng: new Rng(1), eosFill: false }));
+  assert.deepEqual(greedy.results[0]!.generated, [4, 4, 4, 4, 4, 4]);
 });

@@ -54,13 +54,18 @@ test('localleap relaxes the threshold to 0.75 within radius 4 of an anchor', asy
   assert.deepEqual(rel(b.row, (await s.decide(b.row, b.pred, b.services)).commit), [2]);
 });
 
-test('dparallel commits entropy below 0.5 nats, at least the lowest', async () => {
+test('dparallel commits entropy at most 0.5 nats, at least the lowest', async () => {
   const s = make(dparallel);
   const a = oneStep({ gen: [{ token: 1, p: 0.99 }, { token: 2, p: 0.6 }, { token: 3, p: 0.97 }] });
   const h = [0, 1, 2].map((i) => a.pred.entropy(a.row.promptLength + i));
-  const expected = [0, 1, 2].filter((i) => h[i]! < 0.5);
+  const expected = [0, 1, 2].filter((i) => h[i]! <= 0.5);
   assert.ok(expected.length >= 1 && expected.length < 3, `entropies ${h}`);
   assert.deepEqual(rel(a.row, (await s.decide(a.row, a.pred, a.services)).commit), expected);
+  // the boundary is kept, as the reference drops only entropy > threshold: a bound equal to the
+  // second-lowest entropy commits that position too
+  const atBound = make(dparallel, { threshold: h[2]! });
+  assert.ok(h[0]! < h[2]! && h[2]! < h[1]!, `entropies ${h}`);
+  assert.deepEqual(rel(a.row, (await atBound.decide(a.row, a.pred, a.services)).commit), [0, 2]);
 });
 
 test('margin ranks by p1 - p2, not by p1', async () => {

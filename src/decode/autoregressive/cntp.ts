@@ -7,22 +7,41 @@
  * n = ⌊1 + (max_trials − 1) · clamp((H − h_low) / (h_high − h_low), 0, 1)⌋ trials (reference
  * defaults max_trials = 40, h_low = 0.01, h_high = 1.5). With one trial the step is an ordinary
  * decoding step. Otherwise n trials are sampled independently from this step until each reaches
- * punctuation (`. , \n ? ! : ; ) ] }`) or end-of-text (or `max_trial_tokens`), and the trial with
- * the lowest perplexity under the model is committed whole, with its KV cache.
+ * a punctuation token or end-of-text (or `max_trial_tokens`), and the trial with the lowest
+ * perplexity is committed whole, with its KV cache. The punctuation tokens are the reference's:
+ * the first id of each of `. , \n ? ! : ; ) ] }` encoded alone by the target's tokenizer, so a
+ * token that merely contains one of them (`", "`) does not end a trial.
  *
  * Trials are the rows of batched forwards (one forward per trial token for all trials). They are
  * sampled at the session's temperature, or at `temperature` (default 1) when the session decodes
  * greedily — greedy trials would all be the same path, and the reference only runs CNTP when
- * sampling. Perplexity is exp(−mean log p) with the model's temperature-1 probabilities.
+ * sampling. Perplexity is exp(−mean log p) with p the probability each token was drawn with (the
+ * sampler's warped distribution, as the reference records `curr_probs[token]`).
  */
 import { paramSpecs, type ParamValuesOf } from '../params.js';
-import { softmaxRow } from '../head.js';
 import { rollout, type RolloutStep } from './rollout.js';
 import { drawCategorical, samplingDistribution, type SamplingOptions } from './sampling.js';
 import { selectRow } from './kv.js';
 import { defineAutoregressiveStrategy, type AutoregressiveStrategy } from './types.js';
 
 export const CNTP_PUNCTUATION = ['.', ',', '\n', '?', '!', ':', ';', ')', ']', '}'];
+
+/**
+ * The tokens that end a trial: the first id of each punctuation character encoded alone
+ * (the reference's `tokenizer.encode(c, add_special_tokens=False)[0]`; a character that encodes
+ * to nothing ends no trial).
+ */
+export function punctuationIds(encode: (text: string) => number[]): ReadonlySet<number> {
+  const ids = new Set<number>();
+  for (const c of CNTP_PUNCTUATION) {
+    const first = encode(c)[0];
+    if (first !== undefined) ids.add(first);
+  }
+  return ids;
+}
+
+/** The punctuation ids per encoder (one per target tokenizer), found on a session's first trial. */
+const STOPS = new WeakMap<(text: string) => number[], ReadonlySet<number>>();
 
 /** The reference's trial count for entropy `h`. */
 export function cntpTrials(h: number, maxTrials: number, hLow: number, hHigh: number): number {
@@ -52,13 +71,14 @@ function createCntp(params: ParamValuesOf<typeof CNTP_PARAMS>): Omit<Autoregress
         session.commit([token], cache);
         return { tokens: [token], drafted: 0, accepted: 0 };
       }
-      const text = session.models.tokenText('cntp', 'to find punctuation');
+      const encode = session.models.encode('cntp', 'to find the punctuation tokens');
+      let stops = STOPS.get(encode);
+      if (!stops) STOPS.set(encode, (stops = punctuationIds(encode)));
       const eos = session.model.eosTokenIds;
-      const ends = (t: number): boolean => eos.includes(t) || CNTP_PUNCTUATION.some((c) => text(t).includes(c));
-      const logp0 = softmaxRow(head.logits!, first * V, V);
+      const ends = (t: number): boolean => eos.includes(t) || stops.has(t);
       const starts: RolloutStep[] = Array.from({ length: n }, () => {
         const token = drawCategorical(dist, session.rng);
-        return { token, logp: Math.log(logp0[token]!) };
+        return { token, logp: Math.log(dist[token]!) };
       });
       const trials = await rollout(session.model, cache, starts, {
         maxLength: Math.min(maxTrialTokens, session.remaining),
@@ -66,7 +86,7 @@ function createCntp(params: ParamValuesOf<typeof CNTP_PARAMS>): Omit<Autoregress
         next: (out, row) => {
           const d = samplingDistribution(out.logits!, row * V, V, sampling);
           const token = drawCategorical(d, session.rng);
-          return { token, logp: Math.log(softmaxRow(out.logits!, row * V, V)[token]!) };
+          return { token, logp: Math.log(d[token]!) };
         },
         stop: (t) => ends(t),
       });

@@ -7,7 +7,8 @@
  * the draft stops early when the probability of the token it just proposed is below
  * `minConfidence` (HF `assistant_confidence_threshold`, default 0.4), and `DraftLength` adapts the
  * number of tokens per round (HF `num_assistant_tokens_schedule="heuristic"`: +2 after a round in
- * which every draft token was accepted, −1 (floor 1) after a rejection).
+ * which every drafted token was accepted, also when the draft stopped before γ, −1 (floor 1) after
+ * a rejection).
  */
 import type { CausalModel, DecodeHeadOutput, KvCache } from '../../runtime/types.js';
 import { replicateCache } from './kv.js';
@@ -196,7 +197,13 @@ function argmax(p: Float64Array): number {
   return best;
 }
 
-/** HF's "heuristic" draft-length schedule (or a constant one). */
+/**
+ * HF's "heuristic" draft-length schedule (or a constant one), as current transformers'
+ * `AssistedCandidateGenerator.update_candidate_strategy`: +2 when every drafted token was accepted
+ * (`num_matches == len(scores[0]) - 1`, the tokens actually drafted, so a draft cut short by its
+ * confidence stop or by end-of-text and accepted whole also grows γ), else −1 (floor 1). `max`
+ * is paradec's cap (HF has none).
+ */
 export class DraftLength {
   private value: number;
   constructor(
@@ -215,10 +222,10 @@ export class DraftLength {
     this.value = this.initial;
   }
 
-  /** After a round that drafted `drafted` tokens (of `current` asked) and kept `accepted`. */
-  update(asked: number, drafted: number, accepted: number): void {
+  /** After a round that drafted `drafted` tokens and kept `accepted` of them. */
+  update(drafted: number, accepted: number): void {
     if (this.schedule === 'constant') return;
     if (accepted < drafted) this.value = Math.max(1, this.value - 1);
-    else if (drafted >= asked) this.value = Math.min(this.max, this.value + 2);
+    else this.value = Math.min(this.max, this.value + 2);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The extra models some strategies need besides the target — a draft LM, a diffusion drafter, a
- * "safe" model, the target with layers skipped, ADED's corpus datastore, the tokenizer's token
- * text — and which they get from their caller, never from disk themselves: the caller hands an
+ * "safe" model, the target with layers skipped, ADED's corpus datastore, the tokenizer's encoder
+ * — and which they get from their caller, never from disk themselves: the caller hands an
  * `ExtraModels` to `runAutoregressive` (`options.models`), strategies reach it as
  * `session.models`. (As in Hugging Face transformers, where `generate` receives the
  * `assistant_model` and its candidate generators never look up files.)
@@ -64,8 +64,11 @@ export interface ExtraModels {
    * one), or a file / model directory; null when there is none
    */
   trigramDatastore(owner: string, datastore: string): Promise<TrigramBase | null>;
-  /** token → text under the target's tokenizer; `why` says what the strategy needs it for */
-  tokenText(owner: string, why: string): (id: number) => string;
+  /**
+   * text → token ids under the target's tokenizer, no special tokens added (HF
+   * `tokenizer.encode(text, add_special_tokens=False)`); `why` says what the strategy needs it for
+   */
+  encode(owner: string, why: string): (text: string) => number[];
 }
 
 /**
@@ -78,7 +81,7 @@ export const NO_EXTRA_MODELS: ExtraModels = {
   layerSubset: (r) => Promise.reject(notGiven(r.owner, `the target's layers ${r.layers.join(', ')} as a drafter`)),
   targetCheckpointDir: () => null,
   trigramDatastore: (owner, datastore) => (datastore === 'auto' ? Promise.resolve(null) : Promise.reject(notGiven(owner, `the datastore ${datastore}`))),
-  tokenText: (owner, why) => {
+  encode: (owner, why) => {
     throw notGiven(owner, `the tokenizer ${why}`);
   },
 };

@@ -9,7 +9,7 @@ import { replicateCache } from './kv.js';
 
 export interface RolloutStep {
   token: number;
-  /** log-probability of the token under the model (temperature 1) */
+  /** the log-probability the caller scores the token with (AdaDec: the model's, temperature 1; CNTP: the sampler's) */
   logp: number;
 }
 

@@ -9,9 +9,14 @@
  * both KV caches are rolled back to the kept length.
  *
  * Draft length (HF transformers' assisted-generation defaults, the reference implementation most
- * users meet): `schedule=heuristic` grows γ by 2 after a round whose drafts were all accepted and
- * shrinks it by 1 (floor 1) after a rejection; the draft also stops as soon as the probability
- * of its own token falls below `confidence` (HF `assistant_confidence_threshold` = 0.4). HF
+ * users meet): `schedule=heuristic` grows γ by 2 after a round whose drafts were all accepted
+ * (however many were drafted) and shrinks it by 1 (floor 1) after a rejection; the draft also
+ * stops as soon as the probability of its own token falls below `confidence` (HF
+ * `assistant_confidence_threshold` = 0.4), a fixed threshold: HF's code also re-fits it each round
+ * from an ROC curve of the draft's probabilities against acceptance (when scikit-learn is
+ * installed), but current transformers writes the fitted value to its own copy of the assistant's
+ * generation config, which the stopping criterion never reads (it reads the config the candidate
+ * generator built once), so the stop stays at 0.4 there too. HF
  * starts at γ = 20 for billion-parameter pairs; paradec starts at 5 (the γ of PEARL's README),
  * which suits its short task answers; `max_gamma` caps the growth. The draft model runs on the
  * calling thread by default (`in_process`, runtime/inprocess-model.ts): drafting is sequential and
@@ -55,7 +60,7 @@ export function draftModelStrategy(settings: DraftModelSettings, load: (session:
       });
       session.stats.draftForwards += proposal.forwards;
       const verdict = await verifyAndCommit(session, proposal, settings.verify);
-      if (asked > 0) length.update(asked, proposal.tokens.length, verdict.accepted);
+      if (asked > 0) length.update(proposal.tokens.length, verdict.accepted);
       return { tokens: verdict.tokens, drafted: proposal.tokens.length, accepted: verdict.accepted };
     },
     dispose: () => lazy.dispose(),

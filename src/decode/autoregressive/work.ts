@@ -134,6 +134,6 @@ export function countingExtraModels(models: ExtraModels, charge: (positions: num
     },
     targetCheckpointDir: () => models.targetCheckpointDir(),
     trigramDatastore: (owner, datastore) => models.trigramDatastore(owner, datastore),
-    tokenText: (owner, why) => models.tokenText(owner, why),
+    encode: (owner, why) => models.encode(owner, why),
   };
 }

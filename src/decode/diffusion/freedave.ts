@@ -36,12 +36,24 @@
  * thus fills at least one masked position with a real token, so every round commits at least one
  * token and a step ends after at most as many rounds as the block has masks.
  *
+ * Sampling (T > 0): every forward's predictions are drawn as the loop draws its own
+ * (predictions.ts `predictionsFor`: a Gumbel-max sample of softmax(logits / T) at each masked
+ * position with the loop's random source, the mask token excluded, confidence = the sample's
+ * temperature-1 probability); the first round uses the loop's samples, each verification row is
+ * sampled the same way (the reference's `sample_tokens` at the same temperature in both), and the
+ * accepted draft's samples are the next round's predictions, so the state a round moves to is
+ * always the one a fresh sample of the baseline's step would give: the output has the sampled
+ * baseline's distribution. The reference ranks by the sample's probability under the tempered
+ * (and top-p / top-k filtered) distribution; paradec ranks by the loop's confidence (LLaDA's
+ * convention), so that its baseline stays paradec's `confidence` with k = 1.
+ *
  * Defaults: K = 4 drafts (the paper's runs use 2 and 4). Exact match only (the paper's
- * confidence-aware FreeDave++ "subset" rule is left out). Lossless at temperature 0: with
- * sampling, drafts and targets use argmax and the output is not the sampled baseline's. On real
- * hardware a batched forward may differ from a single one in the last bits, which can flip ties.
+ * confidence-aware FreeDave++ "subset" rule is left out). Lossless at temperature 0 (the same
+ * tokens) and in distribution when sampling. On real hardware a batched forward may differ from
+ * a single one in the last bits, which can flip ties.
  */
 import { maskedIn, predictionsRow, rankByConfidence, realTokenRow, type HeadRow } from './helpers.js';
+import { predictionsFor } from './predictions.js';
 import { isSettled } from './settled.js';
 import { defineDiffusionStrategy } from './types.js';
 
@@ -59,6 +71,7 @@ export const freedave = defineDiffusionStrategy({
       decide: async (row, pred, services) => {
         const mask = row.maskTokenId;
         const eos = row.eosTokenIds;
+        const temperature = pred.temperature ?? 0;
         let canvas: Int32Array = row.canvas.slice();
         const wasSettled = isSettled(canvas, row.promptLength, mask, eos);
         const settles = (c: Int32Array) => !wasSettled && isSettled(c, row.promptLength, mask, eos);
@@ -95,12 +108,16 @@ export const freedave = defineDiffusionStrategy({
           const lastFinal = drafts.length === ranking.length || settles(last!);
           const head = await services.forwardCandidates(row, lastFinal ? drafts.slice(0, -1) : drafts);
           rounds += 1;
+          // each draft's predictions, read once: argmax at T = 0, the loop's own draw at T > 0
+          const seen: HeadRow[] = [];
+          const predicted = (m: number): HeadRow =>
+            (seen[m] ??= temperature > 0 ? predictionsRow(predictionsFor(head, m, drafts[m]!, { temperature, rng: services.rng, maskTokenId: mask, strategyName: 'freedave' })) : realTokenRow(head, m, mask));
           let m = 0;
           while (m + 1 < drafts.length) {
             const dm = drafts[m]!;
             const next = maskedIn(dm, mask, row.blockStart, row.blockEnd);
             if (next.length === 0) break;
-            const hm = realTokenRow(head, m, mask);
+            const hm = predicted(m);
             const target = rankByConfidence(next, (pos) => hm.confidence(pos))[0]!;
             const want = ranking[m + 1]!;
             if (target !== want || hm.token(target) !== cur.token(want)) break;
@@ -112,7 +129,7 @@ export const freedave = defineDiffusionStrategy({
           }
           canvas = drafts[m]!;
           if (settles(canvas) || (lastFinal && m === drafts.length - 1)) break;
-          P = realTokenRow(head, m, mask);
+          P = predicted(m);
         }
         return { commit, tokens };
       },

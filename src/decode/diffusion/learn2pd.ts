@@ -18,6 +18,18 @@
  * step, and tokens committed earlier after the cut are remasked and committed to end-of-text next
  * step (the reference drops them with the truncated tail). Cuts only move left.
  *
+ * Difference from the reference, kept on purpose: the reference truncates the sequence
+ * (`x = x[:, :pos + 1]`), so every later forward runs on prompt + text up to the cut, with no
+ * positions after it; paradec keeps the row's canvas at its length and the tail holds the cut's
+ * end-of-text token. The model then attends to those end-of-text positions, so its predictions
+ * before the cut (and the filter's input, which reads the whole block, tail included, where the
+ * reference's block slice ends at the cut) can differ from the reference's, and with them which
+ * positions commit when; the text after the cut is end-of-text in both. Why: the canvas belongs to
+ * the denoising loop (row-state.ts), whose forward, KV caches (prefix, dual, window), guidance
+ * twin, batched candidate forwards and end-of-text fill all assume a fixed canvas per row; a
+ * shorter canvas for one row would be a loop feature (a visible length per row through all of
+ * them), not a rule of this strategy.
+ *
  * The filter's input size is fixed (the reference: 32 = its block length). A block of a different
  * size is split into chunks of that size, each zero-padded; `learn2pd-train.ts` builds training
  * samples the same way. Weights are a JSON file (`filter=PATH`, relative to the working directory;

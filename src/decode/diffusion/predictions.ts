@@ -21,7 +21,7 @@ export interface Sampling {
 }
 
 /** Gumbel-max sample of one position: argmax(l/T + g) == LLaDA's exp(l) / (-log U)^T. */
-function gumbelArgmax(logits: Float32Array, offset: number, vocab: number, temperature: number, rng: RandomSource, mask: number): number {
+export function gumbelArgmax(logits: Float32Array, offset: number, vocab: number, temperature: number, rng: RandomSource, mask: number): number {
   let best = 0;
   let bestScore = -Infinity;
   for (let v = 0; v < vocab; v++) {
