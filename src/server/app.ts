@@ -149,7 +149,7 @@ export async function startServer(options: ServerOptions): Promise<ParadecServer
   const extraModels = new ExtraModelPool({ max: options.maxExtraModels, idleMs: options.extraModelIdleMs });
   const extraModelThreads = options.extraModelThreads ?? 1;
   const limiter = new Limiter(options.maxConcurrent ?? 8, options.maxQueue ?? 8);
-  const metrics = new ServerMetrics({ queued: () => limiter.queued, running: () => limiter.running });
+  const metrics = new ServerMetrics({ queued: () => limiter.queued, running: () => limiter.running, batching: () => pool.batchingStats() });
   const files: Map<string, StaticFile> = loadStaticFiles(options.webDir ?? WEB_DIR);
   const inFlight = new Set<Promise<void>>();
   const controllers = new Set<AbortController>();

@@ -173,6 +173,8 @@ export async function serveGeneration(res: ServerResponse, request: GenerationRe
     deps.metrics.promptTokens.inc(labels, final.usage.promptTokens);
     deps.metrics.completionTokens.inc(labels, final.usage.completionTokens);
     deps.metrics.forwardPasses.inc(labels, final.nfe);
+    deps.metrics.workPositions.inc(labels, final.work);
+    if (final.draftWork) deps.metrics.draftWorkPositions.inc(labels, final.draftWork);
     if (final.drafted) deps.metrics.draftedTokens.inc(labels, final.drafted);
     if (final.accepted) deps.metrics.acceptedTokens.inc(labels, final.accepted);
   } catch (e) {

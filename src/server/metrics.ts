@@ -47,6 +47,16 @@ export class Counter implements Metric {
   }
 }
 
+/** A counter kept elsewhere (continuous batching's statistics), read when the metrics are rendered. */
+export class SampledCounter implements Metric {
+  constructor(readonly name: string, readonly help: string, private readonly read: () => [Labels, number][]) {}
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const [labels, v] of this.read()) lines.push(`${this.name}${labelKey(labels)} ${fmt(v)}`);
+    return lines.join('\n');
+  }
+}
+
 export class Gauge implements Metric {
   constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
   render(): string {
@@ -90,6 +100,8 @@ export class ServerMetrics {
   readonly promptTokens = new Counter('paradec_prompt_tokens_total', 'prompt tokens of completed generations');
   readonly completionTokens = new Counter('paradec_completion_tokens_total', 'completion tokens of completed generations');
   readonly forwardPasses = new Counter('paradec_forward_passes_total', 'model forward passes of completed generations');
+  readonly workPositions = new Counter('paradec_work_positions_total', 'positions computed by the model (rows × tokens per forward) in completed generations');
+  readonly draftWorkPositions = new Counter('paradec_draft_work_positions_total', 'positions computed by draft models in completed generations');
   readonly draftedTokens = new Counter('paradec_draft_tokens_total', 'draft tokens proposed (draft-and-verify strategies)');
   readonly acceptedTokens = new Counter('paradec_draft_tokens_accepted_total', 'draft tokens accepted (draft-and-verify strategies)');
   readonly generations = new Counter('paradec_generations_total', 'generations by outcome (completed, error, cancelled_disconnect, cancelled_timeout, cancelled_shutdown)');
@@ -98,8 +110,15 @@ export class ServerMetrics {
   readonly queueSeconds = new Histogram('paradec_queue_wait_seconds', 'time a generation waited for a free slot', SECONDS);
   readonly generationSeconds = new Histogram('paradec_generation_duration_seconds', 'time spent generating, by model', SECONDS);
   private readonly gauges: Gauge[];
+  private readonly batched: SampledCounter;
 
-  constructor(state: { queued: () => number; running: () => number }) {
+  constructor(state: { queued: () => number; running: () => number; batching?: () => { model: string; batches: number; calls: number }[] }) {
+    this.batched = new SampledCounter('paradec_batched_forwards_total', 'continuous batching: batched forwards run (kind="batches") and the generations\' forwards they carried (kind="calls")', () =>
+      (state.batching?.() ?? []).flatMap((b) => [
+        [{ model: b.model, kind: 'batches' }, b.batches] as [Labels, number],
+        [{ model: b.model, kind: 'calls' }, b.calls] as [Labels, number],
+      ]),
+    );
     this.gauges = [
       new Gauge('paradec_queue_depth', 'generations waiting for a slot', state.queued),
       new Gauge('paradec_active_generations', 'generations running now', state.running),
@@ -112,6 +131,9 @@ export class ServerMetrics {
       this.promptTokens,
       this.completionTokens,
       this.forwardPasses,
+      this.workPositions,
+      this.draftWorkPositions,
+      this.batched,
       this.draftedTokens,
       this.acceptedTokens,
       this.generations,

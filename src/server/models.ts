@@ -97,6 +97,11 @@ export class ModelPool {
     return this.specs.map((s) => s.name);
   }
 
+  /** continuous batching's counts per model (models whose forwards are batched) */
+  batchingStats(): { model: string; batches: number; calls: number }[] {
+    return [...this.models.values()].flatMap((m) => (m.batcher ? [{ model: m.name, batches: m.batcher.stats.batches, calls: m.batcher.stats.calls }] : []));
+  }
+
   /** name → checkpoint directory of the models served from a directory (what requests may name) */
   directories(): [string, string][] {
     return this.specs.flatMap((s) => ('dir' in s ? [[s.name, s.dir] as [string, string]] : []));

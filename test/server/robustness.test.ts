@@ -148,6 +148,12 @@ test('routes: 405 with Allow, 404 for unknown paths, health, metrics', async () 
   assert.match(metrics, /^paradec_request_duration_seconds_bucket\{endpoint="completions",le="\+Inf"\} \d+$/m);
   assert.match(metrics, /^paradec_completion_tokens_total\{model="dlm"\} \d+$/m);
   assert.match(metrics, /^paradec_forward_passes_total\{model="dlm"\} \d+$/m);
+  const work = Number(/^paradec_work_positions_total\{model="dlm"\} (\d+)$/m.exec(metrics)?.[1]);
+  const passes = Number(/^paradec_forward_passes_total\{model="dlm"\} (\d+)$/m.exec(metrics)?.[1]);
+  assert.ok(work >= passes && passes > 0, `work ${work} positions over ${passes} forwards`);
+  const batches = Number(/^paradec_batched_forwards_total\{kind="batches",model="dlm"\} (\d+)$/m.exec(metrics)?.[1]);
+  const calls = Number(/^paradec_batched_forwards_total\{kind="calls",model="dlm"\} (\d+)$/m.exec(metrics)?.[1]);
+  assert.ok(batches > 0 && calls >= batches, `${calls} calls in ${batches} batched forwards`);
   assert.match(metrics, /^paradec_queue_depth 0$/m);
 });
 
