@@ -306,6 +306,7 @@ async function run(event) {
   $('output').textContent = '';
   $('stat-nfe').textContent = '0';
   $('stat-tpf').textContent = '–';
+  $('stat-work').textContent = '–';
   $('stat-committed').textContent = diffusion ? `0 / ${genLength}` : '0';
   $('stat-accept').textContent = '–';
 
@@ -360,6 +361,7 @@ async function run(event) {
       $('stat-nfe').textContent = String(timings.forward_passes);
       $('stat-ms').textContent = `${Math.round(timings.predicted_ms)} ms`;
       $('stat-tpf').textContent = timings.tokens_per_forward.toFixed(2);
+      if (typeof timings.work === 'number') $('stat-work').textContent = timings.draft_work ? `${timings.work} + ${timings.draft_work} draft` : String(timings.work);
       if (chunks) chunks.recolour(Math.max(1, chunks.count));
       if (timings.accepted_per_verify !== null) {
         $('stat-accept').textContent = `${timings.accepted_per_verify.toFixed(2)} (${timings.accepted}/${timings.drafted})`;

@@ -75,6 +75,9 @@ test('page: run a prompt on a diffusion model and watch the canvas complete', { 
     assert.equal(nfe, Math.ceil(32 / model.k)); // confidence, k tokens per step
     assert.match((await page.textContent('#stat-ms')) ?? '', /^\d+ ms$/);
     assert.match((await page.textContent('#stat-committed')) ?? '', /^32 \/ 32$/);
+    // work: every forward computed the whole canvas (prompt + 32), no KV cache
+    const work = Number(await page.textContent('#stat-work'));
+    assert.ok(work >= nfe * 33 && work % nfe === 0, `work ${work} positions over ${nfe} forwards`);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'server-page.png'), fullPage: true });
