@@ -8,7 +8,9 @@
  * For every method it decodes the same suite instances (n per task, `generateSuite`) with the
  * same target, and prints: accuracy (`scoreAnswer`), tokens per target forward, mean accepted
  * draft tokens per verify, acceptance rate (accepted / drafted), target and draft forward
- * passes, wall-clock time, the speedup over plain decoding of the same model, and how many
+ * passes, the work (positions fed to the target per instance, and to the draft models apart;
+ * `ArResult.work` / `draftWork`) and the target's work over plain decoding's, wall-clock time,
+ * the speedup over plain decoding of the same model, and how many
  * outputs are identical to plain decoding (all of them, for the lossless methods at temperature
  * 0). Methods run interleaved per instance (after a warm-up that loads their models), so a
  * change in machine load hits every method alike. A per-task table shows where each method
@@ -120,12 +122,14 @@ interface Tally {
   drafted: number;
   accepted: number;
   draftNfe: number;
+  work: number;
+  draftWork: number;
   ms: number;
   same: number;
   error?: string;
 }
 
-const empty = (): Tally => ({ instances: 0, correct: 0, tokens: 0, nfe: 0, verifies: 0, drafted: 0, accepted: 0, draftNfe: 0, ms: 0, same: 0 });
+const empty = (): Tally => ({ instances: 0, correct: 0, tokens: 0, nfe: 0, verifies: 0, drafted: 0, accepted: 0, draftNfe: 0, work: 0, draftWork: 0, ms: 0, same: 0 });
 
 async function decode(model: CausalModel, ids: number[], strategy: AutoregressiveStrategy, eos: readonly number[], rngSeed: number): Promise<{ result: ArResult; ms: number }> {
   const start = performance.now();
@@ -194,6 +198,8 @@ async function main(): Promise<void> {
         t.drafted += result.drafted;
         t.accepted += result.accepted;
         t.draftNfe += result.draftNfe ?? 0;
+        t.work += result.work;
+        t.draftWork += result.draftWork;
         t.ms += ms;
         if (plain && result.generated.join(',') === plain.join(',')) t.same += 1;
       }
@@ -204,11 +210,11 @@ async function main(): Promise<void> {
 
   const base = totals.get('greedy')!;
   const f = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : '–');
-  const rows: string[][] = [['method', 'accuracy', 'tokens / target fwd', 'accepted / verify', 'acceptance', 'target fwds', 'draft fwds', 'ms', 'speedup', 'same as greedy']];
+  const rows: string[][] = [['method', 'accuracy', 'tokens / target fwd', 'accepted / verify', 'acceptance', 'target fwds', 'draft fwds', 'work / instance', 'draft work / instance', 'work ÷ greedy', 'ms', 'speedup', 'same as greedy']];
   for (const m of methods) {
     const t = totals.get(m.label)!;
     if (t.error) {
-      rows.push([m.label, `n/a: ${t.error.slice(0, 80)}`, '', '', '', '', '', '', '', '']);
+      rows.push([m.label, `n/a: ${t.error.slice(0, 80)}`, ...rows[0]!.slice(2).map(() => '')]);
       continue;
     }
     rows.push([
@@ -219,6 +225,9 @@ async function main(): Promise<void> {
       t.drafted > 0 ? f(t.accepted / t.drafted) : '–',
       String(t.nfe),
       String(t.draftNfe),
+      f(t.work / t.instances, 1),
+      f(t.draftWork / t.instances, 1),
+      f(t.work / base.work) + '×',
       f(t.ms, 0),
       f(base.ms / t.ms) + '×',
       `${t.same}/${t.instances}`,
