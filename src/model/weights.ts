@@ -10,10 +10,11 @@
  * `layers.<i>.<field>` with the fields of LayerWeights (`attnNorm`, `q`, `k`, `v`, `o`, `qBias`,
  * `kBias`, `vBias`, `qNorm`, `kNorm`, `ffnNorm`, `gate`, `up`, `down`).
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { basename } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { ARCHITECTURES } from './architectures.js';
+import { readFully } from './file-io.js';
 import { readTensorF32, type TensorEntry } from './safetensors.js';
 import type { LayerWeights, ModelConfig, ModelWeights } from './types.js';
 
@@ -175,8 +176,7 @@ export function checkFinite(weights: ModelWeights): void {
       const elemBytes = entry.dtype === 'F32' ? 4 : 2;
       for (let done = 0; done < entry.byteLength; ) {
         const want = Math.min(CHUNK_BYTES, entry.byteLength - done);
-        const got = readSync(fd, bytes, 0, want, entry.offset + done);
-        if (got !== want) throw new CheckpointError(`${entry.file}: tensor '${entry.name}' is truncated`);
+        readFully(fd, bytes.subarray(0, want), entry.offset + done, `${entry.file}: tensor '${entry.name}'`);
         const count = want / elemBytes;
         let bad = -1;
         if (entry.dtype === 'F32') {
