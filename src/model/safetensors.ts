@@ -243,6 +243,35 @@ export function readTensorF32(entry: TensorEntry, options: TensorReadOptions = {
   }
 }
 
+/**
+ * A floating tensor's values as F32, a piece of at most `chunkBytes / 4` values at a time
+ * (default 4M values), in order: the streaming form of readTensorF32, for consumers that write
+ * each piece on (compile's float32 bundle) and so never hold the tensor. The piece is reused:
+ * consume it before taking the next.
+ */
+export function* readTensorF32Pieces(entry: TensorEntry, options: TensorReadOptions = {}): Generator<Float32Array> {
+  if (!['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) {
+    throw new CheckpointError(`${where(entry)} has dtype ${entry.dtype}, expected a floating-point type`);
+  }
+  const count = entry.shape.reduce((a, b) => a * b, 1);
+  const elemBytes = DTYPE_BYTES[entry.dtype];
+  const perPiece = Math.max(1, Math.min(count, Math.floor((options.chunkBytes ?? DECODE_CHUNK_BYTES) / 4)));
+  const out = new Float32Array(perPiece);
+  const scratch = entry.dtype === 'F32' ? new Uint8Array(out.buffer) : new Uint8Array(perPiece * elemBytes);
+  const fd = openTensorFile(entry);
+  try {
+    for (let first = 0; first < count; first += perPiece) {
+      const n = Math.min(perPiece, count - first);
+      const raw = scratch.subarray(0, n * elemBytes);
+      readFully(fd, raw, entry.offset + first * elemBytes, where(entry));
+      if (entry.dtype !== 'F32') decodeInto(raw, entry.dtype, out, 0);
+      yield out.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Decode `raw` (F16, BF16 or F64 values; its own aligned buffer) into out[at...]. */
 function decodeInto(raw: Uint8Array, dtype: SafetensorsDtype, out: Float32Array, at: number): void {
   if (dtype === 'F64') {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioChunks, MAX_TYPED_ARRAY_LENGTH, readFully } from '../../src/model/file-io.js';
-import { readSafetensorsHeader, readTensorBytes, readTensorF32, writeSafetensors, type TensorEntry } from '../../src/model/safetensors.js';
+import { readSafetensorsHeader, readTensorBytes, readTensorF32, readTensorF32Pieces, writeSafetensors, type TensorEntry } from '../../src/model/safetensors.js';
 import { CheckpointError } from '../../src/errors.js';
 import { tempDir, throwsWith } from './helpers.js';
 
@@ -86,6 +86,15 @@ test('tensors read in chunks (chunk sizes not multiples of the element) equal on
     for (const chunkBytes of [1, 3, 6, 10, 1000, 4005, 1 << 20]) {
       assert.deepEqual(readTensorF32(entry, { chunkBytes }), whole, `${name} decoded with chunkBytes ${chunkBytes}`);
       assert.deepEqual(readTensorBytes(entry, { chunkBytes }), bytes, `${name} bytes with chunkBytes ${chunkBytes}`);
+      // the streaming form: pieces of at most chunkBytes / 4 values (one at least), together the tensor
+      const pieces: number[] = [];
+      const lengths: number[] = [];
+      for (const piece of readTensorF32Pieces(entry, { chunkBytes })) {
+        pieces.push(...piece);
+        lengths.push(piece.length);
+      }
+      assert.deepEqual(Float32Array.from(pieces), whole, `${name} in pieces with chunkBytes ${chunkBytes}`);
+      assert.ok(lengths.every((n) => n >= 1 && n <= Math.max(1, Math.floor(chunkBytes / 4))), `${name}: piece lengths ${lengths.slice(0, 5)}`);
     }
   }
   // BF16 is the top half of the F32: decoding its bytes directly agrees with the chunked decode
