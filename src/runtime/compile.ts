@@ -606,7 +606,10 @@ function writeMeta(entry: string, meta: CacheMeta): void {
  * built in a temporary directory and renamed into place, so concurrent compiles never see a
  * half-written entry. Entries are never evicted: one is a few KB to a few hundred KB of graph
  * (an int4 one also holds its quantized weights), one per checkpoint layout, graph kind and
- * options; delete `<root>/graphs` to reclaim the space (the next load compiles again).
+ * options; delete `<root>/graphs` to reclaim the space (the next load compiles again). A large
+ * F16/BF16 checkpoint's graphs point into `<root>/weights/<key>/weights-f32.bin`, its weights
+ * in fp32 (float-bundle.ts: twice the checkpoint's size on disk, one per checkpoint, replaced
+ * when its files change); delete `<root>/weights` to reclaim it (the next load converts again).
  */
 export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGraphOptions): CompiledGraph {
   let resolved: Required<GraphOptions>;
