@@ -5,7 +5,7 @@
  *
  * Why: pointed at a BF16 checkpoint, ONNX Runtime reads each weight in BF16 and folds the graph's
  * Cast to float32 (and the Concat of q/k/v and of gate/up) while the session loads, holding the
- * BF16 weights beside their fp32 copies: 5.6 GB of peak memory and 74 s for a 1.9 GB BF16
+ * BF16 weights beside their fp32 copies: 5.6 GB of peak memory and 48–69 s for a 1.9 GB BF16
  * checkpoint whose fp32 form is 3.7 GB, against 3.9 GB and 36 s for the same weights stored F32
  * (docs/scale.md, "Loading large checkpoints"). Here each tensor is decoded 16 MiB at a time and
  * appended to the file, so neither the model nor a whole tensor is ever in memory; the
@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, RuntimeFailure } from '../errors.js';
 import { writeFully } from '../model/file-io.js';
 import { readTensorF32Pieces, type TensorEntry } from '../model/safetensors.js';
 import type { ModelWeights } from '../model/types.js';
@@ -124,9 +124,19 @@ export function ensureFloat32Bundle(plan: Float32BundlePlan, progress?: WeightPr
   const manifestFile = join(plan.dir, MANIFEST);
   if (existsSync(manifestFile) && existsSync(join(plan.dir, FILE))) return JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
   const tmp = `${plan.dir}.tmp-${process.pid}-${Date.now()}`;
-  mkdirSync(tmp, { recursive: true });
   try {
-    const manifest = writeBundle(tmp, plan, progress);
+    let manifest: Manifest;
+    try {
+      mkdirSync(tmp, { recursive: true });
+      manifest = writeBundle(tmp, plan, progress);
+    } catch (e) {
+      if (e instanceof CheckpointError) throw e;
+      // disk full, a read-only cache: say where, how much, and the ways out
+      throw new RuntimeFailure(
+        `converting ${plan.checkpointDir} to float32 in ${plan.dir} failed (${(e as Error).message}); it needs about ${Math.ceil((plan.sourceBytes * 2) / 1e6)} MB of disk there: free some, point PARADEC_CACHE elsewhere, or pass float32Bundle: false`,
+        { cause: e },
+      );
+    }
     writeFileSync(join(tmp, MANIFEST), JSON.stringify(manifest));
     try {
       renameSync(tmp, plan.dir);
