@@ -23,6 +23,7 @@ const INTEGRATION = new Set([
   'test/runtime/bidirectional.test.ts',
   'test/runtime/causal.test.ts',
   'test/runtime/engine-speed.test.ts',
+  'test/runtime/float-bundle.test.ts',
   'test/runtime/load-cache.test.ts',
   'test/runtime/onnx-export.test.ts',
   'test/runtime/runtime.test.ts',

@@ -11,6 +11,7 @@ import { OptionError } from '../errors.js';
 import { countCheckpointParams, loadCheckpoint } from '../model/checkpoint.js';
 import { AUTOREGRESSIVE_STRATEGIES, DIFFUSION_STRATEGIES, type AnyStrategyDefinition } from '../decode/registry.js';
 import { generateSuite, isTaskName, TASK_NAMES, ZERO_ENTROPY_TASKS, type TaskInstance, type TaskName } from '../tasks/suite.js';
+import type { CompileProgress } from '../runtime/compile.js';
 import type { EngineSpeedOptions } from './engine-speed.js';
 import { GEN_KEYS, planSettings, QUICK, type Family, type Setting, type Sweep } from './settings.js';
 import { trainingStatus } from './training-status.js';
@@ -45,6 +46,8 @@ export interface BenchOptions {
   /** recorded in the summary */
   command?: string;
   onProgress?: (done: number, total: number, label: string) => void;
+  /** a progress report for loading the model in this directory (the CLI's, for big models), or none */
+  loadProgress?: (dir: string) => CompileProgress | undefined;
   log?: (line: string) => void;
 }
 

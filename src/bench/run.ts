@@ -45,6 +45,8 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchResult> {
       const loadOptions: LoadOptions = {};
       if (o.threads !== undefined) loadOptions.threads = o.threads;
       if (o.cacheDir !== undefined) loadOptions.cacheDir = o.cacheDir;
+      const onProgress = o.loadProgress?.(p.info.dir);
+      if (onProgress) loadOptions.onProgress = onProgress;
       loaded.push({ model: await loadModel(p.info.dir, loadOptions), plan: p });
     }
     const loadSeconds = (performance.now() - t0) / 1000;

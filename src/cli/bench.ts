@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { parseSweep } from '../bench/settings.js';
 import { parseArgs } from 'node:util';
+import { loadProgress } from './load-progress.js';
 import { progressBar, type Progress } from './progress.js';
 import { eosFillFlag } from './flags.js';
 
@@ -104,6 +105,7 @@ export async function commandBench(argv: string[]): Promise<void> {
     threads: num('threads', values.threads),
     command: ['paradec', 'bench', ...argv].join(' '),
     log,
+    loadProgress: (dir) => loadProgress([dir]),
     onProgress: (done, total, label) => {
       bar ??= progressBar('bench', total, ' | {setting}');
       bar.update(done, { setting: label });

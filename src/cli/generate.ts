@@ -5,10 +5,11 @@ import { createReadStream, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { InputError } from '../errors.js';
-import { generate, generateBatch, loadModel, type CacheMode, type GenerateOptions, type GenerationResult, type ParadecModel } from '../api.js';
+import { generate, generateBatch, loadModel, type CacheMode, type GenerateOptions, type GenerationResult, type LoadOptions, type ParadecModel } from '../api.js';
 import { CACHE_MODES } from '../decode/diffusion/cache.js';
 import { parseSetFlags } from '../decode/params.js';
 import { eosFillFlag, parseFlags } from './flags.js';
+import { loadProgress } from './load-progress.js';
 import { progressBar } from './progress.js';
 
 const FLAGS = {
@@ -99,12 +100,18 @@ function targetThreads(values: { threads?: string | undefined; strategy?: string
   return Math.max(1, availableParallelism() - 1);
 }
 
+/** Threads, and a progress report when the model is big (load-progress.ts). */
+function loadOptions(values: { model?: string | undefined; threads?: string | undefined; strategy?: string | undefined }): LoadOptions {
+  const onProgress = loadProgress([values.model]);
+  return { threads: targetThreads(values), ...(onProgress ? { onProgress } : {}) };
+}
+
 export async function commandGenerate(argv: string[]): Promise<void> {
   const { values, positionals } = parseFlags(argv, FLAGS);
   const options = generateOptionsFromFlags(values);
   if (values.input) {
     if (!values.output) throw new InputError('--input needs --output FILE for the results');
-    const model = await loadModel(values.model, { threads: targetThreads(values) });
+    const model = await loadModel(values.model, loadOptions(values));
     try {
       await runBatch(model, values.input, values.output, options, num('batch-size', values['batch-size']) ?? 8);
     } finally {
@@ -113,7 +120,7 @@ export async function commandGenerate(argv: string[]): Promise<void> {
     return;
   }
   if (positionals.length !== 1) throw new InputError('give exactly one prompt (quote it), or --input FILE');
-  const model = await loadModel(values.model, { threads: targetThreads(values) });
+  const model = await loadModel(values.model, loadOptions(values));
   try {
     const it = generate(model, positionals[0]!, options);
     let final: GenerationResult | undefined;

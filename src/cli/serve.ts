@@ -11,6 +11,7 @@ import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { BUILTIN_MODELS_DIR, resolveModelDir } from '../model/locate.js';
 import type { ModelSpec } from '../server/models.js';
+import { loadProgress } from './load-progress.js';
 // parseArgs directly, not main.ts' parseFlags: this module is imported lazily while main.ts is
 // still inside its top-level await, and importing main.js back from here would deadlock.
 import { parseArgs } from 'node:util';
@@ -102,9 +103,11 @@ export async function commandServe(argv: string[]): Promise<void> {
   const threads = int('threads', values.threads, 1);
   // imported here, not at the top: the server, zod and the runtime cost `serve --help` 200 ms (measured)
   const { startServer } = await import('../server/app.js');
+  const models = modelSpecs(values.model);
+  const onProgress = loadProgress(models.map((m) => ('dir' in m ? m.dir : undefined)).filter((d) => d !== undefined));
   const server = await startServer({
-    models: modelSpecs(values.model),
-    loadOptions: threads !== undefined ? { threads } : {},
+    models,
+    loadOptions: { ...(threads !== undefined ? { threads } : {}), ...(onProgress ? { onProgress } : {}) },
     host,
     port: int('port', values.port, 0) ?? 8080,
     apiKey,

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { CheckpointError, OptionError } from '../errors.js';
 import { ARCHITECTURES } from './architectures.js';
 import { readModelConfig } from './config.js';
-import { loadTensorTable, writeSafetensors, type TensorEntry, type TensorToWrite } from './safetensors.js';
+import { loadTensorTable, type TensorEntry } from './safetensors.js';
+import { writeSafetensorsStream, type StreamedTensor } from './safetensors-writer.js';
 import { writeWordTokenizer, type WordTokenizerOptions } from './tokenizer.js';
 import type { Architecture, ModelConfig, ModelWeights, RopeScaling } from './types.js';
 import { checkFinite, resolveWeights, tensorLayout, type LayoutDims } from './weights.js';
@@ -100,8 +101,23 @@ export type WeightDtype = 'F32' | 'F16' | 'BF16';
 export interface WriteCheckpointOptions {
   /** Tensor dtype on disk (default F32). */
   dtype?: WeightDtype;
-  /** Split model.safetensors into shards with an index: true = 2 shards, or a shard count. */
+  /**
+   * Split model.safetensors into shards with an index: true = 2 shards, or a shard count (groups
+   * of roughly equal bytes). Not given: shards of at most `maxShardBytes`.
+   */
   sharded?: boolean | number;
+  /**
+   * Without `sharded`: start a new shard before a tensor that would take the current one past
+   * this many bytes, as transformers' `save_pretrained(max_shard_size=)` does; a tensor larger
+   * than it gets a shard of its own. One file when everything fits. Default 5 GB (5·10^9 bytes,
+   * transformers' default).
+   */
+  maxShardBytes?: number;
+  /**
+   * Most bytes generated, encoded and written at once (default 64 MiB): random weights are drawn
+   * a piece of this size at a time, so memory stays flat whatever the model's size.
+   */
+  chunkBytes?: number;
   /** Merged over the generated config.json last (tests use it to inject odd keys). */
   extraConfig?: Record<string, unknown>;
 }
@@ -242,22 +258,77 @@ function hfStyleConfig(d: NormalizedDims, dtype: WeightDtype): Record<string, un
   return cfg;
 }
 
-function randomTensor(canonical: string, shape: number[], next: () => number, scale: number): Float32Array {
+/**
+ * Seeded random values of one tensor, drawn from `next` in order a piece of at most `pieceLength`
+ * values at a time (the piece is reused: consume it before asking for the next). The values do
+ * not depend on the piece length.
+ */
+function* randomTensor(canonical: string, shape: number[], next: () => number, scale: number, pieceLength: number): Generator<Float32Array> {
   const n = shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
   const field = canonical.slice(canonical.lastIndexOf('.') + 1);
   const u = (): number => next() * 2 - 1;
+  // value = offset + spread · U(-1, 1)
+  let offset: 0 | 1;
+  let spread: number;
   if (field.endsWith('Norm') || canonical === 'finalNorm') {
-    for (let i = 0; i < n; i++) out[i] = 1 + 0.1 * u();
+    offset = 1;
+    spread = 0.1;
   } else if (field.endsWith('Bias')) {
-    for (let i = 0; i < n; i++) out[i] = 0.1 * u();
+    offset = 0;
+    spread = 0.1;
   } else {
     // embed: fanIn 1 would give huge values; unit-ish rows are what a trained embedding looks like.
     const fanIn = canonical === 'embed' ? 3 : shape[shape.length - 1]!;
-    const a = (scale * Math.sqrt(3)) / Math.sqrt(fanIn);
-    for (let i = 0; i < n; i++) out[i] = a * u();
+    offset = 0;
+    spread = (scale * Math.sqrt(3)) / Math.sqrt(fanIn);
   }
-  return out;
+  const piece = new Float32Array(Math.min(n, pieceLength));
+  for (let done = 0; done < n; done += piece.length) {
+    const out = n - done < piece.length ? piece.subarray(0, n - done) : piece;
+    if (offset === 0) for (let i = 0; i < out.length; i++) out[i] = spread * u();
+    else for (let i = 0; i < out.length; i++) out[i] = offset + spread * u();
+    yield out;
+  }
+}
+
+/** transformers' default `max_shard_size` ("5GB"). */
+const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
+const DEFAULT_WRITE_CHUNK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Contiguous groups of tensors, one per shard. `count`: that many groups of roughly equal byte
+ * size, each holding at least one tensor. `maxBytes`: a new group before a tensor that would take
+ * the current one past it (transformers' rule; a larger tensor alone).
+ */
+function shardGroups(bytes: readonly number[], split: { count: number } | { maxBytes: number }): number[][] {
+  const groups: number[][] = [];
+  let current: number[] = [];
+  let acc = 0;
+  if ('maxBytes' in split) {
+    bytes.forEach((b, i) => {
+      if (current.length && acc + b > split.maxBytes) {
+        groups.push(current);
+        current = [];
+        acc = 0;
+      }
+      current.push(i);
+      acc += b;
+    });
+  } else {
+    const total = bytes.reduce((a, b) => a + b, 0);
+    bytes.forEach((b, i) => {
+      current.push(i);
+      acc += b;
+      const remainingTensors = bytes.length - i - 1;
+      const remainingShards = split.count - groups.length - 1;
+      if (remainingShards > 0 && (acc >= (total * (groups.length + 1)) / split.count || remainingTensors === remainingShards)) {
+        groups.push(current);
+        current = [];
+      }
+    });
+  }
+  if (current.length) groups.push(current);
+  return groups;
 }
 
 /**
@@ -277,12 +348,18 @@ export function writeCheckpoint(
   const dtype = options.dtype ?? 'F32';
   if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new OptionError(`writeCheckpoint: dtype ${JSON.stringify(dtype)} must be F32, F16 or BF16`);
   const layout = tensorLayout(d);
-  const tensors: [string, TensorToWrite][] = [];
+  const chunkBytes = options.chunkBytes ?? DEFAULT_WRITE_CHUNK_BYTES;
+  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 4) throw new OptionError(`writeCheckpoint: chunkBytes must be an integer of at least 4, got ${JSON.stringify(options.chunkBytes)}`);
+  // Each tensor's values are produced when its turn to be written comes: random ones a piece at a
+  // time from one stream (so the same seed gives the same values whatever the sharding), given
+  // ones as they are. Nothing holds the model.
+  let tensors: StreamedTensor[];
   if (isRandom(weights)) {
     const source = new Rng(weights.seed);
     const next = () => source.float();
     const scale = weights.scale ?? 1;
-    for (const spec of layout) tensors.push([spec.name, { dtype, shape: spec.shape, data: randomTensor(spec.canonical, spec.shape, next, scale) }]);
+    const pieceLength = Math.max(1, Math.floor(chunkBytes / 4));
+    tensors = layout.map((spec) => ({ name: spec.name, dtype, shape: spec.shape, values: () => randomTensor(spec.canonical, spec.shape, next, scale, pieceLength) }));
   } else {
     const expected = new Set(layout.map((s) => s.canonical));
     for (const key of Object.keys(weights)) {
@@ -290,53 +367,46 @@ export function writeCheckpoint(
         throw new OptionError(`writeCheckpoint: tensor '${key}' is not part of a ${arch} checkpoint with these dims${key === 'lmHead' ? ' (embeddings are tied)' : ''}`);
       }
     }
-    for (const spec of layout) {
+    tensors = layout.map((spec) => {
       const data = weights[spec.canonical];
       if (!data) throw new OptionError(`writeCheckpoint: missing tensor '${spec.canonical}' (${spec.name}, shape ${JSON.stringify(spec.shape)})`);
       const n = spec.shape.reduce((a, b) => a * b, 1);
       if (!(data instanceof Float32Array) || data.length !== n) {
         throw new OptionError(`writeCheckpoint: tensor '${spec.canonical}' has ${data.length} values, expected ${n} for shape ${JSON.stringify(spec.shape)}`);
       }
-      tensors.push([spec.name, { dtype, shape: spec.shape, data }]);
-    }
+      return { name: spec.name, dtype, shape: spec.shape, values: () => [data] };
+    });
   }
 
-  mkdirSync(dir, { recursive: true });
-  const files = ['config.json'];
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...configJson(d, dtype), ...options.extraConfig }, null, 2));
-
+  if (options.sharded !== undefined && options.maxShardBytes !== undefined) {
+    throw new OptionError('writeCheckpoint: give sharded (a shard count) or maxShardBytes (a shard size), not both');
+  }
+  const maxShardBytes = options.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES;
+  if (!Number.isSafeInteger(maxShardBytes) || maxShardBytes < 1) {
+    throw new OptionError(`writeCheckpoint: maxShardBytes must be a positive integer, got ${JSON.stringify(options.maxShardBytes)}`);
+  }
   const shardCount = options.sharded === true ? 2 : typeof options.sharded === 'number' ? options.sharded : 1;
   if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > tensors.length) {
     throw new OptionError(`writeCheckpoint: sharded must give between 1 and ${tensors.length} shards, got ${JSON.stringify(options.sharded)}`);
   }
-  if (shardCount === 1) {
-    writeSafetensors(join(dir, 'model.safetensors'), Object.fromEntries(tensors));
+  const bytes = tensors.map((t) => t.shape.reduce((a, b) => a * b, 1) * (dtype === 'F32' ? 4 : 2));
+  const groups = shardGroups(bytes, options.sharded === undefined ? { maxBytes: maxShardBytes } : { count: shardCount });
+
+  mkdirSync(dir, { recursive: true });
+  const files = ['config.json'];
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...configJson(d, dtype), ...options.extraConfig }, null, 2));
+  if (groups.length === 1) {
+    writeSafetensorsStream(join(dir, 'model.safetensors'), tensors, { chunkBytes });
     files.push('model.safetensors');
   } else {
-    // Contiguous groups of roughly equal byte size, each holding at least one tensor.
-    const bytes = tensors.map(([, t]) => t.data.length * (dtype === 'F32' ? 4 : 2));
-    const total = bytes.reduce((a, b) => a + b, 0);
-    const groups: [string, TensorToWrite][][] = [];
-    let current: [string, TensorToWrite][] = [];
-    let acc = 0;
-    tensors.forEach((t, i) => {
-      current.push(t);
-      acc += bytes[i]!;
-      const remainingTensors = tensors.length - i - 1;
-      const remainingShards = shardCount - groups.length - 1;
-      if (remainingShards > 0 && (acc >= (total * (groups.length + 1)) / shardCount || remainingTensors === remainingShards)) {
-        groups.push(current);
-        current = [];
-      }
-    });
-    if (current.length) groups.push(current);
     const weightMap: Record<string, string> = {};
     groups.forEach((group, i) => {
       const name = `model-${String(i + 1).padStart(5, '0')}-of-${String(groups.length).padStart(5, '0')}.safetensors`;
-      writeSafetensors(join(dir, name), Object.fromEntries(group));
-      for (const [tensorName] of group) weightMap[tensorName] = name;
+      writeSafetensorsStream(join(dir, name), group.map((t) => tensors[t]!), { chunkBytes });
+      for (const t of group) weightMap[tensors[t]!.name] = name;
       files.push(name);
     });
+    const total = bytes.reduce((a, b) => a + b, 0);
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
     files.push('model.safetensors.index.json');
   }
@@ -358,10 +428,12 @@ export interface RandomCheckpointOptions extends CheckpointDims, WriteCheckpoint
  * tokenizer (ids 0..3 = pad/bos/eos/unk, `<|mask|>` at the mask id) covering the whole vocabulary.
  */
 export function writeRandomCheckpoint(dir: string, options: RandomCheckpointOptions): WrittenCheckpoint {
-  const { architecture, seed, scale, words, chatTemplate, dtype, sharded, extraConfig, ...dims } = options;
+  const { architecture, seed, scale, words, chatTemplate, dtype, sharded, maxShardBytes, chunkBytes, extraConfig, ...dims } = options;
   const writeOptions: WriteCheckpointOptions = {};
   if (dtype !== undefined) writeOptions.dtype = dtype;
   if (sharded !== undefined) writeOptions.sharded = sharded;
+  if (maxShardBytes !== undefined) writeOptions.maxShardBytes = maxShardBytes;
+  if (chunkBytes !== undefined) writeOptions.chunkBytes = chunkBytes;
   if (extraConfig !== undefined) writeOptions.extraConfig = extraConfig;
   const written = writeCheckpoint(dir, architecture, dims, scale === undefined ? { seed } : { seed, scale }, writeOptions);
   const maskTokenId = dims.maskTokenId ?? defaultMaskTokenId(architecture, dims.vocabSize);

@@ -1,14 +1,23 @@
 /**
- * safetensors reading and writing.
+ * safetensors reading (and, through safetensors-writer.ts, writing).
  *
  * Written by hand because the format is tiny (8-byte length, JSON header, raw bytes) and no
  * maintained npm package exposes what paradec needs: absolute byte offsets of every tensor, so
  * that ONNX external-data initializers can point straight into `model.safetensors` and weights
  * never pass through JavaScript when a graph is compiled.
+ *
+ * Tensors of any size read correctly: bytes move in chunks (file-io.ts), offsets and lengths are
+ * checked to be exact doubles rather than assumed to fit 32 bits, and a tensor too large for one
+ * typed array is refused by name instead of crashing.
  */
-import { closeSync, fstatSync, openSync, readSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CheckpointError } from '../errors.js';
+import { DEFAULT_IO_CHUNK_BYTES, MAX_TYPED_ARRAY_LENGTH, readFully } from './file-io.js';
+import { f16ToF32 } from './half-float.js';
+import { writeSafetensorsStream, type StreamedTensor } from './safetensors-writer.js';
+
+export { f16ToF32, f32ToF16 } from './half-float.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'I8' | 'BOOL' | 'F64';
 
@@ -43,13 +52,14 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     const size = fstatSync(fd).size;
     if (size < 8) throw new CheckpointError(`${file}: truncated safetensors file (${size} bytes, no header length)`);
     const lenBuf = Buffer.alloc(8);
-    readSync(fd, lenBuf, 0, 8, 0);
-    const headerLen = Number(lenBuf.readBigUInt64LE(0));
-    if (headerLen <= 0 || headerLen > MAX_HEADER_BYTES || 8 + headerLen > size) {
-      throw new CheckpointError(`${file}: safetensors header length ${headerLen} does not fit in a ${size}-byte file`);
+    readFully(fd, lenBuf, 0, `${file}: safetensors header length`);
+    const headerLen64 = lenBuf.readBigUInt64LE(0);
+    if (headerLen64 <= 0n || headerLen64 > BigInt(MAX_HEADER_BYTES) || 8n + headerLen64 > BigInt(size)) {
+      throw new CheckpointError(`${file}: safetensors header length ${headerLen64} does not fit in a ${size}-byte file`);
     }
+    const headerLen = Number(headerLen64);
     const headerBuf = Buffer.alloc(headerLen);
-    readSync(fd, headerBuf, 0, headerLen, 8);
+    readFully(fd, headerBuf, 8, `${file}: safetensors header`);
     let json: unknown;
     try {
       json = JSON.parse(headerBuf.toString('utf8'));
@@ -74,15 +84,19 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
         throw new CheckpointError(`${file}: tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)}`);
       }
       const shape = info.shape;
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         throw new CheckpointError(`${file}: tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
       }
+      // offsets past 2^53 would not survive JSON.parse exactly: refuse them rather than read elsewhere
       const offs = info.data_offsets;
-      if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0)) {
+      if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) {
         throw new CheckpointError(`${file}: tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
       }
       const [begin, end] = offs as [number, number];
-      const expected = (shape as number[]).reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype as SafetensorsDtype];
+      const expected = tensorByteLength(shape as number[], dtype as SafetensorsDtype);
+      if (expected === undefined) {
+        throw new CheckpointError(`${file}: tensor '${name}' shape ${JSON.stringify(shape)} is too large to address (over 2^53 bytes)`);
+      }
       if (end - begin !== expected) {
         throw new CheckpointError(
           `${file}: tensor '${name}' claims ${end - begin} bytes but ${dtype}${JSON.stringify(shape)} needs ${expected}`,
@@ -137,60 +151,141 @@ export function loadTensorTable(dir: string): Map<string, TensorEntry> {
   return table;
 }
 
-/** Read raw bytes of a tensor. */
-export function readTensorBytes(entry: TensorEntry): Buffer {
-  const fd = openSync(entry.file, 'r');
+/**
+ * The byte size of a `dtype` tensor of `shape`, or undefined when it is not an exact double
+ * (over 2^53 bytes: only a lying header asks for that).
+ */
+export function tensorByteLength(shape: readonly number[], dtype: SafetensorsDtype): number | undefined {
+  let bytes = DTYPE_BYTES[dtype];
+  for (const d of shape) {
+    bytes *= d;
+    if (!Number.isSafeInteger(bytes)) return undefined;
+  }
+  return bytes;
+}
+
+export interface TensorReadOptions {
+  /**
+   * Bytes per readSync, and per decoding step of F16/BF16/F64 (default: 1 GiB for raw bytes and
+   * F32, 16 MiB for decoding). Tests make it tiny to cross chunk boundaries on small files.
+   */
+  chunkBytes?: number;
+}
+
+/** Scratch size for decoding F16/BF16/F64 chunk by chunk: large enough that syscalls do not matter. */
+const DECODE_CHUNK_BYTES = 16 * 1024 * 1024;
+
+function where(entry: TensorEntry): string {
+  return `${entry.file}: tensor '${entry.name}'`;
+}
+
+/** Open a tensor's file as a CheckpointError naming it, not a bare ENOENT. */
+function openTensorFile(entry: TensorEntry): number {
   try {
-    const buf = Buffer.alloc(entry.byteLength);
-    const n = readSync(fd, buf, 0, entry.byteLength, entry.offset);
-    if (n !== entry.byteLength) throw new CheckpointError(`${entry.file}: tensor '${entry.name}' is truncated`);
+    return openSync(entry.file, 'r');
+  } catch (e) {
+    throw new CheckpointError(`${where(entry)}: cannot open the file (${(e as Error).message})`, { cause: e });
+  }
+}
+
+/** Read raw bytes of a tensor (up to 4 GiB, the most one Buffer holds). */
+export function readTensorBytes(entry: TensorEntry, options: TensorReadOptions = {}): Buffer {
+  if (entry.byteLength > MAX_TYPED_ARRAY_LENGTH) {
+    throw new CheckpointError(
+      `${where(entry)} is ${entry.byteLength} bytes; one Buffer holds at most ${MAX_TYPED_ARRAY_LENGTH} in this Node.js, so its raw bytes cannot be read whole`,
+    );
+  }
+  const fd = openTensorFile(entry);
+  try {
+    // allocUnsafeSlow: its own ArrayBuffer at offset 0 (aligned for typed views), and no zero-fill of memory about to be overwritten
+    const buf = Buffer.allocUnsafeSlow(entry.byteLength);
+    readFully(fd, buf, entry.offset, where(entry), options.chunkBytes ?? DEFAULT_IO_CHUNK_BYTES);
     return buf;
   } finally {
     closeSync(fd);
   }
 }
 
-export function f16ToF32(h: number): number {
-  const s = (h & 0x8000) >> 15;
-  const e = (h & 0x7c00) >> 10;
-  const f = h & 0x03ff;
-  let v: number;
-  if (e === 0) v = (f / 1024) * 2 ** -14;
-  else if (e === 0x1f) v = f ? NaN : Infinity;
-  else v = (1 + f / 1024) * 2 ** (e - 15);
-  return s ? -v : v;
-}
-
-export function f32ToF16(v: number): number {
-  const f32 = new Float32Array([v]);
-  const u = new Uint32Array(f32.buffer)[0]!;
-  const sign = (u >> 16) & 0x8000;
-  const exp = (u >> 23) & 0xff;
-  let mant = u & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant = (mant | 0x800000) >> (1 - e);
-    if (mant & 0x1000) mant += 0x2000;
-    return sign | (mant >> 13);
+/**
+ * Decode a floating tensor (F32, F16, BF16, F64) to a Float32Array, reading straight into it (F32)
+ * or through a reused scratch chunk (the others), so the raw bytes never exist whole beside it.
+ * A tensor of more values than one Float32Array holds (2^32 in Node 20) is refused by name.
+ */
+export function readTensorF32(entry: TensorEntry, options: TensorReadOptions = {}): Float32Array {
+  const count = entry.shape.reduce((a, b) => a * b, 1);
+  if (!['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) {
+    throw new CheckpointError(`${where(entry)} has dtype ${entry.dtype}, expected a floating-point type`);
   }
-  if (mant & 0x1000) {
-    mant += 0x2000;
-    if (mant & 0x800000) {
-      mant = 0;
-      e += 1;
-      if (e >= 0x1f) return sign | 0x7c00;
+  if (count > MAX_TYPED_ARRAY_LENGTH) {
+    throw new CheckpointError(
+      `${where(entry)} has ${count} values; one Float32Array holds at most ${MAX_TYPED_ARRAY_LENGTH} in this Node.js, so it cannot be decoded to fp32 whole`,
+    );
+  }
+  const out = new Float32Array(count);
+  const fd = openTensorFile(entry);
+  try {
+    if (entry.dtype === 'F32') {
+      readFully(fd, new Uint8Array(out.buffer), entry.offset, where(entry), options.chunkBytes ?? DEFAULT_IO_CHUNK_BYTES);
+      return out;
     }
+    const elemBytes = DTYPE_BYTES[entry.dtype];
+    const perChunk = Math.max(1, Math.floor(Math.min(options.chunkBytes ?? DECODE_CHUNK_BYTES, entry.byteLength) / elemBytes));
+    const scratch = new Uint8Array(perChunk * elemBytes);
+    for (let first = 0; first < count; first += perChunk) {
+      const n = Math.min(perChunk, count - first);
+      const raw = scratch.subarray(0, n * elemBytes);
+      readFully(fd, raw, entry.offset + first * elemBytes, where(entry), options.chunkBytes ?? DEFAULT_IO_CHUNK_BYTES);
+      decodeInto(raw, entry.dtype, out, first);
+    }
+    return out;
+  } finally {
+    closeSync(fd);
   }
-  return sign | (e << 10) | (mant >> 13);
 }
 
-/** Decode a floating tensor (F32, F16, BF16, F64) to Float32Array. */
-export function readTensorF32(entry: TensorEntry): Float32Array {
-  const bytes = readTensorBytes(entry);
-  return decodeToF32(bytes, entry.dtype, `${entry.file}: tensor '${entry.name}'`);
+/**
+ * A floating tensor's values as F32, a piece of at most `chunkBytes / 4` values at a time
+ * (default 4M values), in order: the streaming form of readTensorF32, for consumers that write
+ * each piece on (compile's float32 bundle) and so never hold the tensor. The piece is reused:
+ * consume it before taking the next.
+ */
+export function* readTensorF32Pieces(entry: TensorEntry, options: TensorReadOptions = {}): Generator<Float32Array> {
+  if (!['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) {
+    throw new CheckpointError(`${where(entry)} has dtype ${entry.dtype}, expected a floating-point type`);
+  }
+  const count = entry.shape.reduce((a, b) => a * b, 1);
+  const elemBytes = DTYPE_BYTES[entry.dtype];
+  const perPiece = Math.max(1, Math.min(count, Math.floor((options.chunkBytes ?? DECODE_CHUNK_BYTES) / 4)));
+  const out = new Float32Array(perPiece);
+  const scratch = entry.dtype === 'F32' ? new Uint8Array(out.buffer) : new Uint8Array(perPiece * elemBytes);
+  const fd = openTensorFile(entry);
+  try {
+    for (let first = 0; first < count; first += perPiece) {
+      const n = Math.min(perPiece, count - first);
+      const raw = scratch.subarray(0, n * elemBytes);
+      readFully(fd, raw, entry.offset + first * elemBytes, where(entry));
+      if (entry.dtype !== 'F32') decodeInto(raw, entry.dtype, out, 0);
+      yield out.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Decode `raw` (F16, BF16 or F64 values; its own aligned buffer) into out[at...]. */
+function decodeInto(raw: Uint8Array, dtype: SafetensorsDtype, out: Float32Array, at: number): void {
+  if (dtype === 'F64') {
+    const d = new Float64Array(raw.buffer, raw.byteOffset, raw.byteLength / 8);
+    out.set(d, at);
+  } else if (dtype === 'F16') {
+    const h = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
+    for (let i = 0; i < h.length; i++) out[at + i] = f16ToF32(h[i]!);
+  } else {
+    // BF16 is the top half of an F32: shift it into place through a Uint32 view of the output
+    const h = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
+    const u = new Uint32Array(out.buffer, out.byteOffset + at * 4, h.length);
+    for (let i = 0; i < h.length; i++) u[i] = h[i]! << 16;
+  }
 }
 
 export function decodeToF32(bytes: Uint8Array, dtype: SafetensorsDtype, what: string): Float32Array {
@@ -221,39 +316,17 @@ export type TensorToWrite =
   | { dtype: 'F32' | 'F16' | 'BF16'; shape: number[]; data: Float32Array }
   | { dtype: 'I32'; shape: number[]; data: Int32Array };
 
-/** Write tensors (float ones given as F32 values) to a safetensors file in the requested dtype. */
+/**
+ * Write tensors (float ones given as F32 values) to a safetensors file in the requested dtype.
+ * Streams: each tensor is encoded and written in chunks (safetensors-writer.ts), never joined.
+ */
 export function writeSafetensors(file: string, tensors: Record<string, TensorToWrite>, metadata: Record<string, string> = {}): void {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt', ...metadata } };
-  const chunks: Buffer[] = [];
-  let offset = 0;
-  for (const [name, t] of Object.entries(tensors)) {
+  const streamed: StreamedTensor[] = Object.entries(tensors).map(([name, t]) => {
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) {
       throw new CheckpointError(`writing ${file}: tensor '${name}' has ${t.data.length} values for shape ${JSON.stringify(t.shape)}`);
     }
-    let buf: Buffer;
-    if (t.dtype === 'F32' || t.dtype === 'I32') buf = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    else {
-      const h = new Uint16Array(count);
-      if (t.dtype === 'F16') for (let i = 0; i < count; i++) h[i] = f32ToF16(t.data[i]!);
-      else {
-        const u = new Uint32Array(t.data.buffer, t.data.byteOffset, count);
-        // round-to-nearest-even to bfloat16
-        for (let i = 0; i < count; i++) {
-          const x = u[i]!;
-          h[i] = ((x + 0x7fff + ((x >> 16) & 1)) >>> 16) & 0xffff;
-        }
-      }
-      buf = Buffer.from(h.buffer);
-    }
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + buf.byteLength] };
-    chunks.push(buf);
-    offset += buf.byteLength;
-  }
-  let json = JSON.stringify(header);
-  // pad the header to 8 bytes so that data is aligned (as the reference implementation does)
-  while ((8 + Buffer.byteLength(json)) % 8 !== 0) json += ' ';
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  writeFileSync(file, Buffer.concat([len, Buffer.from(json, 'utf8'), ...chunks]));
+    return { name, dtype: t.dtype, shape: t.shape, values: () => [t.data] };
+  });
+  writeSafetensorsStream(file, streamed, { metadata });
 }

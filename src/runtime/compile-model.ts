@@ -14,10 +14,10 @@ import { OptionError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { readTensorF32 } from '../model/safetensors.js';
 import type { ModelConfig, ModelWeights } from '../model/types.js';
-import { checkFinite } from '../model/weights.js';
+import { canonicalEntries, checkFinite } from '../model/weights.js';
 import { OnnxBidirectionalModel } from './bidirectional-model.js';
 import { OnnxCausalModel } from './causal-model.js';
-import { compileGraph, type CompiledGraph, type GraphKind, type Quantization } from './compile.js';
+import { compileGraph, type CompiledGraph, type CompileProgress, type GraphKind, type Quantization } from './compile.js';
 import { InProcessCausalModel } from './inprocess-model.js';
 import { OrtSession, type ExecutionProvider } from './session.js';
 
@@ -34,6 +34,13 @@ export interface CompileOptions {
   quantize?: Quantization;
   /** compiled-graph cache root (default: env PARADEC_CACHE, else ~/.cache/paradec) */
   cacheDir?: string;
+  /** see CompileGraphOptions.float32Bundle (default: for F16/BF16 weight files over 64 MiB) */
+  float32Bundle?: boolean;
+  /**
+   * progress of the passes over the weights (NaN/Inf scan, float32 conversion, int4
+   * quantization), in checkpoint bytes; see CompileGraphOptions.onProgress
+   */
+  onProgress?: CompileProgress;
   /**
    * scan the weights for NaN/Inf (default: true for a directory, false for a loaded checkpoint,
    * whose loader chose); skipped when the graph cache records a passed scan of these very files
@@ -84,18 +91,31 @@ export async function compileModel(source: ModelSource, options: CompileOptions 
     ...(options.topK !== undefined ? { topK: options.topK } : {}),
     ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
     ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+    ...(options.float32Bundle !== undefined ? { float32Bundle: options.float32Bundle } : {}),
+  };
+  // the main graph's compile reports progress; the window graph and variants compiled later reuse its work
+  const progress = options.onProgress !== undefined ? { onProgress: options.onProgress } : {};
+  /** ORT reports nothing while it loads: its phase is told when it starts and when it ends. */
+  const sessionPhase = async <T>(open: () => Promise<T>): Promise<T> => {
+    const report = options.onProgress;
+    if (!report) return open();
+    const total = canonicalEntries(weights).reduce((n, [, e]) => n + e.byteLength, 0);
+    report('session', 0, total);
+    const opened = await open();
+    report('session', total, total);
+    return opened;
   };
   if (options.inProcess) {
     if (kind !== 'causal') reject(new OptionError(`inProcess: only causal graphs run on the calling thread; ${config.architecture} would compile as '${kind}' (pass kind: 'causal' for a causal architecture)`));
-    const graph = compileGraph(config, weights, { kind: 'causal', ...graphOptions, checkFinite: scan });
-    return InProcessCausalModel.open(config, graph, options.threads !== undefined ? { threads: options.threads } : {});
+    const graph = compileGraph(config, weights, { kind: 'causal', ...graphOptions, ...progress, checkFinite: scan });
+    return sessionPhase(() => InProcessCausalModel.open(config, graph, options.threads !== undefined ? { threads: options.threads } : {}));
   }
   if (kind === 'window') reject(new OptionError(`kind 'window' is not a model of its own: a bidirectional model loads its window graph when KV caching needs it`));
   if (kind === 'bidirectional' && config.causal) {
     reject(new OptionError(`${config.architecture} is a causal architecture; it cannot be compiled as a bidirectional model`));
   }
-  const graph = compileGraph(config, weights, { kind, ...graphOptions, checkFinite: scan });
-  const session = await OrtSession.open(graph.modelPath, {
+  const graph = compileGraph(config, weights, { kind, ...graphOptions, ...progress, checkFinite: scan });
+  const session = await sessionPhase(() => OrtSession.open(graph.modelPath, {
     name: `${config.architecture} ${kind} graph ${graph.modelPath}`,
     externalDataDir: graph.externalDataDir,
     ...(graph.optimizedModel !== undefined ? { optimizedModel: graph.optimizedModel } : {}),
@@ -104,7 +124,7 @@ export async function compileModel(source: ModelSource, options: CompileOptions 
     ...(options.executionProvider !== undefined ? { executionProvider: options.executionProvider } : {}),
     // a diffusion KV cache keeps a few batches resident at once (cache, fresh window, refresh)
     residentGenerations: options.residentCaches ?? (kind === 'bidirectional' ? 16 : 4),
-  });
+  }));
   if (kind === 'bidirectional') {
     const windowGraph = (): CompiledGraph => compileGraph(config, weights, { kind: 'window', ...graphOptions });
     return new OnnxBidirectionalModel(config, graph, session, windowGraph, options.spinning);

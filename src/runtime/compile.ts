@@ -25,17 +25,19 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync,
+  closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { cpus, homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { CheckpointError, OptionError } from '../errors.js';
-import { readTensorBytes, readTensorF32, type TensorEntry } from '../model/safetensors.js';
+import { readTensorF32, type TensorEntry } from '../model/safetensors.js';
 import { checkFinite } from '../model/weights.js';
 import { ropeInverseFrequencies } from '../model/rope.js';
 import type { ModelConfig, ModelWeights } from '../model/types.js';
+import { ensureFloat32Bundle, Float32BundleStore, planFloat32Bundle, wantsFloat32Bundle, type Float32BundlePlan } from './float-bundle.js';
 import { float, Graph, MICROSOFT, type ElemType } from './graph.js';
 import { quantizeInt4 } from './quantize.js';
+import { readFully, writeFully } from '../model/file-io.js';
 
 /** Bumped whenever the emitted graph changes, so stale cache entries are never reused. */
 export const COMPILER_VERSION = 3;
@@ -89,7 +91,28 @@ export interface CompileGraphOptions extends GraphOptions {
    * `CompiledGraph.finite`). Not part of the key.
    */
   checkFinite?: boolean;
+  /**
+   * Told how far the work on the weights has got, in checkpoint bytes: the NaN/Inf scan
+   * ('scan'), the conversion of a large F16/BF16 checkpoint to its float32 bundle or the int4
+   * quantization ('weights'). Called only for work that happens (a cached graph of scanned files
+   * reports nothing). Not part of the key.
+   */
+  onProgress?: CompileProgress;
+  /**
+   * Load F16/BF16 weights from a float32 copy converted once into the cache (float-bundle.ts)
+   * rather than casting them in ORT at every load: less memory and time at load, the checkpoint's
+   * size again in fp32 on disk. Default: for weight files over 64 MiB. Not part of the key
+   * (the bundle's own key is).
+   */
+  float32Bundle?: boolean;
 }
+
+/**
+ * Progress of a load's passes over the weights, `bytesDone` of `bytesTotal` checkpoint bytes:
+ * 'scan' (NaN/Inf), 'weights' (float32 conversion or int4 quantization), and 'session' (ONNX
+ * Runtime loading them: told only at its start and end, by compileModel).
+ */
+export type CompileProgress = (phase: 'scan' | 'weights' | 'session', bytesDone: number, bytesTotal: number) => void;
 
 /** Names of the decode head's outputs. */
 export const HEAD_OUTPUTS = { topkIds: 'topk_ids', topkProbs: 'topk_probs', entropy: 'entropy', logits: 'logits' } as const;
@@ -143,8 +166,15 @@ const DTYPE_ELEM: Record<string, ElemType> = { F32: 'float32', F16: 'float16', B
 export interface WeightStore {
   /** The float32 value of a checkpoint tensor. */
   float(g: Graph, e: TensorEntry): string;
+  /**
+   * The float32 value of [out, in] tensors (or vectors) stacked by rows, when the store holds
+   * them stacked already (float-bundle.ts); otherwise the builder concatenates `float` values.
+   */
+  floatRows?(g: Graph, es: readonly TensorEntry[]): string;
   /** An initializer from bytes computed at compile time. */
   data(g: Graph, hint: string, type: ElemType, dims: readonly number[], bytes: Uint8Array): string;
+  /** The builder has read these tensors itself (quantized them): for progress reports. */
+  consumed?(es: readonly TensorEntry[]): void;
 }
 
 function checkFloat(e: TensorEntry): ElemType {
@@ -178,31 +208,74 @@ class CheckpointStore implements WeightStore {
   }
 }
 
+/** Bytes copied per step when a tensor goes into a bundle as it is stored. */
+const COPY_CHUNK_BYTES = 16 * 1024 * 1024;
+
 class BundleStore implements WeightStore {
   static readonly FILE = 'weights.bin';
   private readonly seen = new Map<TensorEntry, string>();
   private readonly fd: number;
   private offset = 0;
+  /** checkpoint tensors consumed (for progress), of `total` bytes */
+  private readonly consumedEntries = new Set<TensorEntry>();
+  private done = 0;
+  private readonly total: number;
 
-  constructor(dir: string) {
+  constructor(dir: string, private readonly progress?: (done: number, total: number) => void, weights?: ModelWeights) {
     this.fd = openSync(join(dir, BundleStore.FILE), 'w');
+    this.total = weights ? [...new Set(allEntries(weights))].reduce((n, e) => n + e.byteLength, 0) : 0;
+  }
+
+  /** Start a blob at the next 64-byte boundary. */
+  private begin(): number {
+    const pad = (64 - (this.offset % 64)) % 64;
+    if (pad) writeFully(this.fd, new Uint8Array(pad), this.offset);
+    this.offset += pad;
+    return this.offset;
   }
 
   private append(bytes: Uint8Array): { location: string; offset: number; length: number } {
-    const pad = (64 - (this.offset % 64)) % 64;
-    if (pad) writeSync(this.fd, new Uint8Array(pad));
-    this.offset += pad;
-    const at = this.offset;
-    writeSync(this.fd, bytes);
+    const at = this.begin();
+    // in pieces: one writeSync of 2 GiB or more is refused or cut short
+    writeFully(this.fd, bytes, at);
     this.offset += bytes.byteLength;
     return { location: BundleStore.FILE, offset: at, length: bytes.byteLength };
+  }
+
+  /** A checkpoint tensor's stored bytes, copied a chunk at a time (any size, bounded memory). */
+  private copy(e: TensorEntry): { location: string; offset: number; length: number } {
+    const at = this.begin();
+    const chunk = new Uint8Array(Math.min(COPY_CHUNK_BYTES, e.byteLength));
+    const src = openSync(e.file, 'r');
+    try {
+      for (let done = 0; done < e.byteLength; done += chunk.byteLength) {
+        const part = chunk.subarray(0, Math.min(chunk.byteLength, e.byteLength - done));
+        readFully(src, part, e.offset + done, `${e.file}: tensor '${e.name}'`);
+        writeFully(this.fd, part, at + done);
+      }
+    } finally {
+      closeSync(src);
+    }
+    this.offset += e.byteLength;
+    return { location: BundleStore.FILE, offset: at, length: e.byteLength };
+  }
+
+  /** Count these tensors as done (read and written or quantized), once each. */
+  consumed(es: readonly TensorEntry[]): void {
+    for (const e of es) {
+      if (this.consumedEntries.has(e)) continue;
+      this.consumedEntries.add(e);
+      this.done += e.byteLength;
+    }
+    this.progress?.(this.done, this.total);
   }
 
   float(g: Graph, e: TensorEntry): string {
     const hit = this.seen.get(e);
     if (hit) return hit;
     const type = checkFloat(e);
-    const init = g.external(e.name, type, e.shape, this.append(readTensorBytes(e)));
+    const init = g.external(e.name, type, e.shape, this.copy(e));
+    this.consumed([e]);
     const value = type === 'float32' ? init : g.cast(init, 'float32');
     this.seen.set(e, value);
     return value;
@@ -279,6 +352,13 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
   const I = c.intermediateSize;
   const g = new Graph(`paradec_${c.architecture}_${kind}`);
 
+  /** Tensors stacked by rows: as the store holds them, else a Concat (folded by ORT at load). */
+  const stacked = (es: TensorEntry[]): string => {
+    if (es.length === 1) return store.float(g, es[0]!);
+    if (store.floatRows) return store.floatRows(g, es);
+    return g.concat(es.map((e) => store.float(g, e)), 0);
+  };
+
   const rms = (x: string, weight: TensorEntry): string =>
     g.node('RMSNormalization', [x, store.float(g, weight)], { axis: -1, epsilon: float(c.rmsNormEps) }, '', 'rmsnorm');
 
@@ -299,14 +379,11 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
       const B = store.data(g, `${hint}.q4`, 'uint8', [N, q.blocksPerRow, INT4_BLOCK / 2], q.packed);
       const S = store.data(g, `${hint}.scales`, 'float32', [N * q.blocksPerRow], floatBytes(q.scales));
       y = g.node('MatMulNBits', [x, B, S], { K, N, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, MICROSOFT, 'linear_q4');
+      store.consumed?.(ws);
     } else {
-      const mats = ws.map((e) => store.float(g, e));
-      y = g.linearT(x, mats.length === 1 ? mats[0]! : g.concat(mats, 0));
+      y = g.linearT(x, stacked(ws));
     }
-    if (biases.length && biases.every((b) => b)) {
-      const bs = biases.map((b) => store.float(g, b!));
-      y = g.add(y, bs.length === 1 ? bs[0]! : g.concat(bs, 0));
-    }
+    if (biases.length && biases.every((b) => b)) y = g.add(y, stacked(biases as TensorEntry[]));
     return y;
   };
 
@@ -447,13 +524,16 @@ export const GRAPH_OPSETS = { '': 23, [MICROSOFT]: 1 };
  * mtimes and inodes, so every install compiled again: 220–400 ms). Hashing the files' bytes would
  * add nothing the graph depends on and cost a full read (4 MB of tiny-dlm: ~20 ms here; an 8B
  * checkpoint: seconds). An int4 graph does bake values in (its weights.bin), so its key keeps
- * the files' identity (path, size, mtime, inode): an edited file compiles anew.
+ * the files' identity (path, size, mtime, inode): an edited file compiles anew. So does a graph
+ * over a float32 bundle (float-bundle.ts), whose key is part of the graph's.
  */
-function cacheKey(c: ModelConfig, w: ModelWeights, options: Required<GraphOptions>, identity: readonly FileIdentity[]): string {
+function cacheKey(c: ModelConfig, w: ModelWeights, options: Required<GraphOptions>, identity: readonly FileIdentity[], bundleKey?: string): string {
   const { raw: _raw, ...config } = c;
-  const files = identity.map(([f, size, mtimeMs, ino]) => (options.quantize === 'none' ? [basename(f), size] : [f, size, mtimeMs, ino]));
+  const baked = options.quantize !== 'none' || bundleKey !== undefined;
+  const files = identity.map(([f, size, mtimeMs, ino]) => (baked ? [f, size, mtimeMs, ino] : [basename(f), size]));
   const tensors = allEntries(w).map((e) => [e.name, basename(e.file), e.dtype, e.shape, e.offset, e.byteLength]);
-  const json = JSON.stringify({ v: COMPILER_VERSION, config, files, tensors, options });
+  // `weights` only when a bundle is used: the keys of graphs pointing into checkpoints stay as they were
+  const json = JSON.stringify({ v: COMPILER_VERSION, config, files, tensors, options, ...(bundleKey !== undefined ? { weights: bundleKey } : {}) });
   return createHash('sha256').update(json).digest('hex').slice(0, 32);
 }
 
@@ -526,7 +606,10 @@ function writeMeta(entry: string, meta: CacheMeta): void {
  * built in a temporary directory and renamed into place, so concurrent compiles never see a
  * half-written entry. Entries are never evicted: one is a few KB to a few hundred KB of graph
  * (an int4 one also holds its quantized weights), one per checkpoint layout, graph kind and
- * options; delete `<root>/graphs` to reclaim the space (the next load compiles again).
+ * options; delete `<root>/graphs` to reclaim the space (the next load compiles again). A large
+ * F16/BF16 checkpoint's graphs point into `<root>/weights/<key>/weights-f32.bin`, its weights
+ * in fp32 (float-bundle.ts: twice the checkpoint's size on disk, one per checkpoint, replaced
+ * when its files change); delete `<root>/weights` to reclaim it (the next load converts again).
  */
 export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGraphOptions): CompiledGraph {
   let resolved: Required<GraphOptions>;
@@ -539,11 +622,22 @@ export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGr
   }
   const { quantize } = resolved;
 
+
   const checkpointStore = new CheckpointStore(w);
   // one stat per weight file serves the key, the recorded scans and the optimized model's name
   const identity = identityOf(w);
-  const key = cacheKey(c, w, resolved, identity);
-  const entry = join(cacheRoot(options.cacheDir), 'graphs', key);
+  const root = cacheRoot(options.cacheDir);
+  // a large F16/BF16 checkpoint loads from fp32 weights converted once (float-bundle.ts)
+  const fileBytes = identity.reduce((n, f) => n + f[1], 0);
+  const bundle: Float32BundlePlan | undefined = quantize === 'none' && wantsFloat32Bundle(w, fileBytes, options.float32Bundle)
+    ? planFloat32Bundle(root, w, checkpointStore.dir, identity)
+    : undefined;
+  const key = cacheKey(c, w, resolved, identity, bundle?.key);
+  const entry = join(root, 'graphs', key);
+  const progress = options.onProgress;
+  const scan = (): void => checkFinite(w, progress ? (done, total) => progress('scan', done, total) : undefined);
+  const convert = (): Float32BundleStore | undefined =>
+    bundle && new Float32BundleStore(ensureFloat32Bundle(bundle, progress ? (done, total) => progress('weights', done, total) : undefined));
   const modelPath = join(entry, 'model.onnx');
   const optimizedModel = optimizedModelPath(entry, identity);
   const result = (cached: boolean, finite: CompiledGraph['finite'], meta: CacheMeta): CompiledGraph => ({
@@ -561,9 +655,13 @@ export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGr
   const recordScan = (meta: CacheMeta): CacheMeta => ({ ...meta, finite: [...(meta.finite ?? []), identity].slice(-MAX_FINITE_RECORDS) });
   if (existsSync(join(entry, 'meta.json')) && existsSync(modelPath)) {
     const meta = JSON.parse(readFileSync(join(entry, 'meta.json'), 'utf8')) as CacheMeta;
-    if (!options.checkFinite) return result(true, 'unchecked', meta);
-    if ((meta.finite ?? []).some((f) => sameIdentity(f, identity))) return result(true, 'recorded', meta);
-    checkFinite(w);
+    if (!options.checkFinite || (meta.finite ?? []).some((f) => sameIdentity(f, identity))) {
+      // the bundle is rebuilt (same bytes, same offsets) if someone deleted it
+      convert();
+      return result(true, options.checkFinite ? 'recorded' : 'unchecked', meta);
+    }
+    scan();
+    convert();
     const updated = recordScan(meta);
     try {
       writeMeta(entry, updated);
@@ -572,26 +670,27 @@ export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGr
     }
     return result(true, 'scanned', updated);
   }
-  if (options.checkFinite) checkFinite(w);
+  if (options.checkFinite) scan();
 
   const tmp = `${entry}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(tmp, { recursive: true });
   let meta: CacheMeta;
   try {
-    let store: WeightStore = checkpointStore;
-    let bundle: BundleStore | undefined;
-    if (quantize === 'int4') store = bundle = new BundleStore(tmp);
+    let store: WeightStore = convert() ?? checkpointStore;
+    let int4: BundleStore | undefined;
+    if (quantize === 'int4') store = int4 = new BundleStore(tmp, progress ? (done, total) => progress('weights', done, total) : undefined, w);
     let bytes: Uint8Array;
     try {
       const g = buildGraph(c, w, resolved, store);
       bytes = g.serialize(GRAPH_OPSETS, { 'paradec.kind': resolved.kind, 'paradec.architecture': c.architecture, 'paradec.topk': String(resolved.topK) });
     } finally {
-      bundle?.close();
+      int4?.close();
     }
     writeFileSync(join(tmp, 'model.onnx'), bytes);
     meta = {
       kind: resolved.kind, topK: resolved.topK, quantize,
-      externalDataDir: bundle ? '.' : null,
+      // the graph's own weights.bin (int4), the shared float32 bundle (relative: the cache may move), or the checkpoint
+      externalDataDir: int4 ? '.' : bundle ? relative(entry, bundle.dir) : null,
       checkpointDir: checkpointStore.dir,
       architecture: c.architecture,
       created: new Date().toISOString(),

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint, writeCheckpoint, writeRandomCheckpoint, type CheckpointDims } from '../../src/model/checkpoint.js';
 import { readCanonicalTensors, checkFinite, resolveWeights } from '../../src/model/weights.js';
 import { readModelConfig } from '../../src/model/config.js';
-import { loadTensorTable, readTensorF32, writeSafetensors } from '../../src/model/safetensors.js';
+import { loadTensorTable, readTensorF32, writeSafetensors, type TensorEntry } from '../../src/model/safetensors.js';
 import type { Architecture } from '../../src/model/types.js';
 import { CheckpointError, ConfigError, OptionError } from '../../src/errors.js';
 import { tempDir, throwsWith } from './helpers.js';
@@ -67,6 +68,63 @@ test('sharded checkpoint writes an index and loads; a missing shard names the fi
   assert.equal(index.metadata.total_size, [...ck.table.values()].reduce((s, e) => s + e.byteLength, 0));
   rmSync(join(dir, 'model-00002-of-00003.safetensors'));
   throwsWith(() => loadCheckpoint(dir), CheckpointError, 'model-00002-of-00003.safetensors');
+});
+
+/** sha256 (first 16 hex digits) of each weight file of a checkpoint directory. */
+function weightHashes(dir: string, files: string[]): Record<string, string> {
+  return Object.fromEntries(files.filter((f) => f.includes('safetensors')).map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex').slice(0, 16)]));
+}
+
+test('the streaming writer writes the bytes the whole-model writer wrote, for any piece size', () => {
+  // pinned from the writer that held every tensor in fp32 and joined each file in one buffer:
+  // tests and benchmarks keep their seeds' exact weights
+  const pinned: [Partial<Parameters<typeof writeRandomCheckpoint>[1]>, Record<string, string>][] = [
+    [{ architecture: 'llama' }, { 'model.safetensors': 'f425b330aed83767' }],
+    [{ architecture: 'qwen2', dtype: 'BF16', sharded: true }, {
+      'model-00001-of-00002.safetensors': '6cf3f75a7e4c6436', 'model-00002-of-00002.safetensors': 'c6decce51a722c9e', 'model.safetensors.index.json': '3cf84d07e9a275f8',
+    }],
+    [{ architecture: 'llada', dtype: 'F16', sharded: 3, tieWordEmbeddings: true }, {
+      'model-00001-of-00003.safetensors': '3f6d73b28b9e1dee', 'model-00002-of-00003.safetensors': 'aecdeb9613169a88',
+      'model-00003-of-00003.safetensors': 'ade539a9b2589bd3', 'model.safetensors.index.json': '0332462f7a0bd8e5',
+    }],
+  ];
+  for (const [extra, hashes] of pinned) {
+    for (const chunkBytes of [undefined, 12, 4096]) {
+      const dir = tempDir();
+      const written = writeRandomCheckpoint(dir, { architecture: 'llama', ...DIMS, seed: 7, ...extra, ...(chunkBytes ? { chunkBytes } : {}) });
+      assert.deepEqual(weightHashes(dir, written.files), hashes, `${JSON.stringify(extra)} chunkBytes ${chunkBytes}`);
+    }
+  }
+});
+
+test('maxShardBytes: shards like save_pretrained (new shard before a tensor that would overflow; a big tensor alone), index and all', () => {
+  const whole = readCanonicalTensors(loadCheckpoint(random('llama', { dtype: 'BF16' })).weights);
+  // embed and lm head are 64×32 BF16 = 4096 bytes, the layers' matrices 512–3072 bytes
+  const dir = random('llama', { dtype: 'BF16', maxShardBytes: 4096 });
+  const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map: Record<string, string>; metadata: { total_size: number } };
+  const ck = loadCheckpoint(dir);
+  const shards = [...new Set(Object.values(index.weight_map))];
+  assert.ok(shards.length > 3, `${shards.length} shards`);
+  const bytesOf = new Map<string, number>();
+  for (const e of ck.table.values()) bytesOf.set(e.file, (bytesOf.get(e.file) ?? 0) + e.byteLength);
+  for (const [file, bytes] of bytesOf) assert.ok(bytes <= 4096, `${file} holds ${bytes} tensor bytes`);
+  assert.equal(index.metadata.total_size, [...bytesOf.values()].reduce((a, b) => a + b, 0));
+  // the order of tensors is kept: shard numbers never decrease along the layout
+  const order = Object.values(index.weight_map).map((f) => shards.indexOf(f));
+  assert.deepEqual(order, [...order].sort((a, b) => a - b));
+  const back = readCanonicalTensors(ck.weights);
+  for (const k of Object.keys(whole)) assert.deepEqual(back[k], whole[k], k);
+  // a tensor over the limit gets a shard of its own; under the default (5 GB) everything is one file
+  // (qwen2: the q/k/v biases and the ffn norm, 384 F32 bytes in a row, share one)
+  const perFile = new Map<string, TensorEntry[]>();
+  for (const e of loadCheckpoint(random('qwen2', { maxShardBytes: 400 })).table.values()) perFile.set(e.file, [...(perFile.get(e.file) ?? []), e]);
+  for (const group of perFile.values()) {
+    if (group.some((e) => e.byteLength > 400)) assert.equal(group.length, 1, `${group.map((e) => e.name)} share a shard`);
+  }
+  assert.ok([...perFile.values()].some((g) => g.length === 4 && g.every((e) => e.byteLength <= 128)), 'the small tensors share a shard');
+  assert.ok(existsSync(join(random('llama'), 'model.safetensors')));
+  throwsWith(() => random('llama', { sharded: 2, maxShardBytes: 4096 }), OptionError, 'sharded', 'maxShardBytes');
+  throwsWith(() => random('llama', { maxShardBytes: 0 }), OptionError, 'maxShardBytes');
 });
 
 test('F16 and BF16 checkpoints decode to the F32 values within format precision', () => {
