@@ -2,12 +2,13 @@
  * ONNX Runtime's one-time start in a process, paid with a 94-byte session.
  *
  * The first `InferenceSession.create` of a process maps the native library, creates ORT's
- * environment (op schema registry, logging) and registers the CPU kernels: measured on the 2-core
- * machine, 18–28 ms for the library and its JavaScript, 40–45 ms for the environment, 13–15 ms
- * for the first session, against 1–2 ms for the next session of any thread. All of it is
- * process-wide: the library is mapped once, and onnxruntime-node keeps one environment for every
- * thread (created by the first, under a lock), so whichever thread pays it pays it for the others.
- * session.ts uses that to pay it on the thread that has nothing better to do (see OrtSession.open).
+ * environment (op schema registry, logging) and sets up what only a process's first session does:
+ * measured on the 2-core machine, 20–30 ms for the library and its JavaScript, 40–50 ms for the
+ * environment, 13–15 ms for that first session, against 1–2 ms for the next session of any
+ * thread. All of it is process-wide: the library is mapped once, and onnxruntime-node keeps one
+ * environment for every thread (created by the first, under a lock), so whichever thread pays it
+ * pays it for the others. session.ts uses that to pay it on the thread that has nothing better
+ * to do (see OrtSession.open).
  *
  * Both the session worker and the main thread import this module, so it imports nothing at
  * run time.

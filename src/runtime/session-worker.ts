@@ -282,7 +282,7 @@ function signal(seq: number): void {
  * ORT's process-wide start (ort-start.ts) is paid the moment the worker has started, before any
  * request: while the main thread is still reading the checkpoint (or, after
  * `prewarmSessionWorker`, still importing modules), instead of after the model arrives. When the
- * main thread has already paid it (OrtSession.open), this costs 1–2 ms.
+ * main thread has already paid it (OrtSession.open), this costs a few ms.
  */
 async function warmUp(): Promise<void> {
   await startOrt(ort);

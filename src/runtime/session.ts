@@ -200,7 +200,7 @@ let ortStarted = false;
  * Pay ORT's process-wide start on this thread, unless some thread has (see OrtSession.open). It
  * loads onnxruntime-node on this thread too: 20–25 ms more CPU for the process (measured with
  * perf: the module's JavaScript, which the worker loads as well); the native library, the
- * environment and the kernel registration are moved to this thread, not repeated.
+ * environment and the first-session set-up are moved to this thread, not repeated.
  */
 async function startOrtHere(): Promise<void> {
   if (ortStarted) return;
@@ -401,9 +401,9 @@ export class OrtSession {
     // only once its thread is up (Node's thread start, 55–80 ms on the 2-core machine, measured,
     // then onnxruntime-node's import), while this thread merely waits from here on. So this
     // thread pays ORT's process-wide start meanwhile (ort-start.ts) and the worker finds it done
-    // (loadModel of tiny-dlm: median 207 → ??? ms, docs/package.md). A worker already up (one
-    // started early by prewarmSessionWorker) gets there as soon as this thread would, so it is
-    // left to it, and this thread does not load onnxruntime-node for nothing.
+    // (loadModel of tiny-dlm: median 243 → 185 ms on quiet runs, docs/package.md). A worker
+    // already up (one started early by prewarmSessionWorker) gets there as soon as this thread
+    // would, so it is left to it, and this thread does not load onnxruntime-node for nothing.
     // (Awaited together with `opened`, so that a worker failing meanwhile is never an unhandled
     // rejection; startOrtHere never rejects.)
     const starting = started.online ? undefined : startOrtHere();
