@@ -4,7 +4,7 @@
  * install; `loadModel` of a built-in model ≤ 150 ms with its compiled graph cached).
  *
  *   npm run bench:startup -- [--runs 10] [--warmup 1] [--trees dist,tsx] [--cases version,strategies,...]
- *                            [--base DIR]
+ *                            [--base DIR] [--idle 0.15]
  *
  * A script rather than a `paradec` command: it measures the command line from outside (a fresh
  * process per run, as a user starts it), compares the compiled tree with the repository's tsx
@@ -30,6 +30,12 @@
  * share one PARADEC_CACHE under the OS temp directory, filled by the warm-up, so the user's own
  * cache is neither read nor written. Prints a markdown table with p50 and p90 of each, and the
  * load average before and after (the machine is shared: wall time moves with it, CPU time less).
+ *
+ * `--idle SHARE` (Linux) keeps only the runs during which everything else on the machine used at
+ * most SHARE of one core (busy time from /proc/stat over the run, less the child's own CPU): a
+ * run above it is repeated, up to 10 times, then left out. On a machine that others load in
+ * bursts, these are the numbers of a quiet machine, which --base alone cannot give (it only makes
+ * the load alike for both trees); the table says how many runs were kept and tried.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,6 +58,7 @@ const { values } = parseArgs({
     cases: { type: 'string' },
     model: { type: 'string', default: 'tiny-dlm' },
     base: { type: 'string' },
+    idle: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
@@ -70,6 +77,11 @@ for (const t of trees) {
   if (t === 'dist' && !hasDist) throw new Error('dist/ is not built: npm run build');
 }
 const base = values.base ? resolve(values.base) : null;
+const idle = values.idle === undefined ? null : Number(values.idle);
+if (idle !== null && !(idle >= 0)) throw new Error(`--idle must be a share of one core (e.g. 0.15), got '${values.idle}'`);
+if (idle !== null && (!existsSync('/proc/stat') || !TIME)) throw new Error('--idle needs /proc/stat and /usr/bin/time');
+/** A run past --idle is repeated this often before it is left out. */
+const IDLE_TRIES = 10;
 if (base && !existsSync(join(base, 'dist/cli/main.js'))) throw new Error(`--base ${base}: no dist/cli/main.js there`);
 if (!hasDist && !values.trees) process.stderr.write('dist/ is not built (npm run build): measuring the tsx path only\n');
 
@@ -137,12 +149,22 @@ interface Sample {
   wallMs: number;
   cpuMs: number | null;
   inner: Record<string, number> | null;
+  /** CPU the rest of the machine used during the run, in cores (null without /proc/stat or a CPU time) */
+  others: number | null;
+}
+
+/** Busy CPU time of the whole machine so far, in ms (/proc/stat: user, nice, system, irq, softirq, steal; in USER_HZ = 100). */
+function machineBusyMs(): number | null {
+  if (!existsSync('/proc/stat')) return null;
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0)) * 10;
 }
 
 async function runOnce(argv: string[], cacheDir: string, check: (stdout: string) => void): Promise<Sample> {
   const timeFile = join(cacheDir, '..', `time-${process.pid}.txt`);
   const cmd = TIME ? TIME : process.execPath;
   const args = TIME ? ['-f', '%U %S', '-o', timeFile, process.execPath, ...argv] : argv;
+  const busy0 = machineBusyMs();
   const started = performance.now();
   const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, PARADEC_CACHE: cacheDir }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -151,6 +173,7 @@ async function runOnce(argv: string[], cacheDir: string, check: (stdout: string)
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   const wallMs = performance.now() - started;
+  const busy1 = machineBusyMs();
   if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}: ${stderr.trim().split('\n').pop()}`);
   check(stdout);
   let cpuMs: number | null = null;
@@ -162,7 +185,8 @@ async function runOnce(argv: string[], cacheDir: string, check: (stdout: string)
   let inner: Record<string, number> | null = null;
   const last = stdout.trim().split('\n').pop() ?? '';
   if (last.startsWith('{"sinceStart"')) inner = JSON.parse(last) as Record<string, number>;
-  return { wallMs, cpuMs, inner };
+  const others = busy0 === null || busy1 === null || cpuMs === null ? null : Math.max(0, busy1 - busy0 - cpuMs) / wallMs;
+  return { wallMs, cpuMs, inner, others };
 }
 
 function quantile(xs: readonly number[], q: number): number {
@@ -181,14 +205,21 @@ for (const tree of [...(base ? ['base'] : []), ...trees]) for (const c of casesF
 
 const load0 = loadavg();
 const samples = new Map<number, Sample[]>(plan.map((_, i) => [i, []]));
+const tried = new Map<number, number>(plan.map((_, i) => [i, 0]));
 let fresh = 0;
 try {
   for (let r = 0; r < warmup + runs; r++) {
     for (const [i, { c }] of plan.entries()) {
-      const cache = c.freshCache ? join(work, `fresh-${fresh++}`) : warmCache;
-      const s = await runOnce(c.argv, cache, c.check);
-      if (c.freshCache) rmSync(cache, { recursive: true, force: true });
-      if (r >= warmup) samples.get(i)!.push(s);
+      for (let attempt = 1; ; attempt++) {
+        const cache = c.freshCache ? join(work, `fresh-${fresh++}`) : warmCache;
+        const s = await runOnce(c.argv, cache, c.check);
+        if (c.freshCache) rmSync(cache, { recursive: true, force: true });
+        if (r < warmup) break;
+        tried.set(i, tried.get(i)! + 1);
+        const quiet = idle === null || (s.others !== null && s.others <= idle);
+        if (quiet) samples.get(i)!.push(s);
+        if (quiet || attempt >= IDLE_TRIES) break;
+      }
     }
     process.stderr.write(r < warmup ? `warm-up ${r + 1}/${warmup}\n` : `run ${r - warmup + 1}/${runs}\n`);
   }
@@ -198,15 +229,16 @@ try {
 const load1 = loadavg();
 
 const lines = [
-  `| command | tree | wall p50 | wall p90 | CPU p50 | CPU p90 |`,
-  `|---|---|---|---|---|---|`,
+  `| command | tree | wall p50 | wall p90 | CPU p50 | CPU p90 |${idle === null ? '' : ' runs kept / tried |'}`,
+  `|---|---|---|---|---|---|${idle === null ? '' : '---|'}`,
 ];
 const innerLines: string[] = [];
 for (const [i, { tree, c }] of plan.entries()) {
   const ss = samples.get(i)!;
   const wall = ss.map((s) => s.wallMs);
   const cpu = ss.flatMap((s) => (s.cpuMs === null ? [] : [s.cpuMs]));
-  lines.push(`| ${c.label} | ${tree} | ${fmt(quantile(wall, 0.5))} | ${fmt(quantile(wall, 0.9))} | ${fmt(quantile(cpu, 0.5))} | ${fmt(quantile(cpu, 0.9))} |`);
+  const kept = idle === null ? '' : ` ${ss.length} / ${tried.get(i)} |`;
+  lines.push(`| ${c.label} | ${tree} | ${fmt(quantile(wall, 0.5))} | ${fmt(quantile(wall, 0.9))} | ${fmt(quantile(cpu, 0.5))} | ${fmt(quantile(cpu, 0.9))} |${kept}`);
   const inner = ss.flatMap((s) => (s.inner ? [s.inner] : []));
   if (inner.length > 0) {
     const keys = Object.keys(inner[0]!);
@@ -219,7 +251,8 @@ const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
 process.stdout.write(
   [
     `Start-up, ${runs} runs after ${warmup} warm-up (ms; wall from spawn to exit, CPU = user + system of the child${TIME ? '' : ': /usr/bin/time missing'}).`,
-    `Node ${process.version}; load average before ${la(load0)}, after ${la(load1)}.`,
+    `Node ${process.version}; load average before ${la(load0)}, after ${la(load1)}.` +
+      (idle === null ? '' : ` Only runs during which the rest of the machine used ≤ ${idle} of a core (--idle).`),
     '',
     ...lines,
     ...(innerLines.length > 0 ? ['', `Inside the load process (ms; sinceStart = process start to the import):`, ...innerLines] : []),

@@ -62,9 +62,10 @@ export interface ParadecModel {
 
 export async function loadModel(dirOrName?: string, options: LoadOptions = {}): Promise<ParadecModel> {
   const dir = resolveModelDir(dirOrName);
-  // ONNX Runtime's worker (thread, onnxruntime-node, ORT's environment: 250–450 ms, measured)
-  // starts now and runs beside the reading of tokenizer, config, checkpoint and graph cache; the
-  // session takes it when the model is ready. A caller that knows earlier calls prewarmSessionWorker itself.
+  // ONNX Runtime's worker starts now: its thread's start runs beside the reading of tokenizer,
+  // config, checkpoint and graph cache, and ORT's own start beside that (OrtSession.open: on this
+  // thread for a process's first model, once the request is sent); the session takes the worker
+  // when the model is ready. A caller that knows earlier calls prewarmSessionWorker itself.
   const prewarmed = options.inProcess ? false : prewarmSessionWorker();
   let tokenizer: TextTokenizer;
   let runtime: CompiledModel;

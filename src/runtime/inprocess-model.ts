@@ -21,17 +21,16 @@ import { createRequire } from 'node:module';
 // Types only: the runtime is required by `open`, so importing this module (which compile-model.ts,
 // and through it every command that loads a model, does) does not load onnxruntime-node's native
 // binding on the main thread — 45–80 ms of CPU (measured) that only an in-process draft needs;
-// worker-backed sessions import it in their worker.
+// worker-backed sessions import it in their worker (and the main thread only to start ORT for a
+// process's first session, session.ts).
 import type * as Ort from 'onnxruntime-node';
 import { InputError, RuntimeFailure } from '../errors.js';
 import type { ModelConfig } from '../model/types.js';
 import { HEAD_OUTPUTS, type CompiledGraph } from './compile.js';
+import type { OrtRuntime } from './ort-start.js';
 import { positionIds, presentNames } from './forward-io.js';
 import { emptyPlainCache, truncatePlainCache } from './plain-kv-cache.js';
 import type { CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from './types.js';
-
-/** onnxruntime-node's module object (its CommonJS exports). */
-type OrtRuntime = typeof Ort.default;
 
 export interface InProcessOptions {
   /** ORT intra-op threads (default: ORT's choice) */

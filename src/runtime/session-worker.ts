@@ -7,9 +7,11 @@
  * then dispose. Errors are reported as messages, never thrown across the boundary.
  */
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parentPort, threadId, type MessagePort } from 'node:worker_threads';
-import ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
+import { startOrt, type OrtRuntime } from './ort-start.js';
 import type {
   ComposeRequest, DeriveRequest, HandOver, LoadRequest, MaterializeRequest, OpenRequest, ResidentRef, RunRequest, WireTensor, WireValueInfo, WorkerReply,
   WorkerRequest,
@@ -18,9 +20,14 @@ import type {
 if (!parentPort) throw new Error('session-worker.ts must run as a worker thread');
 const port = parentPort;
 
-let session: ort.InferenceSession | undefined;
+// required, not imported: an `import` of this CommonJS package makes Node's ES module loader scan
+// it, and onnxruntime-common that it re-exports, for named exports first — 10–15 ms more of the
+// worker's start, which is on the way to every model's first session (measured: spawn to loaded)
+const ort = createRequire(import.meta.url)('onnxruntime-node') as OrtRuntime;
+
+let session: Ort.InferenceSession | undefined;
 /** further graphs loaded into this worker (LoadRequest), by name */
-const graphs = new Map<string, ort.InferenceSession>();
+const graphs = new Map<string, Ort.InferenceSession>();
 /** the options the first graph was opened with, reused for further graphs */
 let openOptions: OpenRequest | undefined;
 let dataPort: MessagePort | undefined;
@@ -33,12 +40,12 @@ function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
 }
 
-function describe(meta: readonly ort.InferenceSession.ValueMetadata[]): WireValueInfo[] {
+function describe(meta: readonly Ort.InferenceSession.ValueMetadata[]): WireValueInfo[] {
   return meta.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] }));
 }
 
-function sessionOptions(req: OpenRequest, externalDataDir: string | undefined): ort.InferenceSession.SessionOptions {
-  const options: ort.InferenceSession.SessionOptions = {
+function sessionOptions(req: OpenRequest, externalDataDir: string | undefined): Ort.InferenceSession.SessionOptions {
+  const options: Ort.InferenceSession.SessionOptions = {
     executionProviders: [req.executionProvider],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
@@ -69,7 +76,7 @@ const OPTIMIZED_KEPT = 4;
  * run, so the outputs are the same bits (the tests compare against the reference forward).
  * Any problem with the cached file falls back to optimizing again.
  */
-async function createSession(model: Uint8Array, optimizedModel: string | undefined, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+async function createSession(model: Uint8Array, optimizedModel: string | undefined, options: Ort.InferenceSession.SessionOptions): Promise<Ort.InferenceSession> {
   if (optimizedModel === undefined) return ort.InferenceSession.create(model, options);
   const file = `${optimizedModel.replace(/\.onnx$/, '')}-ort${ort.env.versions.common}.onnx`;
   if (existsSync(file)) {
@@ -80,7 +87,7 @@ async function createSession(model: Uint8Array, optimizedModel: string | undefin
     }
   }
   const tmp = `${file}.tmp-${process.pid}-${threadId}`;
-  let session: ort.InferenceSession;
+  let session: Ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(model, { ...options, optimizedModelFilePath: tmp });
   } catch (e) {
@@ -132,7 +139,7 @@ async function load(req: LoadRequest): Promise<void> {
  */
 const resident = new Map<number, Float32Array<ArrayBuffer>>();
 
-function feedTensor(name: string, t: WireTensor | ResidentRef): ort.Tensor {
+function feedTensor(name: string, t: WireTensor | ResidentRef): Ort.Tensor {
   if ('resident' in t) {
     const data = resident.get(t.resident);
     if (!data) throw new Error(`internal: input '${name}' refers to released resident tensor ${t.resident}`);
@@ -146,9 +153,9 @@ function feedTensor(name: string, t: WireTensor | ResidentRef): ort.Tensor {
 async function run(req: RunRequest): Promise<void> {
   const graph = req.graph === undefined ? session : graphs.get(req.graph);
   if (!graph) throw new Error(req.graph === undefined ? 'no session is open' : `no graph '${req.graph}' is loaded`);
-  const feeds: Record<string, ort.Tensor> = {};
+  const feeds: Record<string, Ort.Tensor> = {};
   for (const [name, t] of Object.entries(req.feeds)) feeds[name] = feedTensor(name, t);
-  const fetches: Record<string, ort.Tensor | null> = {};
+  const fetches: Record<string, Ort.Tensor | null> = {};
   const kept: Record<string, Float32Array<ArrayBuffer>> = {};
   for (const name of req.fetches) {
     const keep = req.keep?.[name];
@@ -171,7 +178,7 @@ async function run(req: RunRequest): Promise<void> {
     }
     const value = results[name];
     if (!value) throw new Error(`output '${name}' was not produced`);
-    const tensor = value as ort.Tensor;
+    const tensor = value as Ort.Tensor;
     let data = tensor.data as WireTensor['data'];
     let type = tensor.type as WireTensor['type'];
     if (narrow.has(name) && data instanceof BigInt64Array) {
@@ -280,23 +287,13 @@ function signal(seq: number): void {
 }
 
 /**
- * y = Identity(x), 94 bytes: its session is created the moment the worker has started, before any
- * request. The first InferenceSession.create in a process initializes ORT's environment (op schema
- * registry, logging, thread-pool and CPU setup: 50–160 ms on the 2-core machine, measured), so
- * that cost is paid while the main thread is still reading the checkpoint (or, after
- * `prewarmSessionWorker`, still importing modules) instead of after the model arrives.
+ * ORT's process-wide start (ort-start.ts) is paid the moment the worker has started, before any
+ * request: while the main thread is still reading the checkpoint (or, after
+ * `prewarmSessionWorker`, still importing modules), instead of after the model arrives. When the
+ * main thread has already paid it (OrtSession.open), this costs a few ms.
  */
-const WARM_UP_MODEL = 'CAoSB3BhcmFkZWMaBTAuMS4wOkYKHAoBeBIBeRoKbl9pZGVudGl0eSIISWRlbnRpdHkSBHdhcm1aDwoBeBIKCggIARIECgIIAWIPCgF5EgoKCAgBEgQKAggBQgIQDQ==';
-
 async function warmUp(): Promise<void> {
-  try {
-    const warm = await ort.InferenceSession.create(Buffer.from(WARM_UP_MODEL, 'base64'), {
-      executionProviders: ['cpu'], graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3,
-    });
-    await warm.release();
-  } catch {
-    // nothing to report: the real model's load says whatever is wrong with ORT
-  }
+  await startOrt(ort);
   port.postMessage({ type: 'warm' } satisfies WorkerReply);
 }
 

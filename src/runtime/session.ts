@@ -18,10 +18,12 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { OptionError, RuntimeFailure } from '../errors.js';
+import { startOrt, type OrtRuntime } from './ort-start.js';
 import type {
   ComposeRequest, DeriveRequest, ExecutionProvider, LoadRequest, HandOver, MaterializeRequest, OpenRequest, RunRequest, WireTensor, WireValueInfo, WorkerReply, WorkerRequest,
 } from './session-protocol.js';
@@ -145,10 +147,15 @@ class StartedWorker {
   taken = false;
   /** its ORT warm-up is over (or it ended): it may be unref'd or terminated now */
   readonly warm: Promise<void>;
+  /** its thread runs JavaScript (Node's 'online' event): it is about to start ORT itself */
+  online = false;
 
   constructor() {
     this.worker.on('error', (e) => {
       this.failure ??= e;
+    });
+    this.worker.once('online', () => {
+      this.online = true;
     });
     let warmed!: () => void;
     this.warm = new Promise<void>((resolve) => (warmed = resolve));
@@ -159,6 +166,7 @@ class StartedWorker {
     const onWarm = (msg: WorkerReply): void => {
       if (msg.type !== 'warm') return;
       this.worker.off('message', onWarm);
+      ortStarted = true;
       warmed();
     };
     this.worker.on('message', onWarm);
@@ -184,6 +192,28 @@ class StartedWorker {
 
 /** At most one started worker waits for a session (prewarmSessionWorker). */
 let spare: StartedWorker | undefined;
+
+/** ORT's process-wide start (ort-start.ts) is done or under way: a worker reported it, or this thread began it. */
+let ortStarted = false;
+
+/**
+ * Pay ORT's process-wide start on this thread, unless some thread has (see OrtSession.open). It
+ * loads onnxruntime-node on this thread too: 20–25 ms more CPU for the process (measured with
+ * perf: the module's JavaScript, which the worker loads as well); the native library, the
+ * environment and the first-session set-up are moved to this thread, not repeated.
+ */
+async function startOrtHere(): Promise<void> {
+  if (ortStarted) return;
+  ortStarted = true;
+  let ort: OrtRuntime;
+  try {
+    // require, not `await import()`: see inprocess-model.ts
+    ort = createRequire(import.meta.url)('onnxruntime-node') as OrtRuntime;
+  } catch {
+    return; // the worker's own import reports what is wrong, naming the model
+  }
+  await startOrt(ort);
+}
 
 /**
  * Start a session worker now, for the next session to open (`OrtSession.open` takes it instead of
@@ -367,8 +397,18 @@ export class OrtSession {
     if (options.threads !== undefined) req.threads = options.threads;
     if (options.spinning !== undefined) req.spinning = options.spinning;
     worker.postMessage(req, [bytes.buffer as ArrayBuffer, channel.port2]);
+    // The first session of a process: no thread has started ORT, and the worker would start it
+    // only once its thread is up (Node's thread start, 55–80 ms on the 2-core machine, measured,
+    // then onnxruntime-node's import), while this thread merely waits from here on. So this
+    // thread pays ORT's process-wide start meanwhile (ort-start.ts) and the worker finds it done
+    // (loadModel of tiny-dlm: median 243 → 185 ms on quiet runs, docs/package.md). A worker
+    // already up (one started early by prewarmSessionWorker) gets there as soon as this thread
+    // would, so it is left to it, and this thread does not load onnxruntime-node for nothing.
+    // (Awaited together with `opened`, so that a worker failing meanwhile is never an unhandled
+    // rejection; startOrtHere never rejects.)
+    const starting = started.online ? undefined : startOrtHere();
     try {
-      await opened;
+      await Promise.all([opened, starting]);
     } catch (e) {
       session.disposed = true;
       await worker.terminate();

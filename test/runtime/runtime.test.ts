@@ -235,3 +235,36 @@ test('the worker never keeps the process alive: with dispose, and even without',
     assert.match(r.stdout, /done/);
   }
 });
+
+test('the first session of a process: this thread starts ONNX Runtime while the worker starts, and the worker computes as without it', () => {
+  // OrtSession.open leaves ORT's process-wide start to the main thread when no thread has made it
+  // (ort-start.ts): the worker's session then relies on the environment another thread created.
+  // A fresh process, so that its first session is the one that takes this path; the second
+  // model's worker starts nothing (ORT is started), and must compute the very same bits.
+  const ck = tinyCheckpoint(tmp.dir, 'llada', { seed: 49 });
+  const tokens = [4, 5, 6, 7, 3];
+  const file = join(tmp.dir, 'first-session.mts');
+  writeFileSync(file, `
+import { createRequire } from 'node:module';
+import { compileModel } from ${JSON.stringify(new URL('../../src/runtime/compile-model.ts', import.meta.url).href)};
+const ortOnMain = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('onnxruntime-node'));
+const before = ortOnMain();
+const logits = [];
+for (let i = 0; i < 2; i++) {
+  const model = await compileModel(${JSON.stringify(ck.dir)}, { cacheDir: ${JSON.stringify(cacheDir)}, threads: 1 });
+  const r = await model.forward(Int32Array.from(${JSON.stringify(tokens)}), 1, ${tokens.length}, { logits: true });
+  logits.push(Array.from(new Uint32Array(r.logits.buffer, r.logits.byteOffset, r.logits.length)));
+  await model.dispose();
+}
+console.log(JSON.stringify({ before, after: ortOnMain(), logits }));
+`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', timeout: 60_000, cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+  assert.equal(r.signal, null, `process hung: ${r.stderr}`);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { before: boolean; after: boolean; logits: number[][] };
+  assert.deepEqual([out.before, out.after], [false, true], 'onnxruntime-node is loaded on the main thread by the first session, not by the import');
+  assert.deepEqual(out.logits[1], out.logits[0], 'the same bits from the session opened after ORT was started by the main thread and from the next one');
+  const want = referenceForward(ck, [tokens]);
+  const got = new Float32Array(Uint32Array.from(out.logits[0]!).buffer);
+  assert.ok(maxAbsDiff(got, want) < 1e-4, 'and they are the model\'s logits');
+});
