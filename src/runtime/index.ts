@@ -22,5 +22,5 @@ export { OrtSession, ResidentTensor, prewarmSessionWorker, discardSpareSessionWo
 export type { SessionOptions, RunOptions, RunResult, ExecutionProvider, WireTensor, ComposeSpec, ComposeSource } from './session.js';
 export { Graph, float, floats, MICROSOFT } from './graph.js';
 export type { ElemType, Dim, AttrValue, ExternalLocation } from './graph.js';
-export { quantizeInt4, dequantizeInt4 } from './quantize.js';
-export type { Int4Weights } from './quantize.js';
+export { quantizeInt4, quantizeInt8, quantizeBlocks, dequantizeInt4, dequantizeBlocks } from './quantize.js';
+export type { Int4Weights, BlockQuantized, QuantBits } from './quantize.js';
