@@ -45,7 +45,10 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchResult> {
       const loadOptions: LoadOptions = {};
       if (o.threads !== undefined) loadOptions.threads = o.threads;
       if (o.cacheDir !== undefined) loadOptions.cacheDir = o.cacheDir;
-      loaded.push({ model: await loadModel(p.info.dir, loadOptions), plan: p });
+      if (p.info.dtype !== undefined) loadOptions.dtype = p.info.dtype;
+      const model = await loadModel(p.info.dir, loadOptions);
+      if (model.dtype !== null) p.info.dtype = model.dtype; // what auto chose
+      loaded.push({ model, plan: p });
     }
     const loadSeconds = (performance.now() - t0) / 1000;
 

@@ -9,7 +9,7 @@ import { InputError } from '../errors.js';
 import { parseSweep } from '../bench/settings.js';
 import { parseArgs } from 'node:util';
 import { progressBar, type Progress } from './progress.js';
-import { eosFillFlag } from './flags.js';
+import { dtypeFlag, eosFillFlag } from './flags.js';
 
 const FLAGS = {
   model: { type: 'string', multiple: true },
@@ -31,6 +31,7 @@ const FLAGS = {
   'no-eos-fill': { type: 'boolean' },
   'max-tokens': { type: 'string' },
   threads: { type: 'string' },
+  dtype: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -56,6 +57,8 @@ usage: paradec bench [options]
                       (default: on; the report says which; --sweep eos_fill=true,false runs both)
   --max-tokens N      autoregressive token limit (default: the model's canvas)
   --threads N         ONNX Runtime threads
+  --dtype D[,D...]    the models' weights: fp32, int8, int4 or auto (default); several run each model
+                      once per dtype, named model@dtype
 
 writes DIR/results.jsonl (one row per instance and setting), summary.json, report.md and SVG plots.`;
 
@@ -102,6 +105,7 @@ export async function commandBench(argv: string[]): Promise<void> {
     eosFill: eosFillFlag(values),
     maxTokens: num('max-tokens', values['max-tokens']),
     threads: num('threads', values.threads),
+    ...(values.dtype !== undefined ? { dtypes: values.dtype.split(',').map((d) => dtypeFlag(d.trim())!) } : {}),
     command: ['paradec', 'bench', ...argv].join(' '),
     log,
     onProgress: (done, total, label) => {

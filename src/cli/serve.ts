@@ -11,6 +11,7 @@ import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { BUILTIN_MODELS_DIR, resolveModelDir } from '../model/locate.js';
 import type { ModelSpec } from '../server/models.js';
+import { dtypeFlag } from './flags.js';
 // parseArgs directly, not main.ts' parseFlags: this module is imported lazily while main.ts is
 // still inside its top-level await, and importing main.js back from here would deadlock.
 import { parseArgs } from 'node:util';
@@ -27,6 +28,7 @@ const FLAGS = {
   'max-tokens': { type: 'string' },
   'shutdown-grace': { type: 'string' },
   threads: { type: 'string' },
+  dtype: { type: 'string' },
   'models-dir': { type: 'string', multiple: true },
   'max-extra-models': { type: 'string' },
   'draft-threads': { type: 'string' },
@@ -38,7 +40,7 @@ const FLAGS = {
 export const SERVE_USAGE = `usage: paradec serve [--model NAME|DIR|NAME=DIR ...] [--host 127.0.0.1] [--port 8080]
                      [--api-key KEY] [--parallel 8] [--queue 8] [--timeout 120]
                      [--max-body 1048576] [--max-tokens 1024] [--shutdown-grace 10] [--threads N]
-                     [--models-dir DIR ...] [--max-extra-models 4] [--draft-threads 1]
+                     [--dtype auto|fp32|int8|int4] [--models-dir DIR ...] [--max-extra-models 4] [--draft-threads 1]
                      [--max-client-connections 64] [--no-batching]
   --model         repeatable; default: every built-in model present (tiny-dlm, tiny-ar, tiny-ar-draft)
   --api-key       require Authorization: Bearer KEY on /v1/* and /metrics (or env PARADEC_API_KEY)
@@ -46,6 +48,8 @@ export const SERVE_USAGE = `usage: paradec serve [--model NAME|DIR|NAME=DIR ...]
                   batched forward (continuous batching; --no-batching: each on its own)
   --queue         generations waiting for a slot before 503 + Retry-After
   --timeout       seconds per request (queueing included); --shutdown-grace: seconds on SIGTERM
+  --dtype         the served models' weights: fp32, int8 or int4 (every linear and the embedding
+                  quantized); default auto: fp32 when it fits in memory, else the most precise that does
   --models-dir    repeatable: requests may name the models in DIR (by subdirectory name) as draft
                   models, drafters or datastores, besides the served and the built-in models
   --max-extra-models   draft models / drafters loaded at once (idle ones are freed after 60 s)
@@ -100,11 +104,12 @@ export async function commandServe(argv: string[]): Promise<void> {
   const apiKey = values['api-key'] ?? process.env['PARADEC_API_KEY'] ?? null;
   const log = (line: string): void => void process.stderr.write(`paradec serve: ${line}\n`);
   const threads = int('threads', values.threads, 1);
+  const dtype = dtypeFlag(values.dtype);
   // imported here, not at the top: the server, zod and the runtime cost `serve --help` 200 ms (measured)
   const { startServer } = await import('../server/app.js');
   const server = await startServer({
     models: modelSpecs(values.model),
-    loadOptions: threads !== undefined ? { threads } : {},
+    loadOptions: { ...(threads !== undefined ? { threads } : {}), ...(dtype !== undefined ? { dtype } : {}), log },
     host,
     port: int('port', values.port, 0) ?? 8080,
     apiKey,

@@ -106,6 +106,42 @@ test('compiled graphs are cached by checkpoint and options', () => {
   }
 });
 
+test('cache keys: one entry per dtype; fp32 keys as before quantized graphs had their own version', () => {
+  const ck = tinyCheckpoint(tmp.dir, 'qwen2', { seed: 47 });
+  const keys = (['none', 'int8', 'int4'] as const).map((quantize) => compileGraph(ck.config, ck.weights, { kind: 'causal', cacheDir, quantize }));
+  assert.equal(new Set(keys.map((k) => k.key)).size, 3);
+  assert.deepEqual(keys.map((k) => k.quantize), ['none', 'int8', 'int4']);
+  assert.equal(keys[0]!.externalDataDir, ck.dir);
+  for (const k of keys.slice(1)) assert.notEqual(k.externalDataDir, ck.dir, 'quantized weights live in the entry');
+  // the built-in models' fp32 keys, as computed before int8 existed (COMPILER_VERSION 3): an existing
+  // cache keeps its fp32 entries. If COMPILER_VERSION is bumped on purpose, update these.
+  const golden: [string, 'bidirectional' | 'window' | 'causal', string][] = [
+    ['tiny-dlm', 'bidirectional', '40461351ebd6790f50092de4117fdbcd'],
+    ['tiny-dlm', 'window', '76373e9d85ba59b0e2d1eb559d77a534'],
+    ['tiny-ar', 'causal', '39070fe5806c48fc1724cc37efa2a2ce'],
+  ];
+  for (const [name, kind, key] of golden) {
+    const { config, weights } = loadCheckpoint(join('models', name), { checkFinite: false });
+    const fp32 = compileGraph(config, weights, { kind, cacheDir });
+    assert.equal(fp32.key, key, `${name} ${kind}: the fp32 graph cache key changed, so every existing fp32 cache entry compiles again`);
+    assert.equal(compileGraph(config, weights, { kind, cacheDir, quantize: 'none' }).key, key);
+  }
+});
+
+test('compileModel: dtype picks the graphs\' quantization; dtype and quantize must agree', async () => {
+  const ck = tinyCheckpoint(tmp.dir, 'llada', { seed: 48 });
+  const model = await compileModel(ck, { cacheDir, threads: 1, dtype: 'int8' });
+  try {
+    assert.ok(model instanceof OnnxBidirectionalModel);
+    assert.equal(model.graph.quantize, 'int8');
+  } finally {
+    await model.dispose();
+  }
+  await assert.rejects(compileModel(ck, { cacheDir, dtype: 'int8', quantize: 'int4' }), (e: unknown) => e instanceof OptionError && /dtype 'int8' and quantize 'int4' disagree/.test(e.message));
+  await assert.rejects(compileModel(ck, { cacheDir, dtype: 'fp16' as 'fp32' }), (e: unknown) => e instanceof OptionError && /dtype must be one of fp32, int8, int4/.test(e.message));
+  assert.throws(() => compileGraph(ck.config, ck.weights, { kind: 'bidirectional', cacheDir, quantize: 'int2' as 'int4' }), /quantize must be one of 'none', 'int8', 'int4'/);
+});
+
 test('topK option and the clamp to the vocabulary', async () => {
   const ck = tinyCheckpoint(tmp.dir, 'llada', { seed: 42, vocabSize: 12 });
   const model = await compileModel(ck, { cacheDir, threads: 1, topK: 50 });
