@@ -17,9 +17,9 @@ import { loadCheckpoint, type Checkpoint } from './model/checkpoint.js';
 import { loadTokenizer, type ChatMessage, type TextTokenizer } from './model/tokenizer.js';
 import type { ModelConfig } from './model/types.js';
 import { compileModel, type CompileOptions, type CompiledModel } from './runtime/compile-model.js';
-import type { Quantization } from './runtime/compile.js';
-import { dtypeOf, parseDtype, type Dtype } from './runtime/dtype.js';
-import { checkFits, chooseDtype, estimateAll, storedBytesPerParam, systemMemory, type MemorySource } from './runtime/memory.js';
+import { isGraphCached, type GraphKind, type Quantization } from './runtime/compile.js';
+import { DTYPES, dtypeOf, parseDtype, quantizationOf, type Dtype } from './runtime/dtype.js';
+import { checkFits, chooseDtype, estimateMemory, storedBytesPerParam, systemMemory, type MemorySource } from './runtime/memory.js';
 import { isOnnxExport, loadOnnxExport } from './runtime/onnx-export.js';
 import { discardSpareSessionWorker, prewarmSessionWorker } from './runtime/session.js';
 import type { BidirectionalModel, CausalModel } from './runtime/types.js';
@@ -102,7 +102,7 @@ export async function loadModel(dirOrName?: string, options: LoadOptions = {}): 
       ({ runtime, config } = await loadOnnxExport(dir, compileOptions));
     } else {
       const checkpoint = loadCheckpoint(dir, { checkFinite: false });
-      dtype = pickDtype(modelName(dir), checkpoint, asked, options.quantize, { check: checkMemory ?? true, memory: memory ?? systemMemory, log: log ?? stderrLine });
+      dtype = pickDtype(modelName(dir), checkpoint, asked, options.quantize, { check: checkMemory ?? true, memory: memory ?? systemMemory, log: log ?? stderrLine, graph: compileOptions });
       // the NaN/Inf scan runs with the graph-cache lookup, which skips it for files it already scanned
       runtime = await compileModel(checkpoint, { ...compileOptions, dtype, checkFinite: options.checkFinite ?? true });
       config = checkpoint.config;
@@ -157,12 +157,20 @@ function pickDtype(
   checkpoint: Checkpoint,
   asked: Dtype | 'auto' | undefined,
   quantize: Quantization | undefined,
-  how: { check: boolean; memory: MemorySource; log: (line: string) => void },
+  how: { check: boolean; memory: MemorySource; log: (line: string) => void; graph: Pick<CompileOptions, 'kind' | 'topK' | 'cacheDir'> },
 ): Dtype {
   const parsed = asked === undefined ? 'auto' : parseDtype(String(asked), 'dtype', true);
   const wanted = parsed === 'auto' && quantize !== undefined ? dtypeOf(quantize) : parsed;
   if (!how.check) return wanted === 'auto' ? 'fp32' : wanted;
-  const estimates = estimateAll(checkpoint.config, { storedBytesPerParam: storedBytesPerParam(checkpoint.table.values()) });
+  const { config, weights } = checkpoint;
+  const stored = storedBytesPerParam(checkpoint.table.values());
+  const kind: GraphKind = how.graph.kind ?? (config.causal ? 'causal' : 'bidirectional');
+  const graph = { kind, ...(how.graph.topK !== undefined ? { topK: how.graph.topK } : {}), ...(how.graph.cacheDir !== undefined ? { cacheDir: how.graph.cacheDir } : {}) };
+  // a quantized graph already in the cache loads without being compiled, so without the compiler's copies
+  const estimates = DTYPES.map((d) => estimateMemory(config, d, {
+    storedBytesPerParam: stored,
+    compiled: d !== 'fp32' && isGraphCached(config, weights, { ...graph, quantize: quantizationOf(d) }),
+  }));
   const memory = how.memory();
   if (wanted !== 'auto') {
     checkFits(name, wanted, estimates, memory);

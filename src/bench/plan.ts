@@ -47,6 +47,8 @@ export interface BenchOptions {
    * `name@dtype` when there are several (default: the library's auto choice)
    */
   dtypes?: (Dtype | 'auto')[];
+  /** check that each model fits in memory before loading it (default true; LoadOptions.checkMemory) */
+  checkMemory?: boolean;
   cacheDir?: string;
   /** recorded in the summary */
   command?: string;

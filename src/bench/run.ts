@@ -46,6 +46,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchResult> {
       if (o.threads !== undefined) loadOptions.threads = o.threads;
       if (o.cacheDir !== undefined) loadOptions.cacheDir = o.cacheDir;
       if (p.info.dtype !== undefined) loadOptions.dtype = p.info.dtype;
+      if (o.checkMemory !== undefined) loadOptions.checkMemory = o.checkMemory;
       const model = await loadModel(p.info.dir, loadOptions);
       if (model.dtype !== null) p.info.dtype = model.dtype; // what auto chose
       loaded.push({ model, plan: p });

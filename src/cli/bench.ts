@@ -32,6 +32,7 @@ const FLAGS = {
   'max-tokens': { type: 'string' },
   threads: { type: 'string' },
   dtype: { type: 'string' },
+  'no-memory-check': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -59,6 +60,7 @@ usage: paradec bench [options]
   --threads N         ONNX Runtime threads
   --dtype D[,D...]    the models' weights: fp32, int8, int4 or auto (default); several run each model
                       once per dtype, named model@dtype
+  --no-memory-check   load even when the memory estimate says a model will not fit
 
 writes DIR/results.jsonl (one row per instance and setting), summary.json, report.md and SVG plots.`;
 
@@ -106,6 +108,7 @@ export async function commandBench(argv: string[]): Promise<void> {
     maxTokens: num('max-tokens', values['max-tokens']),
     threads: num('threads', values.threads),
     ...(values.dtype !== undefined ? { dtypes: values.dtype.split(',').map((d) => dtypeFlag(d.trim())!) } : {}),
+    ...(values['no-memory-check'] ? { checkMemory: false } : {}),
     command: ['paradec', 'bench', ...argv].join(' '),
     log,
     onProgress: (done, total, label) => {

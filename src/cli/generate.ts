@@ -30,6 +30,7 @@ const FLAGS = {
   stop: { type: 'string', multiple: true },
   threads: { type: 'string' },
   dtype: { type: 'string' },
+  'no-memory-check': { type: 'boolean' },
   json: { type: 'boolean' },
   input: { type: 'string' },
   output: { type: 'string' },
@@ -103,7 +104,7 @@ function targetThreads(values: { threads?: string | undefined; strategy?: string
 /** How the model loads: its threads and dtype (checked before the prompt is looked at). */
 export function loadOptionsFromFlags(values: Values): LoadOptions {
   const dtype = dtypeFlag(values.dtype);
-  return { threads: targetThreads(values), ...(dtype !== undefined ? { dtype } : {}) };
+  return { threads: targetThreads(values), ...(dtype !== undefined ? { dtype } : {}), ...(values['no-memory-check'] ? { checkMemory: false } : {}) };
 }
 
 export async function commandGenerate(argv: string[]): Promise<void> {

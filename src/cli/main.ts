@@ -26,7 +26,7 @@ usage:
                    [--gen-length N --steps N --block-length N] [--no-eos-fill] [--max-tokens N]
                    [--temperature T --top-p P --top-k K] [--cfg-scale S] [--seed S]
                    [--cache none|prefix|dual|delayed|window|vicinity] [--stop TEXT ...]
-                   [--threads N] [--dtype auto|fp32|int8|int4] [--json] "prompt"
+                   [--threads N] [--dtype auto|fp32|int8|int4] [--no-memory-check] [--json] "prompt"
   paradec generate --input prompts.jsonl --output results.jsonl [--batch-size N]
   paradec info [--model DIR] [--json]
   paradec strategies [--json | --markdown]
@@ -45,7 +45,8 @@ usage:
 tiny-ar-draft); the default is tiny-dlm (tiny-ar for datastore).
 --dtype (generate, serve, bench): the weights' data type, fp32, int8 or int4 (every linear and
 the embedding block-quantized); default auto: fp32 when the model fits in the free memory, else
-the most precise that does (said on stderr). paradec info prints what each one needs.
+the most precise that does (said on stderr). paradec info prints what each one needs; a model
+that would not fit fails before loading, unless --no-memory-check.
 --no-eos-fill (diffusion, generate and bench): no end-of-text fill, so a run on the base
 schedule takes exactly --steps forward passes (the fill, on by default, skips the passes after
 a final end-of-text, which cannot change the text).`;

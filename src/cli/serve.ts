@@ -29,6 +29,7 @@ const FLAGS = {
   'shutdown-grace': { type: 'string' },
   threads: { type: 'string' },
   dtype: { type: 'string' },
+  'no-memory-check': { type: 'boolean' },
   'models-dir': { type: 'string', multiple: true },
   'max-extra-models': { type: 'string' },
   'draft-threads': { type: 'string' },
@@ -40,7 +41,7 @@ const FLAGS = {
 export const SERVE_USAGE = `usage: paradec serve [--model NAME|DIR|NAME=DIR ...] [--host 127.0.0.1] [--port 8080]
                      [--api-key KEY] [--parallel 8] [--queue 8] [--timeout 120]
                      [--max-body 1048576] [--max-tokens 1024] [--shutdown-grace 10] [--threads N]
-                     [--dtype auto|fp32|int8|int4] [--models-dir DIR ...] [--max-extra-models 4] [--draft-threads 1]
+                     [--dtype auto|fp32|int8|int4] [--no-memory-check] [--models-dir DIR ...] [--max-extra-models 4] [--draft-threads 1]
                      [--max-client-connections 64] [--no-batching]
   --model         repeatable; default: every built-in model present (tiny-dlm, tiny-ar, tiny-ar-draft)
   --api-key       require Authorization: Bearer KEY on /v1/* and /metrics (or env PARADEC_API_KEY)
@@ -50,6 +51,7 @@ export const SERVE_USAGE = `usage: paradec serve [--model NAME|DIR|NAME=DIR ...]
   --timeout       seconds per request (queueing included); --shutdown-grace: seconds on SIGTERM
   --dtype         the served models' weights: fp32, int8 or int4 (every linear and the embedding
                   quantized); default auto: fp32 when it fits in memory, else the most precise that does
+  --no-memory-check    load even when the memory estimate says the model will not fit
   --models-dir    repeatable: requests may name the models in DIR (by subdirectory name) as draft
                   models, drafters or datastores, besides the served and the built-in models
   --max-extra-models   draft models / drafters loaded at once (idle ones are freed after 60 s)
@@ -109,7 +111,9 @@ export async function commandServe(argv: string[]): Promise<void> {
   const { startServer } = await import('../server/app.js');
   const server = await startServer({
     models: modelSpecs(values.model),
-    loadOptions: { ...(threads !== undefined ? { threads } : {}), ...(dtype !== undefined ? { dtype } : {}), log },
+    loadOptions: {
+      ...(threads !== undefined ? { threads } : {}), ...(dtype !== undefined ? { dtype } : {}), ...(values['no-memory-check'] ? { checkMemory: false } : {}), log,
+    },
     host,
     port: int('port', values.port, 0) ?? 8080,
     apiKey,

@@ -351,7 +351,8 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
     let y: string;
     if (bits !== null) {
       const q = quantizedRows(ws, bits);
-      // accuracy_level 4: int8 activations, ORT's fast path (int8 weights: 4× faster than level 0, measured)
+      // accuracy_level 4: int8 activations, ORT's fast path (level 0 keeps float activations: 32×
+      // slower at int8, 1.2× at int4; scripts/ort-quant-ops.ts, docs/scale.md)
       y = g.node('MatMulNBits', [x, q.codes, q.scales], { K: q.k, N: q.n, bits: q.bits, block_size: QUANT_BLOCK, accuracy_level: 4 }, MICROSOFT, `linear_q${q.bits}`);
     } else {
       const mats = ws.map((e) => store.float(g, e));
@@ -677,6 +678,21 @@ export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGr
     throw e;
   }
   return result(false, options.checkFinite ? 'scanned' : 'unchecked', meta);
+}
+
+/**
+ * Whether compileGraph would find this graph in the cache (no compiling, no quantizing): what the
+ * memory check before loading needs to know (runtime/memory.ts). False for options it would reject.
+ */
+export function isGraphCached(c: ModelConfig, w: ModelWeights, options: CompileGraphOptions): boolean {
+  let resolved: Required<GraphOptions>;
+  try {
+    resolved = resolveGraphOptions(c, options);
+  } catch {
+    return false;
+  }
+  const entry = join(cacheRoot(options.cacheDir), 'graphs', cacheKey(c, w, resolved, identityOf(w)));
+  return existsSync(join(entry, 'meta.json')) && existsSync(join(entry, 'model.onnx'));
 }
 
 function resolveGraphOptions(c: ModelConfig, options: CompileGraphOptions): Required<GraphOptions> {

@@ -8,7 +8,7 @@
  * (docs/scale.md, "Data types"): bytes per parameter as ONNX Runtime 1.30's CPU provider holds
  * each kind of weight, the decode head's and layers' activations at the default size, and the
  * process's own footprint. It errs high: measured peaks of the built-in models and of 150–170M
- * random checkpoints were 55–85% of it.
+ * random checkpoints were 53–87% of it (scripts/dtype-memory.ts).
  */
 import { freemem, totalmem } from 'node:os';
 import { InputError } from '../errors.js';
@@ -47,10 +47,13 @@ const BYTES = {
 
 /**
  * Loading an F16/BF16 checkpoint at fp32: ORT reads the 16-bit initializers and folds their Casts
- * into float32 ones, and the peak is above the final size (measured: 6.6–6.8 bytes per parameter
- * at the peak, ~4.5 after).
+ * into float32 ones, and the peak is above the final size (measured: 6.6–7.1 bytes per parameter
+ * at the peak, 4.8–5.4 after, process included).
  */
-const FOLD_EXTRA_BYTES = 2.7;
+const FOLD_EXTRA_BYTES = 3.2;
+
+/** Float32 copies of the largest quantized matrix the first (compiling) load is allowed. */
+const COMPILE_COPIES = 1.5;
 
 /** Node, ONNX Runtime, the session and its first forward's arena (measured 160–170 MB with the built-in models). */
 const PROCESS_BYTES = 256e6;
@@ -67,11 +70,15 @@ export interface MemoryEstimate {
   weights: number;
   /** one forward at the default size: the decode head's full-vocabulary tensors, a layer's, the KV */
   activations: number;
-  /** what exists only while loading: the fp32 copies of Cast folding (16-bit checkpoint at fp32), or the compiler's fp32 copy of the largest tensor it quantizes */
+  /**
+   * what exists only while loading: the float32 copies of Cast folding (16-bit checkpoint at
+   * fp32; gone before the first forward), or the compiler's float32 copies of what it quantizes
+   * (first load only; garbage the first forwards may still find uncollected)
+   */
   loading: number;
   /** the process and ORT themselves */
   process: number;
-  /** process + weights + the larger of activations and loading */
+  /** process + weights + activations, with loading beside the activations (fp32) or on top (quantizing) */
   total: number;
 }
 
@@ -80,6 +87,8 @@ export interface EstimateOptions {
   storedBytesPerParam?: number;
   /** tokens in the row (default ESTIMATE_TOKENS, capped at the model's positions) */
   tokens?: number;
+  /** the quantized graph is in the graph cache already: no compiling, so no compile-time copies (default false) */
+  compiled?: boolean;
 }
 
 /** The memory `config`'s model needs to load and run at `dtype`. */
@@ -104,8 +113,9 @@ export function estimateMemory(c: ModelConfig, dtype: Dtype, options: EstimateOp
   } else {
     // the head is a MatMulNBits of its own whether tied or not (tied, it shares the codes on disk only)
     weights = BYTES.matMulNBits[dtype] * (linears + embedding) + BYTES.gatherBlockQuantized[dtype] * embedding + BYTES.float * small;
-    // compiling (first load): one fp32 copy of the largest matrix quantized at a time
-    loading = 4 * Math.max(embedding, H * (qOut + 2 * kvOut), 2 * I * H);
+    // compiling (first load): float32 copies of the matrices quantized, the largest one at least,
+    // collected when V8 likes (measured: cold peaks 0.4–1.4 float32 embeddings above warm ones)
+    loading = options.compiled ? 0 : COMPILE_COPIES * 4 * Math.max(embedding, H * (qOut + 2 * kvOut), 2 * I * H);
   }
 
   const S = Math.max(1, Math.min(options.tokens ?? ESTIMATE_TOKENS, c.maxPositions));
@@ -116,7 +126,7 @@ export function estimateMemory(c: ModelConfig, dtype: Dtype, options: EstimateOp
   const kvPerToken = 2 * c.numLayers * kvOut * f;
   const kv = (c.causal ? RESIDENT_CACHES : 1) * kvPerToken * S;
   const activations = head + layer + kv;
-  const total = PROCESS_BYTES + weights + Math.max(activations, loading);
+  const total = PROCESS_BYTES + weights + (dtype === 'fp32' ? Math.max(activations, loading) : activations + loading);
   return { dtype, weights, activations, loading, process: PROCESS_BYTES, total };
 }
 

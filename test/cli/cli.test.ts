@@ -88,6 +88,8 @@ test('--dtype: generate loads the asked dtype and says so in --json; info prints
   const auto = paradec(['generate', '--model', join(dir, 'llada'), '--gen-length', '4', '--json', 'w4 w5']);
   assert.equal((JSON.parse(auto.stdout) as { dtype: string }).dtype, 'fp32');
   assert.equal(auto.stderr, '');
+  const unchecked = paradec(['generate', '--model', join(dir, 'llada'), '--gen-length', '4', '--dtype', 'int8', '--no-memory-check', '--json', 'w4 w5']);
+  assert.equal((JSON.parse(unchecked.stdout) as { dtype: string }).dtype, 'int8', unchecked.stderr);
   const info = paradec(['info', '--model', join(dir, 'llada'), '--json']);
   assert.equal(info.code, 0, info.stderr);
   const mem = (JSON.parse(info.stdout) as { memory: { needs: Record<string, number>; available: number; default_dtype: string } }).memory;

@@ -6,6 +6,7 @@ import { loadModel } from '../../src/api.js';
 import { InputError, OptionError } from '../../src/errors.js';
 import { parseModelConfig } from '../../src/model/config.js';
 import type { ModelConfig } from '../../src/model/types.js';
+import { isGraphCached } from '../../src/runtime/compile.js';
 import { parseDtype } from '../../src/runtime/dtype.js';
 import {
   checkFits, chooseDtype, COMFORT, estimateAll, estimateMemory, formatBytes, storedBytesPerParam, systemMemory, type MemoryInfo,
@@ -38,6 +39,12 @@ test('estimates: fp32 > int8 > int4; a 16-bit checkpoint costs more to load at f
   // BF16 → float32 Cast folding at load; an F32 checkpoint has none
   assert.ok(fp32!.loading > 0);
   assert.equal(estimateMemory(c, 'fp32', { storedBytesPerParam: 4 }).loading, 0);
+  // fp32: the folding is over before the first forward; quantizing: its copies may outlive it
+  assert.equal(fp32!.total, fp32!.process + fp32!.weights + Math.max(fp32!.activations, fp32!.loading));
+  assert.equal(int4!.total, int4!.process + int4!.weights + int4!.activations + int4!.loading);
+  // a quantized graph already compiled loads without the compiler's float32 copies
+  const cached = estimateMemory(c, 'int4', { storedBytesPerParam: 2, compiled: true });
+  assert.deepEqual([cached.loading, cached.total], [0, int4!.total - int4!.loading]);
   // a tied head saves nothing in memory: ORT prepacks the head's own copy of the embedding's matrix
   const tied = { ...c, tieWordEmbeddings: true };
   for (const e of estimateAll(c)) assert.equal(estimateMemory(tied, e.dtype).weights, e.weights, e.dtype);
@@ -57,8 +64,8 @@ test('an asked dtype that does not fit: one line naming what it needs, the free 
       return true;
     });
   fails('fp32', 23, `LLaDA-8B needs ${fp32} at fp32 and this machine has 23 GB free; --dtype int8 needs ${int8}`);
-  fails('fp32', 11, `LLaDA-8B needs ${fp32} at fp32 and this machine has 11 GB free; --dtype int4 needs ${int4}`);
-  fails('int8', 11, `LLaDA-8B needs ${int8} at int8 and this machine has 11 GB free; --dtype int4 needs ${int4}`);
+  fails('fp32', 14, `LLaDA-8B needs ${fp32} at fp32 and this machine has 14 GB free; --dtype int4 needs ${int4}`);
+  fails('int8', 14, `LLaDA-8B needs ${int8} at int8 and this machine has 14 GB free; --dtype int4 needs ${int4}`);
   fails('fp32', 4, `LLaDA-8B needs ${fp32} at fp32 and this machine has 4.0 GB free; even int4 needs ${int4}`);
   fails('int4', 4, `LLaDA-8B needs ${int4} at int4 and this machine has 4.0 GB free`);
   assert.equal(checkFits('LLaDA-8B', 'int8', estimates, memory(23)).dtype, 'int8');
@@ -111,12 +118,15 @@ test('loadModel checks memory before compiling, with an injected memory source',
 
   // fp32 does not fit comfortably but int8 does: the default is int8, said in one line
   const [fp32, int8] = estimates;
+  assert.equal(isGraphCached(ck.config, ck.weights, { kind: 'bidirectional', quantize: 'int8', cacheDir }), false);
   const band = (int8!.total + fp32!.total) / 2 / COMFORT;
   const auto = await loadModel(ck.dir, { cacheDir, memory: at(band), log, threads: 1 });
   try {
     assert.equal(auto.dtype, 'int8');
     assert.equal(auto.runtime.kind, 'bidirectional');
     assert.equal((auto.runtime as { graph?: { quantize: string } }).graph?.quantize, 'int8');
+    assert.equal(isGraphCached(ck.config, ck.weights, { kind: 'bidirectional', quantize: 'int8', cacheDir }), true, 'compiled: a later check counts no compiling');
+    assert.equal(isGraphCached(ck.config, ck.weights, { kind: 'bidirectional', quantize: 'int4', cacheDir }), false);
     assert.equal(lines.length, 1);
     assert.match(lines[0]!, new RegExp(`^${name}: loading at int8 \\(~\\d+ MB\\): fp32 would need ~\\d+ MB and this machine has ~?\\d+ MB free \\(--dtype to choose\\)$`));
   } finally {
