@@ -50,6 +50,6 @@ export async function commandInfo(argv: string[]): Promise<void> {
   }
   for (const [k, v] of Object.entries(info)) process.stdout.write(`${k.padEnd(18)} ${Array.isArray(v) ? v.join(', ') : v}\n`);
   const perDtype = estimates.map((e) => `${e.dtype} ${formatBytes(e.total)}`).join(', ');
-  process.stdout.write(`${'memory'.padEnd(18)} ${perDtype} (estimated, to load and run ${ESTIMATE_TOKENS} tokens)\n`);
+  process.stdout.write(`${'memory'.padEnd(18)} ${perDtype} (estimated to load and run ${ESTIMATE_TOKENS} tokens, a first load's compiling included)\n`);
   process.stdout.write(`${'this machine'.padEnd(18)} ${formatBytes(memory.available).slice(1)} free of ${formatBytes(memory.total).slice(1)}; default dtype ${defaultDtype}\n`);
 }

@@ -8,7 +8,7 @@
  * (docs/scale.md, "Data types"): bytes per parameter as ONNX Runtime 1.30's CPU provider holds
  * each kind of weight, the decode head's and layers' activations at the default size, and the
  * process's own footprint. It errs high: measured peaks of the built-in models and of 150–170M
- * random checkpoints were 53–87% of it (scripts/dtype-memory.ts).
+ * random checkpoints were 54–87% of it (scripts/dtype-memory.ts).
  */
 import { freemem, totalmem } from 'node:os';
 import { InputError } from '../errors.js';
@@ -47,8 +47,8 @@ const BYTES = {
 
 /**
  * Loading an F16/BF16 checkpoint at fp32: ORT reads the 16-bit initializers and folds their Casts
- * into float32 ones, and the peak is above the final size (measured: 6.6–7.1 bytes per parameter
- * at the peak, 4.8–5.4 after, process included).
+ * into float32 ones, and the peak is above the final size (measured on a 168M-parameter BF16
+ * checkpoint: 6.6–7.1 bytes per parameter above the process's own at the peak, 4.8 after).
  */
 const FOLD_EXTRA_BYTES = 3.2;
 
@@ -114,7 +114,7 @@ export function estimateMemory(c: ModelConfig, dtype: Dtype, options: EstimateOp
     // the head is a MatMulNBits of its own whether tied or not (tied, it shares the codes on disk only)
     weights = BYTES.matMulNBits[dtype] * (linears + embedding) + BYTES.gatherBlockQuantized[dtype] * embedding + BYTES.float * small;
     // compiling (first load): float32 copies of the matrices quantized, the largest one at least,
-    // collected when V8 likes (measured: cold peaks 0.4–1.4 float32 embeddings above warm ones)
+    // collected when V8 likes (measured: cold peaks 0.4–1.5 float32 embeddings above warm ones)
     loading = options.compiled ? 0 : COMPILE_COPIES * 4 * Math.max(embedding, H * (qOut + 2 * kvOut), 2 * I * H);
   }
 

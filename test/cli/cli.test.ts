@@ -97,7 +97,7 @@ test('--dtype: generate loads the asked dtype and says so in --json; info prints
   assert.ok(mem.needs['fp32']! >= mem.needs['int8']! && mem.needs['int8']! >= mem.needs['int4']!, JSON.stringify(mem.needs));
   assert.equal(mem.default_dtype, 'fp32');
   const text = paradec(['info', '--model', join(dir, 'llada')]);
-  assert.match(text.stdout, /^memory\s+fp32 ~\d+ MB, int8 ~\d+ MB, int4 ~\d+ MB \(estimated, to load and run 256 tokens\)$/m);
+  assert.match(text.stdout, /^memory\s+fp32 ~\d+ MB, int8 ~\d+ MB, int4 ~\d+ MB \(estimated to load and run 256 tokens, a first load's compiling included\)$/m);
 });
 
 test('a truncated checkpoint and NaN weights are named', () => {
