@@ -25,6 +25,7 @@ const INTEGRATION = new Set([
   'test/runtime/engine-speed.test.ts',
   'test/runtime/float-bundle.test.ts',
   'test/runtime/load-cache.test.ts',
+  'test/runtime/memory-check.test.ts',
   'test/runtime/onnx-export.test.ts',
   'test/runtime/runtime.test.ts',
   'test/runtime/variants.test.ts',

@@ -13,10 +13,13 @@ import { join } from 'node:path';
 import { InputError, OptionError } from './errors.js';
 import { resolveModelDir } from './model/locate.js';
 import { diffusionScheduleOf } from './model/architectures.js';
-import { loadCheckpoint } from './model/checkpoint.js';
+import { loadCheckpoint, type Checkpoint } from './model/checkpoint.js';
 import { loadTokenizer, type ChatMessage, type TextTokenizer } from './model/tokenizer.js';
 import type { ModelConfig } from './model/types.js';
 import { compileModel, type CompileOptions, type CompiledModel } from './runtime/compile-model.js';
+import { isGraphCached, type GraphKind, type Quantization } from './runtime/compile.js';
+import { DTYPES, dtypeOf, parseDtype, quantizationOf, type Dtype } from './runtime/dtype.js';
+import { checkFits, chooseDtype, estimateMemory, storedBytesPerParam, systemMemory, type MemorySource } from './runtime/memory.js';
 import { isOnnxExport, loadOnnxExport } from './runtime/onnx-export.js';
 import { discardSpareSessionWorker, prewarmSessionWorker } from './runtime/session.js';
 import type { BidirectionalModel, CausalModel } from './runtime/types.js';
@@ -34,13 +37,30 @@ import { extraModelsFor, releaseSharedModels, type ExtraModelCache } from './ext
 
 export type { ChatMessage } from './model/tokenizer.js';
 export type { CacheMode } from './decode/diffusion/cache.js';
+export type { Dtype } from './runtime/dtype.js';
+export type { MemoryInfo, MemorySource } from './runtime/memory.js';
 export type { ScheduleReport } from './decode/diffusion/row-state.js';
 
 export { BUILTIN_MODELS_DIR, DEFAULT_MODEL, resolveModelDir } from './model/locate.js';
 
-export interface LoadOptions extends CompileOptions {
+export interface LoadOptions extends Omit<CompileOptions, 'dtype'> {
   /** scan every weight for NaN/Inf at load (default true) */
   checkFinite?: boolean;
+  /**
+   * the weights' data type: 'fp32', 'int8' or 'int4' (runtime/dtype.ts), or 'auto' (the default):
+   * fp32 when the model fits comfortably in the available memory, else the most precise dtype that
+   * does, said in one line through `log`
+   */
+  dtype?: Dtype | 'auto';
+  /**
+   * before compiling, check that the model fits in the available memory at its dtype and fail with
+   * an InputError naming what would fit if not (default true; runtime/memory.ts)
+   */
+  checkMemory?: boolean;
+  /** where the available memory is read (default: the system's; tests pass a fixed one) */
+  memory?: MemorySource;
+  /** notices, such as the dtype picked when it is not fp32 (default: a line on stderr) */
+  log?: (line: string) => void;
 }
 
 export interface ParadecModel {
@@ -50,6 +70,8 @@ export interface ParadecModel {
   readonly tokenizer: TextTokenizer;
   readonly family: 'diffusion' | 'autoregressive';
   readonly runtime: BidirectionalModel | CausalModel;
+  /** the weights' data type it was loaded at; null for an ONNX export (its own weights) */
+  readonly dtype: Dtype | null;
   /** end-of-text ids: the config's, else the tokenizer's eos */
   readonly eosTokenIds: readonly number[];
   /**
@@ -70,15 +92,20 @@ export async function loadModel(dirOrName?: string, options: LoadOptions = {}): 
   let tokenizer: TextTokenizer;
   let runtime: CompiledModel;
   let config: ModelConfig;
+  let dtype: Dtype | null = null;
+  const { dtype: asked, checkMemory, memory, log, ...compileOptions } = options;
   try {
     tokenizer = loadTokenizer(dir);
     if (isOnnxExport(dir)) {
+      const wanted = asked ?? (options.quantize !== undefined ? dtypeOf(options.quantize) : 'auto');
+      if (wanted !== 'auto' && wanted !== 'fp32') throw new OptionError(`dtype ${wanted}: ${dir} is an ONNX export, which runs with its own weights; dtype applies to checkpoints paradec compiles`);
       // an existing ONNX decoder export: paradec appends its decode head and runs it as is
-      ({ runtime, config } = await loadOnnxExport(dir, options));
+      ({ runtime, config } = await loadOnnxExport(dir, compileOptions));
     } else {
       const checkpoint = loadCheckpoint(dir, { checkFinite: false });
+      dtype = pickDtype(modelName(dir), checkpoint, asked, options.quantize, { check: checkMemory ?? true, memory: memory ?? systemMemory, log: log ?? stderrLine, graph: compileOptions });
       // the NaN/Inf scan runs with the graph-cache lookup, which skips it for files it already scanned
-      runtime = await compileModel(checkpoint, { ...options, checkFinite: options.checkFinite ?? true });
+      runtime = await compileModel(checkpoint, { ...compileOptions, dtype, checkFinite: options.checkFinite ?? true });
       config = checkpoint.config;
     }
   } catch (e) {
@@ -98,8 +125,9 @@ export async function loadModel(dirOrName?: string, options: LoadOptions = {}): 
   }
   return {
     dir,
-    name: dir.split('/').filter(Boolean).pop() ?? dir,
+    name: modelName(dir),
     config,
+    dtype,
     tokenizer,
     family: runtime.kind === 'causal' ? 'autoregressive' : 'diffusion',
     runtime,
@@ -110,6 +138,48 @@ export async function loadModel(dirOrName?: string, options: LoadOptions = {}): 
       await runtime.dispose();
     },
   };
+}
+
+function modelName(dir: string): string {
+  return dir.split('/').filter(Boolean).pop() ?? dir;
+}
+
+function stderrLine(line: string): void {
+  process.stderr.write(`paradec: ${line}\n`);
+}
+
+/**
+ * The dtype a checkpoint loads at: the one asked for (`dtype`, else `quantize`), which must fit in
+ * the available memory, or the default choice (runtime/memory.ts `chooseDtype`), announced through
+ * `log` when it is not fp32. With the check off, 'auto' is fp32.
+ */
+function pickDtype(
+  name: string,
+  checkpoint: Checkpoint,
+  asked: Dtype | 'auto' | undefined,
+  quantize: Quantization | undefined,
+  how: { check: boolean; memory: MemorySource; log: (line: string) => void; graph: Pick<CompileOptions, 'kind' | 'topK' | 'cacheDir'> },
+): Dtype {
+  const parsed = asked === undefined ? 'auto' : parseDtype(String(asked), 'dtype', true);
+  const wanted = parsed === 'auto' && quantize !== undefined ? dtypeOf(quantize) : parsed;
+  if (!how.check) return wanted === 'auto' ? 'fp32' : wanted;
+  const { config, weights } = checkpoint;
+  const stored = storedBytesPerParam(checkpoint.table.values());
+  const kind: GraphKind = how.graph.kind ?? (config.causal ? 'causal' : 'bidirectional');
+  const graph = { kind, ...(how.graph.topK !== undefined ? { topK: how.graph.topK } : {}), ...(how.graph.cacheDir !== undefined ? { cacheDir: how.graph.cacheDir } : {}) };
+  // a quantized graph already in the cache loads without being compiled, so without the compiler's copies
+  const estimates = DTYPES.map((d) => estimateMemory(config, d, {
+    storedBytesPerParam: stored,
+    compiled: d !== 'fp32' && isGraphCached(config, weights, { ...graph, quantize: quantizationOf(d) }),
+  }));
+  const memory = how.memory();
+  if (wanted !== 'auto') {
+    checkFits(name, wanted, estimates, memory);
+    return wanted;
+  }
+  const choice = chooseDtype(name, estimates, memory);
+  if (choice.notice) how.log(choice.notice);
+  return choice.dtype;
 }
 
 export interface GenerateOptions {

@@ -3,7 +3,7 @@
  * The public API: models, generation, strategies, the task suite.
  */
 export { loadModel, generate, generateText, generateBatch, encodePrompt, resolveModelDir, BUILTIN_MODELS_DIR, DEFAULT_MODEL } from './api.js';
-export type { ParadecModel, LoadOptions, GenerateOptions, GenerationResult, GenerationEvent, Usage, ChatMessage } from './api.js';
+export type { ParadecModel, LoadOptions, GenerateOptions, GenerationResult, GenerationEvent, Usage, ChatMessage, Dtype, MemoryInfo, MemorySource } from './api.js';
 export { allStrategies, DIFFUSION_STRATEGIES, AUTOREGRESSIVE_STRATEGIES } from './decode/registry.js';
 export type { DiffusionStrategy, RowView, Predictions, Decision, StrategyDefinition } from './decode/diffusion/types.js';
 export type { AutoregressiveStrategy } from './decode/autoregressive/types.js';

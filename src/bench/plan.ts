@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILTIN_MODELS_DIR, defaultGenLength, resolveModelDir, type GenerateOptions, type ParadecModel } from '../api.js';
 import { OptionError } from '../errors.js';
+import { parseDtype, type Dtype } from '../runtime/dtype.js';
 import { countCheckpointParams, loadCheckpoint } from '../model/checkpoint.js';
 import { AUTOREGRESSIVE_STRATEGIES, DIFFUSION_STRATEGIES, type AnyStrategyDefinition } from '../decode/registry.js';
 import { generateSuite, isTaskName, TASK_NAMES, ZERO_ENTROPY_TASKS, type TaskInstance, type TaskName } from '../tasks/suite.js';
@@ -42,6 +43,13 @@ export interface BenchOptions {
   eosFill?: boolean;
   maxTokens?: number;
   threads?: number;
+  /**
+   * the models' dtypes (`--dtype fp32,int8,int4`): each model runs once per dtype, named
+   * `name@dtype` when there are several (default: the library's auto choice)
+   */
+  dtypes?: (Dtype | 'auto')[];
+  /** check that each model fits in memory before loading it (default true; LoadOptions.checkMemory) */
+  checkMemory?: boolean;
   cacheDir?: string;
   /** recorded in the summary */
   command?: string;
@@ -101,7 +109,10 @@ export function planBench(o: BenchOptions): BenchPlan {
   const tasks = o.tasks ?? (quick ? QUICK.tasks : [...TASK_NAMES]);
   const instances = generateSuite({ seed, n, tasks });
   const modelNames = o.models && o.models.length ? o.models : defaultModels();
-  const infos = describeModels(modelNames.map((m) => resolveModelDir(m)));
+  const dtypes = [...new Set((o.dtypes ?? []).map((d) => parseDtype(String(d), '--dtype', true)))];
+  // one model per dtype: the same checkpoint at each dtype asked for
+  const infos = describeModels(modelNames.map((m) => resolveModelDir(m))).flatMap((info) =>
+    dtypes.length === 0 ? [info] : dtypes.map((dtype) => ({ ...info, name: dtypes.length > 1 ? `${info.name}@${dtype}` : info.name, dtype })));
 
   const families = new Set(infos.map((m) => m.family));
   const strategies = selectStrategies(o.strategies, families, quick);

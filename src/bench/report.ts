@@ -134,7 +134,7 @@ export function renderReport(summary: BenchSummary, plotFiles: readonly string[]
       `Zero-entropy tasks (C(Y|X) = 0): ${zero.join(', ') || 'none'}. Tasks whose outputs depend on each other (C(Y|X) > 0): ${dep.join(', ') || 'none'}.`,
     '',
   );
-  out.push(table(['model', 'family', 'parameters', 'training'], summary.models.map((m) => [m.name, m.family, m.params.toLocaleString('en-US'), `${m.training ?? '—'}${m.midTraining ? ' — **mid-training**' : ''}`])), '');
+  out.push(table(['model', 'family', 'parameters', 'dtype', 'training'], summary.models.map((m) => [m.name, m.family, m.params.toLocaleString('en-US'), m.dtype ?? '—', `${m.training ?? '—'}${m.midTraining ? ' — **mid-training**' : ''}`])), '');
   for (const m of summary.models.filter((m) => m.midTraining)) {
     out.push(`> **${m.name} was mid-training** when this ran (${m.training}): its scores are not those of the finished model.`, '');
   }

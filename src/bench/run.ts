@@ -47,7 +47,11 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchResult> {
       if (o.cacheDir !== undefined) loadOptions.cacheDir = o.cacheDir;
       const onProgress = o.loadProgress?.(p.info.dir);
       if (onProgress) loadOptions.onProgress = onProgress;
-      loaded.push({ model: await loadModel(p.info.dir, loadOptions), plan: p });
+      if (p.info.dtype !== undefined) loadOptions.dtype = p.info.dtype;
+      if (o.checkMemory !== undefined) loadOptions.checkMemory = o.checkMemory;
+      const model = await loadModel(p.info.dir, loadOptions);
+      if (model.dtype !== null) p.info.dtype = model.dtype; // what auto chose
+      loaded.push({ model, plan: p });
     }
     const loadSeconds = (performance.now() - t0) / 1000;
 

@@ -2,6 +2,7 @@
  * The data of a bench run: one `ResultRow` per instance and setting (results.jsonl), and the
  * `BenchSummary` aggregated from them (summary.json), from which report.md and the plots are drawn.
  */
+import type { Dtype } from '../runtime/dtype.js';
 import type { ScheduleReport } from '../decode/diffusion/row-state.js';
 import type { TaskName } from '../tasks/suite.js';
 import type { EngineSpeedResult } from './engine-speed.js';
@@ -163,6 +164,11 @@ export interface ModelInfo {
   dir: string;
   family: 'diffusion' | 'autoregressive';
   params: number;
+  /**
+   * the weights' data type: the one asked for (`--dtype`; 'auto' or absent: the library's
+   * default), replaced by the one loaded once the model is (absent for an ONNX export)
+   */
+  dtype?: Dtype | 'auto';
   /** e.g. "trained 1200 of 3000 steps (mid-training)", from the model card / generation_config.json */
   training: string | null;
   midTraining: boolean;

@@ -10,7 +10,7 @@ import { parseSweep } from '../bench/settings.js';
 import { parseArgs } from 'node:util';
 import { loadProgress } from './load-progress.js';
 import { progressBar, type Progress } from './progress.js';
-import { eosFillFlag } from './flags.js';
+import { dtypeFlag, eosFillFlag } from './flags.js';
 
 const FLAGS = {
   model: { type: 'string', multiple: true },
@@ -32,6 +32,8 @@ const FLAGS = {
   'no-eos-fill': { type: 'boolean' },
   'max-tokens': { type: 'string' },
   threads: { type: 'string' },
+  dtype: { type: 'string' },
+  'no-memory-check': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -57,6 +59,9 @@ usage: paradec bench [options]
                       (default: on; the report says which; --sweep eos_fill=true,false runs both)
   --max-tokens N      autoregressive token limit (default: the model's canvas)
   --threads N         ONNX Runtime threads
+  --dtype D[,D...]    the models' weights: fp32, int8, int4 or auto (default); several run each model
+                      once per dtype, named model@dtype
+  --no-memory-check   load even when the memory estimate says a model will not fit
 
 writes DIR/results.jsonl (one row per instance and setting), summary.json, report.md and SVG plots.`;
 
@@ -103,6 +108,8 @@ export async function commandBench(argv: string[]): Promise<void> {
     eosFill: eosFillFlag(values),
     maxTokens: num('max-tokens', values['max-tokens']),
     threads: num('threads', values.threads),
+    ...(values.dtype !== undefined ? { dtypes: values.dtype.split(',').map((d) => dtypeFlag(d.trim())!) } : {}),
+    ...(values['no-memory-check'] ? { checkMemory: false } : {}),
     command: ['paradec', 'bench', ...argv].join(' '),
     log,
     loadProgress: (dir) => loadProgress([dir]),

@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError } from '../errors.js';
+import { parseDtype, type Dtype } from '../runtime/dtype.js';
 
 type FlagOptions = NonNullable<ParseArgsConfig['options']>;
 
@@ -30,4 +31,9 @@ export function positiveIntFlag(name: string, value: string | undefined, fallbac
 export function eosFillFlag(values: { 'eos-fill'?: boolean | undefined; 'no-eos-fill'?: boolean | undefined }): boolean | undefined {
   if (values['eos-fill'] && values['no-eos-fill']) throw new InputError('give --eos-fill or --no-eos-fill, not both');
   return values['no-eos-fill'] ? false : values['eos-fill'] ? true : undefined;
+}
+
+/** `--dtype auto|fp32|int8|int4` (generate, serve, bench): undefined when absent (the library's default, auto). */
+export function dtypeFlag(value: string | undefined): Dtype | 'auto' | undefined {
+  return value === undefined ? undefined : parseDtype(value, '--dtype', true);
 }

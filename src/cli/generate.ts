@@ -8,7 +8,7 @@ import { InputError } from '../errors.js';
 import { generate, generateBatch, loadModel, type CacheMode, type GenerateOptions, type GenerationResult, type LoadOptions, type ParadecModel } from '../api.js';
 import { CACHE_MODES } from '../decode/diffusion/cache.js';
 import { parseSetFlags } from '../decode/params.js';
-import { eosFillFlag, parseFlags } from './flags.js';
+import { dtypeFlag, eosFillFlag, parseFlags } from './flags.js';
 import { loadProgress } from './load-progress.js';
 import { progressBar } from './progress.js';
 
@@ -30,6 +30,8 @@ const FLAGS = {
   seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
   threads: { type: 'string' },
+  dtype: { type: 'string' },
+  'no-memory-check': { type: 'boolean' },
   json: { type: 'boolean' },
   input: { type: 'string' },
   output: { type: 'string' },
@@ -100,18 +102,25 @@ function targetThreads(values: { threads?: string | undefined; strategy?: string
   return Math.max(1, availableParallelism() - 1);
 }
 
-/** Threads, and a progress report when the model is big (load-progress.ts). */
-function loadOptions(values: { model?: string | undefined; threads?: string | undefined; strategy?: string | undefined }): LoadOptions {
+/** How the model loads: its threads and dtype (checked before the prompt is looked at), and a progress report when it is big (load-progress.ts). */
+export function loadOptionsFromFlags(values: Values): LoadOptions {
+  const dtype = dtypeFlag(values.dtype);
   const onProgress = loadProgress([values.model]);
-  return { threads: targetThreads(values), ...(onProgress ? { onProgress } : {}) };
+  return {
+    threads: targetThreads(values),
+    ...(dtype !== undefined ? { dtype } : {}),
+    ...(values['no-memory-check'] ? { checkMemory: false } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  };
 }
 
 export async function commandGenerate(argv: string[]): Promise<void> {
   const { values, positionals } = parseFlags(argv, FLAGS);
   const options = generateOptionsFromFlags(values);
+  loadOptionsFromFlags(values);
   if (values.input) {
     if (!values.output) throw new InputError('--input needs --output FILE for the results');
-    const model = await loadModel(values.model, loadOptions(values));
+    const model = await loadModel(values.model, loadOptionsFromFlags(values));
     try {
       await runBatch(model, values.input, values.output, options, num('batch-size', values['batch-size']) ?? 8);
     } finally {
@@ -120,7 +129,7 @@ export async function commandGenerate(argv: string[]): Promise<void> {
     return;
   }
   if (positionals.length !== 1) throw new InputError('give exactly one prompt (quote it), or --input FILE');
-  const model = await loadModel(values.model, loadOptions(values));
+  const model = await loadModel(values.model, loadOptionsFromFlags(values));
   try {
     const it = generate(model, positionals[0]!, options);
     let final: GenerationResult | undefined;
@@ -133,7 +142,7 @@ export async function commandGenerate(argv: string[]): Promise<void> {
       if (n.value.type === 'text' && !values.json) process.stdout.write(n.value.delta);
     }
     if (values.json) {
-      process.stdout.write(JSON.stringify({ model: model.name, strategy: options.strategy ?? null, ...final, committedAt: undefined }) + '\n');
+      process.stdout.write(JSON.stringify({ model: model.name, dtype: model.dtype, strategy: options.strategy ?? null, ...final, committedAt: undefined }) + '\n');
     } else {
       process.stdout.write('\n');
       process.stderr.write(summaryLine(model.name, final) + '\n');

@@ -26,7 +26,7 @@ usage:
                    [--gen-length N --steps N --block-length N] [--no-eos-fill] [--max-tokens N]
                    [--temperature T --top-p P --top-k K] [--cfg-scale S] [--seed S]
                    [--cache none|prefix|dual|delayed|window|vicinity] [--stop TEXT ...]
-                   [--threads N] [--json] "prompt"
+                   [--threads N] [--dtype auto|fp32|int8|int4] [--no-memory-check] [--json] "prompt"
   paradec generate --input prompts.jsonl --output results.jsonl [--batch-size N]
   paradec info [--model DIR] [--json]
   paradec strategies [--json | --markdown]
@@ -35,13 +35,18 @@ usage:
   paradec datastore [--model DIR (tiny-ar)] [--corpus FILE | --n 2000 --seed 777] [--out FILE]   (ADED tri-grams)
   paradec bench-engine [--hidden 768 --layers 12 --seq 256 --runs 5]
   paradec bench [--model DIR ...] [--strategies a,b] [--sweep key=v1,v2] [--tasks ...]
-                [--n N] [--seed S] [--out DIR] [--quick]         (paradec bench --help)
+                [--n N] [--seed S] [--out DIR] [--quick] [--dtype fp32,int8]   (paradec bench --help)
   paradec serve [--model NAME|DIR ...] [--host 127.0.0.1] [--port 8080] [--api-key KEY]
+                [--dtype auto|fp32|int8|int4]
   paradec bench-serve [--url URL | --model NAME] [--concurrency 8 | --rate R | --sweep]
                       [--strategy NAME] [--requests N] [--out DIR]   (paradec bench-serve --help)
 
 --model takes a checkpoint directory or a built-in model name (tiny-dlm, tiny-ar,
 tiny-ar-draft); the default is tiny-dlm (tiny-ar for datastore).
+--dtype (generate, serve, bench): the weights' data type, fp32, int8 or int4 (every linear and
+the embedding block-quantized); default auto: fp32 when the model fits in the free memory, else
+the most precise that does (said on stderr). paradec info prints what each one needs; a model
+that would not fit fails before loading, unless --no-memory-check.
 --no-eos-fill (diffusion, generate and bench): no end-of-text fill, so a run on the base
 schedule takes exactly --steps forward passes (the fill, on by default, skips the passes after
 a final end-of-text, which cannot change the text).`;

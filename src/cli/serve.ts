@@ -11,6 +11,7 @@ import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { BUILTIN_MODELS_DIR, resolveModelDir } from '../model/locate.js';
 import type { ModelSpec } from '../server/models.js';
+import { dtypeFlag } from './flags.js';
 import { loadProgress } from './load-progress.js';
 // parseArgs directly, not main.ts' parseFlags: this module is imported lazily while main.ts is
 // still inside its top-level await, and importing main.js back from here would deadlock.
@@ -28,6 +29,8 @@ const FLAGS = {
   'max-tokens': { type: 'string' },
   'shutdown-grace': { type: 'string' },
   threads: { type: 'string' },
+  dtype: { type: 'string' },
+  'no-memory-check': { type: 'boolean' },
   'models-dir': { type: 'string', multiple: true },
   'max-extra-models': { type: 'string' },
   'draft-threads': { type: 'string' },
@@ -39,7 +42,7 @@ const FLAGS = {
 export const SERVE_USAGE = `usage: paradec serve [--model NAME|DIR|NAME=DIR ...] [--host 127.0.0.1] [--port 8080]
                      [--api-key KEY] [--parallel 8] [--queue 8] [--timeout 120]
                      [--max-body 1048576] [--max-tokens 1024] [--shutdown-grace 10] [--threads N]
-                     [--models-dir DIR ...] [--max-extra-models 4] [--draft-threads 1]
+                     [--dtype auto|fp32|int8|int4] [--no-memory-check] [--models-dir DIR ...] [--max-extra-models 4] [--draft-threads 1]
                      [--max-client-connections 64] [--no-batching]
   --model         repeatable; default: every built-in model present (tiny-dlm, tiny-ar, tiny-ar-draft)
   --api-key       require Authorization: Bearer KEY on /v1/* and /metrics (or env PARADEC_API_KEY)
@@ -47,6 +50,9 @@ export const SERVE_USAGE = `usage: paradec serve [--model NAME|DIR|NAME=DIR ...]
                   batched forward (continuous batching; --no-batching: each on its own)
   --queue         generations waiting for a slot before 503 + Retry-After
   --timeout       seconds per request (queueing included); --shutdown-grace: seconds on SIGTERM
+  --dtype         the served models' weights: fp32, int8 or int4 (every linear and the embedding
+                  quantized); default auto: fp32 when it fits in memory, else the most precise that does
+  --no-memory-check    load even when the memory estimate says the model will not fit
   --models-dir    repeatable: requests may name the models in DIR (by subdirectory name) as draft
                   models, drafters or datastores, besides the served and the built-in models
   --max-extra-models   draft models / drafters loaded at once (idle ones are freed after 60 s)
@@ -101,13 +107,20 @@ export async function commandServe(argv: string[]): Promise<void> {
   const apiKey = values['api-key'] ?? process.env['PARADEC_API_KEY'] ?? null;
   const log = (line: string): void => void process.stderr.write(`paradec serve: ${line}\n`);
   const threads = int('threads', values.threads, 1);
+  const dtype = dtypeFlag(values.dtype);
   // imported here, not at the top: the server, zod and the runtime cost `serve --help` 200 ms (measured)
   const { startServer } = await import('../server/app.js');
   const models = modelSpecs(values.model);
   const onProgress = loadProgress(models.map((m) => ('dir' in m ? m.dir : undefined)).filter((d) => d !== undefined));
   const server = await startServer({
     models,
-    loadOptions: { ...(threads !== undefined ? { threads } : {}), ...(onProgress ? { onProgress } : {}) },
+    loadOptions: {
+      ...(threads !== undefined ? { threads } : {}),
+      ...(dtype !== undefined ? { dtype } : {}),
+      ...(values['no-memory-check'] ? { checkMemory: false } : {}),
+      ...(onProgress ? { onProgress } : {}),
+      log,
+    },
     host,
     port: int('port', values.port, 0) ?? 8080,
     apiKey,

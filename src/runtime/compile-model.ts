@@ -20,6 +20,7 @@ import { OnnxCausalModel } from './causal-model.js';
 import { compileGraph, type CompiledGraph, type CompileProgress, type GraphKind, type Quantization } from './compile.js';
 import { InProcessCausalModel } from './inprocess-model.js';
 import { OrtSession, type ExecutionProvider } from './session.js';
+import { DTYPES, quantizationOf, type Dtype } from './dtype.js';
 
 export interface CompileOptions {
   /** ORT intra-op threads (default: ORT's choice, one per physical core) */
@@ -30,7 +31,12 @@ export interface CompileOptions {
   executionProvider?: ExecutionProvider;
   /** k of the in-graph top-k (default 8) */
   topK?: number;
-  /** 'int4' quantizes the layer linears (MatMulNBits, block 32) at compile time; default 'none' */
+  /**
+   * the weights' data type (dtype.ts): 'fp32' (default), or 'int8' / 'int4', which quantize every
+   * linear and the embedding at compile time (MatMulNBits and GatherBlockQuantized, block 32)
+   */
+  dtype?: Dtype;
+  /** the same choice in the graph compiler's terms ('none' = fp32); give `dtype` or this, not both differently */
   quantize?: Quantization;
   /** compiled-graph cache root (default: env PARADEC_CACHE, else ~/.cache/paradec) */
   cacheDir?: string;
@@ -86,10 +92,11 @@ export async function compileModel(source: ModelSource, options: CompileOptions 
     throw e;
   };
   const kind: GraphKind = options.kind ?? (config.causal ? 'causal' : 'bidirectional');
+  const quantize = quantizationFor(options, reject);
   // what every graph of this model (main, window, variants) is compiled with
   const graphOptions = {
     ...(options.topK !== undefined ? { topK: options.topK } : {}),
-    ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
+    ...(quantize !== undefined ? { quantize } : {}),
     ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
     ...(options.float32Bundle !== undefined ? { float32Bundle: options.float32Bundle } : {}),
   };
@@ -153,4 +160,15 @@ export async function compileModel(source: ModelSource, options: CompileOptions 
       ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),
     },
   );
+}
+
+/** The graphs' Quantization from `dtype` and/or `quantize` (undefined: the compiler's default, fp32). */
+function quantizationFor(options: CompileOptions, reject: (e: Error) => never): Quantization | undefined {
+  if (options.dtype === undefined) return options.quantize;
+  if (!DTYPES.includes(options.dtype)) reject(new OptionError(`dtype must be one of ${DTYPES.join(', ')}, got '${String(options.dtype)}'`));
+  const q = quantizationOf(options.dtype);
+  if (options.quantize !== undefined && options.quantize !== q) {
+    reject(new OptionError(`dtype '${options.dtype}' and quantize '${options.quantize}' disagree: give one of them`));
+  }
+  return q;
 }

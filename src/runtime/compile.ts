@@ -22,6 +22,11 @@
  *   baked in (models with 128k positions would otherwise carry a 64 MB table).
  * - The decode head (top-k ids/probs, entropy) is appended to the graph so decoders never pull
  *   full-vocabulary logits into JavaScript; `logits` stays an output, fetched only on request.
+ * - Quantized graphs (`quantize: 'int8' | 'int4'`) hold every linear as com.microsoft MatMulNBits
+ *   and the embedding as GatherBlockQuantized, which ORT 1.30's CPU provider runs at 4 and 8 bits
+ *   and keeps quantized in memory. There is no fp16: ORT's CPU provider holds fp16 weights as
+ *   float32 whichever way they enter the graph (a folded Cast, or an fp16 MatMul), so it would
+ *   save nothing (docs/scale.md, "Data types").
  */
 import { createHash } from 'node:crypto';
 import {
@@ -36,7 +41,7 @@ import { ropeInverseFrequencies } from '../model/rope.js';
 import type { ModelConfig, ModelWeights } from '../model/types.js';
 import { ensureFloat32Bundle, Float32BundleStore, planFloat32Bundle, wantsFloat32Bundle, type Float32BundlePlan } from './float-bundle.js';
 import { float, Graph, MICROSOFT, type ElemType } from './graph.js';
-import { quantizeInt4 } from './quantize.js';
+import { quantizeBlocks, type QuantBits } from './quantize.js';
 import { readFully, writeFully } from '../model/file-io.js';
 
 /** Bumped whenever the emitted graph changes, so stale cache entries are never reused. */
@@ -58,13 +63,28 @@ export const COMPILER_VERSION = 3;
  *   position_ids[j] + 1; the caller maps it).
  */
 export type GraphKind = 'bidirectional' | 'causal' | 'window';
-export type Quantization = 'none' | 'int4';
+/**
+ * How the weights are stored in the graph. 'none': as in the checkpoint, computed in float32.
+ * 'int8' / 'int4': round-to-nearest block quantization at compile time (quantize.ts, block 32,
+ * one float scale per block) of every linear — q/k/v/o, the MLP and the output head — with
+ * MatMulNBits, and of the embedding with GatherBlockQuantized (a tied head shares the
+ * embedding's codes). Activations stay float32.
+ */
+export type Quantization = 'none' | 'int8' | 'int4';
+export const QUANTIZATIONS: readonly Quantization[] = ['none', 'int8', 'int4'];
+
+/**
+ * Bumped whenever a quantized graph changes. Part of the key of quantized graphs only, so that
+ * fp32 keys (and every fp32 cache entry) stay what they were. 2: int8, and the embedding and
+ * the output head quantized too (1: the layer linears only, int4).
+ */
+export const QUANTIZED_GRAPH_VERSION = 2;
 
 export interface GraphOptions {
   kind: GraphKind;
   /** k of the in-graph top-k (default 8; clamped to the vocabulary size) */
   topK?: number;
-  /** 'int4': MatMulNBits weights (block 32, symmetric RTN at compile time) for the layer linears */
+  /** 'int8' / 'int4': every linear and the embedding block-quantized at compile time (see Quantization) */
   quantize?: Quantization;
   /** append the decode head (default true); false gives a plain transformers.js-style graph */
   head?: boolean;
@@ -145,7 +165,8 @@ export interface CompiledGraph {
 }
 
 const DEFAULT_TOP_K = 8;
-const INT4_BLOCK = 32;
+/** Values per quantization block (one scale each): ORT's default, and what its int4 kernels are tuned for. */
+const QUANT_BLOCK = 32;
 /** Additive attention-mask value for excluded keys: finite, so fully masked rows stay NaN-free. */
 const MASKED = -1e30;
 
@@ -160,7 +181,7 @@ const DTYPE_ELEM: Record<string, ElemType> = { F32: 'float32', F16: 'float16', B
 
 /**
  * Supplies initializers to the builder. The checkpoint store points into the safetensors files;
- * the bundle store (int4) writes a self-contained weights file next to the graph, because an ORT
+ * the bundle store (int8, int4) writes a self-contained weights file next to the graph, because an ORT
  * session has a single external-data directory and quantized blobs cannot live in the checkpoint.
  */
 export interface WeightStore {
@@ -341,6 +362,18 @@ function floatBytes(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+/** A block-quantized [n, k] weight's initializers (MatMulNBits layout). */
+interface QuantizedInit {
+  /** uint8 [n, blocksPerRow, blockBytes] */
+  codes: string;
+  /** float32 [n, blocksPerRow] */
+  scales: string;
+  n: number;
+  k: number;
+  blocksPerRow: number;
+  bits: QuantBits;
+}
+
 /** Build the graph (no caching). Exposed for tests and for tools that want the raw proto. */
 export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<GraphOptions>, store: WeightStore): Graph {
   const { kind, quantize } = options;
@@ -362,24 +395,46 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
   const rms = (x: string, weight: TensorEntry): string =>
     g.node('RMSNormalization', [x, store.float(g, weight)], { axis: -1, epsilon: float(c.rmsNormEps) }, '', 'rmsnorm');
 
-  /** x @ [W1; W2; ...]^T (+ [b1; b2; ...]) for HF [out, in] weights stacked by rows. */
-  const linear = (x: string, ws: TensorEntry[], biases: (TensorEntry | undefined)[] = [], quantizable = true): string => {
-    let y: string;
-    if (quantize === 'int4' && quantizable) {
-      const K = ws[0]!.shape[1]!;
-      const N = ws.reduce((n, e) => n + e.shape[0]!, 0);
-      const all = new Float32Array(N * K);
+  const bits: QuantBits | null = quantize === 'int4' ? 4 : quantize === 'int8' ? 8 : null;
+  /** Quantized weights by their first tensor: the embedding's serve a tied output head too. */
+  const quantized = new Map<TensorEntry, QuantizedInit>();
+  /** [W1; W2; ...] (HF [out, in] weights stacked by rows) block-quantized into initializers. */
+  const quantizedRows = (ws: TensorEntry[], qbits: QuantBits): QuantizedInit => {
+    const hit = ws.length === 1 ? quantized.get(ws[0]!) : undefined;
+    if (hit) return hit;
+    const K = ws[0]!.shape[1]!;
+    const N = ws.reduce((n, e) => n + e.shape[0]!, 0);
+    let all: Float32Array;
+    if (ws.length === 1) all = readTensorF32(ws[0]!);
+    else {
+      all = new Float32Array(N * K);
       let row = 0;
       for (const e of ws) {
         all.set(readTensorF32(e), row * K);
         row += e.shape[0]!;
       }
-      const q = quantizeInt4(all, N, K, INT4_BLOCK);
-      const hint = ws.map((e) => e.name).join('+');
-      const B = store.data(g, `${hint}.q4`, 'uint8', [N, q.blocksPerRow, INT4_BLOCK / 2], q.packed);
-      const S = store.data(g, `${hint}.scales`, 'float32', [N * q.blocksPerRow], floatBytes(q.scales));
-      y = g.node('MatMulNBits', [x, B, S], { K, N, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, MICROSOFT, 'linear_q4');
-      store.consumed?.(ws);
+    }
+    const q = quantizeBlocks(all, N, K, qbits, QUANT_BLOCK);
+    const hint = ws.map((e) => e.name).join('+');
+    const init: QuantizedInit = {
+      codes: store.data(g, `${hint}.q${qbits}`, 'uint8', [N, q.blocksPerRow, (QUANT_BLOCK * qbits) / 8], q.packed),
+      // [N, blocks]: the one shape both MatMulNBits and (unsqueezed) GatherBlockQuantized take
+      scales: store.data(g, `${hint}.scales`, 'float32', [N, q.blocksPerRow], floatBytes(q.scales)),
+      n: N, k: K, blocksPerRow: q.blocksPerRow, bits: qbits,
+    };
+    store.consumed?.(ws);
+    if (ws.length === 1) quantized.set(ws[0]!, init);
+    return init;
+  };
+
+  /** x @ [W1; W2; ...]^T (+ [b1; b2; ...]) for HF [out, in] weights stacked by rows. */
+  const linear = (x: string, ws: TensorEntry[], biases: (TensorEntry | undefined)[] = []): string => {
+    let y: string;
+    if (bits !== null) {
+      const q = quantizedRows(ws, bits);
+      // accuracy_level 4: int8 activations, ORT's fast path (level 0 keeps float activations: 32×
+      // slower at int8, 1.2× at int4; scripts/ort-quant-ops.ts, docs/scale.md)
+      y = g.node('MatMulNBits', [x, q.codes, q.scales], { K: q.k, N: q.n, bits: q.bits, block_size: QUANT_BLOCK, accuracy_level: 4 }, MICROSOFT, `linear_q${q.bits}`);
     } else {
       y = g.linearT(x, stacked(ws));
     }
@@ -452,7 +507,17 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
     g.reshape(rms(g.reshape(x, [0, 0, heads, D]), weight), [0, 0, heads * D]);
 
   // ---- layers ----
-  let x = embedsIn ? ids : g.gather(store.float(g, w.embed), ids);
+  let x: string;
+  if (embedsIn) x = ids;
+  else if (bits !== null) {
+    // the embedding's rows dequantized as they are gathered: [B, S, blocks, block] → [B, S, hidden]
+    const q = quantizedRows([w.embed], bits);
+    const rows = g.node('GatherBlockQuantized', [q.codes, ids, g.unsqueeze(q.scales, [2])], {
+      bits: q.bits, block_size: QUANT_BLOCK, gather_axis: 0, quantize_axis: 2,
+    }, MICROSOFT, `embed_q${q.bits}`);
+    x = g.reshape(rows, [0, 0, q.blocksPerRow * QUANT_BLOCK]);
+    if (q.blocksPerRow * QUANT_BLOCK !== H) x = g.slice(x, [0], [H], [2]); // the last block's padding
+  } else x = g.gather(store.float(g, w.embed), ids);
   w.layers.forEach((L, i) => {
     const h = rms(x, L.attnNorm);
     let [q, k, v] = split(linear(h, [L.q, L.k, L.v], [L.qBias, L.kBias, L.vBias]), [nH * D, nKv * D, nKv * D]) as [string, string, string];
@@ -505,7 +570,7 @@ export function buildGraph(c: ModelConfig, w: ModelWeights, options: Required<Gr
     const rest = g.slice(hf, [0], [-1], [1]);
     hf = g.concat([first, rest], 1);
   }
-  const logits = g.output(linear(hf, [w.lmHead], [], false), HEAD_OUTPUTS.logits, 'float32', ['batch_size', 'sequence_length', c.vocabSize]);
+  const logits = g.output(linear(hf, [w.lmHead]), HEAD_OUTPUTS.logits, 'float32', ['batch_size', 'sequence_length', c.vocabSize]);
   if (options.head) appendDecodeHead(g, logits, options.topK);
   return g;
 }
@@ -523,7 +588,7 @@ export const GRAPH_OPSETS = { '': 23, [MICROSOFT]: 1 };
  * copied or reinstalled checkpoint hits the same entry (before, the key hashed the files' paths,
  * mtimes and inodes, so every install compiled again: 220–400 ms). Hashing the files' bytes would
  * add nothing the graph depends on and cost a full read (4 MB of tiny-dlm: ~20 ms here; an 8B
- * checkpoint: seconds). An int4 graph does bake values in (its weights.bin), so its key keeps
+ * checkpoint: seconds). A quantized graph does bake values in (its weights.bin), so its key keeps
  * the files' identity (path, size, mtime, inode): an edited file compiles anew. So does a graph
  * over a float32 bundle (float-bundle.ts), whose key is part of the graph's.
  */
@@ -532,8 +597,10 @@ function cacheKey(c: ModelConfig, w: ModelWeights, options: Required<GraphOption
   const baked = options.quantize !== 'none' || bundleKey !== undefined;
   const files = identity.map(([f, size, mtimeMs, ino]) => (baked ? [f, size, mtimeMs, ino] : [basename(f), size]));
   const tensors = allEntries(w).map((e) => [e.name, basename(e.file), e.dtype, e.shape, e.offset, e.byteLength]);
-  // `weights` only when a bundle is used: the keys of graphs pointing into checkpoints stay as they were
-  const json = JSON.stringify({ v: COMPILER_VERSION, config, files, tensors, options, ...(bundleKey !== undefined ? { weights: bundleKey } : {}) });
+  // fp32 keys stay as they were before quantized graphs had a version of their own; `weights`
+  // only when a bundle is used: the keys of graphs pointing into checkpoints stay as they were
+  const quantized = options.quantize === 'none' ? {} : { q: QUANTIZED_GRAPH_VERSION };
+  const json = JSON.stringify({ v: COMPILER_VERSION, config, files, tensors, options, ...quantized, ...(bundleKey !== undefined ? { weights: bundleKey } : {}) });
   return createHash('sha256').update(json).digest('hex').slice(0, 32);
 }
 
@@ -602,10 +669,10 @@ function writeMeta(entry: string, meta: CacheMeta): void {
 
 /**
  * Compile (or fetch from the cache) the graph of a checkpoint. The cache entry is a directory
- * `<root>/graphs/<key>/` holding `model.onnx`, `meta.json` and, for int4, `weights.bin`; it is
+ * `<root>/graphs/<key>/` holding `model.onnx`, `meta.json` and, quantized, `weights.bin`; it is
  * built in a temporary directory and renamed into place, so concurrent compiles never see a
  * half-written entry. Entries are never evicted: one is a few KB to a few hundred KB of graph
- * (an int4 one also holds its quantized weights), one per checkpoint layout, graph kind and
+ * (a quantized one also holds its quantized weights), one per checkpoint layout, graph kind and
  * options; delete `<root>/graphs` to reclaim the space (the next load compiles again). A large
  * F16/BF16 checkpoint's graphs point into `<root>/weights/<key>/weights-f32.bin`, its weights
  * in fp32 (float-bundle.ts: twice the checkpoint's size on disk, one per checkpoint, replaced
@@ -677,20 +744,20 @@ export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGr
   let meta: CacheMeta;
   try {
     let store: WeightStore = convert() ?? checkpointStore;
-    let int4: BundleStore | undefined;
-    if (quantize === 'int4') store = int4 = new BundleStore(tmp, progress ? (done, total) => progress('weights', done, total) : undefined, w);
+    let quantized: BundleStore | undefined;
+    if (quantize !== 'none') store = quantized = new BundleStore(tmp, progress ? (done, total) => progress('weights', done, total) : undefined, w);
     let bytes: Uint8Array;
     try {
       const g = buildGraph(c, w, resolved, store);
       bytes = g.serialize(GRAPH_OPSETS, { 'paradec.kind': resolved.kind, 'paradec.architecture': c.architecture, 'paradec.topk': String(resolved.topK) });
     } finally {
-      int4?.close();
+      quantized?.close();
     }
     writeFileSync(join(tmp, 'model.onnx'), bytes);
     meta = {
       kind: resolved.kind, topK: resolved.topK, quantize,
-      // the graph's own weights.bin (int4), the shared float32 bundle (relative: the cache may move), or the checkpoint
-      externalDataDir: int4 ? '.' : bundle ? relative(entry, bundle.dir) : null,
+      // the graph's own weights.bin (int8, int4), the shared float32 bundle (relative: the cache may move), or the checkpoint
+      externalDataDir: quantized ? '.' : bundle ? relative(entry, bundle.dir) : null,
       checkpointDir: checkpointStore.dir,
       architecture: c.architecture,
       created: new Date().toISOString(),
@@ -712,11 +779,26 @@ export function compileGraph(c: ModelConfig, w: ModelWeights, options: CompileGr
   return result(false, options.checkFinite ? 'scanned' : 'unchecked', meta);
 }
 
+/**
+ * Whether compileGraph would find this graph in the cache (no compiling, no quantizing): what the
+ * memory check before loading needs to know (runtime/memory.ts). False for options it would reject.
+ */
+export function isGraphCached(c: ModelConfig, w: ModelWeights, options: CompileGraphOptions): boolean {
+  let resolved: Required<GraphOptions>;
+  try {
+    resolved = resolveGraphOptions(c, options);
+  } catch {
+    return false;
+  }
+  const entry = join(cacheRoot(options.cacheDir), 'graphs', cacheKey(c, w, resolved, identityOf(w)));
+  return existsSync(join(entry, 'meta.json')) && existsSync(join(entry, 'model.onnx'));
+}
+
 function resolveGraphOptions(c: ModelConfig, options: CompileGraphOptions): Required<GraphOptions> {
   const topK = options.topK ?? DEFAULT_TOP_K;
   if (!Number.isInteger(topK) || topK < 1) throw new OptionError(`topK must be a positive integer, got ${topK}`);
   const quantize = options.quantize ?? 'none';
-  if (quantize !== 'none' && quantize !== 'int4') throw new OptionError(`quantize must be 'none' or 'int4', got '${String(quantize)}'`);
+  if (!QUANTIZATIONS.includes(quantize)) throw new OptionError(`quantize must be one of ${QUANTIZATIONS.map((q) => `'${q}'`).join(', ')}, got '${String(quantize)}'`);
   if (options.kind !== 'causal' && options.kind !== 'bidirectional' && options.kind !== 'window') {
     throw new OptionError(`graph kind must be 'causal', 'bidirectional' or 'window', got '${String(options.kind)}'`);
   }

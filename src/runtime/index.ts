@@ -22,5 +22,9 @@ export { OrtSession, ResidentTensor, prewarmSessionWorker, discardSpareSessionWo
 export type { SessionOptions, RunOptions, RunResult, ExecutionProvider, WireTensor, ComposeSpec, ComposeSource } from './session.js';
 export { Graph, float, floats, MICROSOFT } from './graph.js';
 export type { ElemType, Dim, AttrValue, ExternalLocation } from './graph.js';
-export { quantizeInt4, dequantizeInt4 } from './quantize.js';
-export type { Int4Weights } from './quantize.js';
+export { quantizeInt4, quantizeInt8, quantizeBlocks, dequantizeInt4, dequantizeBlocks } from './quantize.js';
+export type { Int4Weights, BlockQuantized, QuantBits } from './quantize.js';
+export { DTYPES, parseDtype, quantizationOf, dtypeOf } from './dtype.js';
+export type { Dtype } from './dtype.js';
+export { estimateMemory, estimateAll, chooseDtype, checkFits, systemMemory, formatBytes, ESTIMATE_TOKENS } from './memory.js';
+export type { MemoryEstimate, MemoryInfo, MemorySource, EstimateOptions, DtypeChoice } from './memory.js';

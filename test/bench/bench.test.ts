@@ -96,6 +96,18 @@ test('the same seed gives the same instances, outputs, scores and forward passes
   assert.deepEqual(c.rows.filter((r) => r.kind === 'setting').map((r) => r.id), ['copy-8-0', 'copy-8-1', 'shuffle-8-0', 'shuffle-8-1']);
 });
 
+test('dtypes: each model once per dtype asked for, named model@dtype, the dtype in the summary', async () => {
+  const r = await runBench({ ...options(7), models: [dlm], strategies: ['confidence'], sweeps: [], grid: false, tasks: ['copy'], n: 1, oracle: false, dtypes: ['fp32', 'int4'] });
+  assert.deepEqual(r.summary.models.map((m) => [m.name, m.dtype]), [['dlm@fp32', 'fp32'], ['dlm@int4', 'int4']]);
+  assert.deepEqual([...new Set(r.rows.map((x) => x.model))], ['dlm@fp32', 'dlm@int4']);
+  // one dtype keeps the name; without one the summary records what the default chose
+  const one = await runBench({ ...options(7), models: [dlm], strategies: ['confidence'], sweeps: [], grid: false, tasks: ['copy'], n: 1, oracle: false, dtypes: ['int8'] });
+  assert.deepEqual(one.summary.models.map((m) => [m.name, m.dtype]), [['dlm', 'int8']]);
+  const auto = await runBench({ ...options(7), models: [dlm], strategies: ['confidence'], sweeps: [], grid: false, tasks: ['copy'], n: 1, oracle: false });
+  assert.deepEqual(auto.summary.models.map((m) => [m.name, m.dtype]), [['dlm', 'fp32']]);
+  await assert.rejects(runBench({ ...options(7), dtypes: ['fp16' as 'fp32'] }), /--dtype fp16 is not offered/);
+});
+
 test('paradec bench on the command line writes the outputs; bad flags name the culprit', () => {
   const out = join(dir, 'out');
   const env = { ...process.env, PARADEC_CACHE: join(dir, 'cache') };

@@ -63,6 +63,10 @@ test('bad input: one line on stderr naming the culprit, non-zero exit', () => {
     [['generate', '--model', join(dir, 'llada'), '--gen-length', 'ten', 'x'], /--gen-length/],
     [['generate', '--model', join(dir, 'llada'), '--input', join(dir, 'none.jsonl'), '--output', join(dir, 'o.jsonl')], /none\.jsonl/],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    [['generate', '--model', join(dir, 'llada'), '--dtype', 'int3', 'x'], /--dtype must be one of auto, fp32, int8, int4 \(got 'int3'\)/],
+    [['generate', '--model', join(dir, 'llada'), '--dtype', 'fp16', 'x'], /--dtype fp16 is not offered: .*fp32/],
+    [['serve', '--model', join(dir, 'llada'), '--dtype', 'int2'], /--dtype must be one of/],
+    [['bench', '--model', join(dir, 'llada'), '--dtype', 'fp32,bf16'], /--dtype bf16 is not offered/],
   ];
   for (const [args, pattern] of cases) {
     const r = paradec(args);
@@ -70,6 +74,30 @@ test('bad input: one line on stderr naming the culprit, non-zero exit', () => {
     assert.match(r.stderr, pattern);
     assert.equal(r.stderr.trim().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
   }
+});
+
+test('--dtype: generate loads the asked dtype and says so in --json; info prints what each dtype needs', () => {
+  for (const dtype of ['fp32', 'int8', 'int4']) {
+    const r = paradec(['generate', '--model', join(dir, 'llada'), '--gen-length', '4', '--dtype', dtype, '--json', 'w4 w5']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { dtype: string; nfe: number };
+    assert.deepEqual([out.dtype, out.nfe], [dtype, 4]);
+    assert.equal(r.stderr, '', 'an asked dtype is not announced');
+  }
+  // the default: a tiny model fits at fp32 on any machine that runs the tests, and nothing is said
+  const auto = paradec(['generate', '--model', join(dir, 'llada'), '--gen-length', '4', '--json', 'w4 w5']);
+  assert.equal((JSON.parse(auto.stdout) as { dtype: string }).dtype, 'fp32');
+  assert.equal(auto.stderr, '');
+  const unchecked = paradec(['generate', '--model', join(dir, 'llada'), '--gen-length', '4', '--dtype', 'int8', '--no-memory-check', '--json', 'w4 w5']);
+  assert.equal((JSON.parse(unchecked.stdout) as { dtype: string }).dtype, 'int8', unchecked.stderr);
+  const info = paradec(['info', '--model', join(dir, 'llada'), '--json']);
+  assert.equal(info.code, 0, info.stderr);
+  const mem = (JSON.parse(info.stdout) as { memory: { needs: Record<string, number>; available: number; default_dtype: string } }).memory;
+  assert.deepEqual(Object.keys(mem.needs), ['fp32', 'int8', 'int4']);
+  assert.ok(mem.needs['fp32']! >= mem.needs['int8']! && mem.needs['int8']! >= mem.needs['int4']!, JSON.stringify(mem.needs));
+  assert.equal(mem.default_dtype, 'fp32');
+  const text = paradec(['info', '--model', join(dir, 'llada')]);
+  assert.match(text.stdout, /^memory\s+fp32 ~\d+ MB, int8 ~\d+ MB, int4 ~\d+ MB \(estimated to load and run 256 tokens, a first load's compiling included\)$/m);
 });
 
 test('a truncated checkpoint and NaN weights are named', () => {

@@ -6,16 +6,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { referenceForward } from '../../src/model/reference.js';
 import { readCanonicalTensors } from '../../src/model/weights.js';
-import { loadCheckpoint, writeCheckpoint } from '../../src/model/checkpoint.js';
+import { loadCheckpoint, writeCheckpoint, type Checkpoint, type RandomCheckpointOptions } from '../../src/model/checkpoint.js';
 import { RuntimeFailure, OptionError } from '../../src/errors.js';
 import { appendDecodeHead, compileGraph, GRAPH_OPSETS } from '../../src/runtime/compile.js';
 import { Graph } from '../../src/runtime/graph.js';
-import { decodeModelInterface, DataType } from '../../src/runtime/onnx-proto.js';
+import { decodeModelInterface, onnxType, DataType, type ModelMessage } from '../../src/runtime/onnx-proto.js';
 import { OnnxBidirectionalModel } from '../../src/runtime/bidirectional-model.js';
 import { OnnxCausalModel } from '../../src/runtime/causal-model.js';
 import { compileModel } from '../../src/runtime/compile-model.js';
 import { loadOnnxCausalModel } from '../../src/runtime/onnx-export.js';
-import { dequantizeInt4, quantizeInt4 } from '../../src/runtime/quantize.js';
+import { dequantizeBlocks, dequantizeInt4, quantizeBlocks, quantizeInt4, type QuantBits } from '../../src/runtime/quantize.js';
 import { OrtSession } from '../../src/runtime/session.js';
 import { jsHead, maxAbsDiff, sliceLogits, tempDir, tinyCheckpoint, tokenRows, TINY } from './helpers.js';
 
@@ -61,20 +61,24 @@ for (const opset of [23, 12]) test(`decode head (opset ${opset}) is exact and st
   }
 });
 
-test('int4 quantization: MatMulNBits layout round-trips within half a step per block', () => {
+for (const bits of [4, 8] as const) test(`int${bits} quantization: MatMulNBits layout round-trips within half a step per block`, () => {
   const K = 40; // not a multiple of the block: the tail block is zero-padded
   const N = 3;
   const w = Float32Array.from({ length: N * K }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 5)));
-  const q = quantizeInt4(w, N, K, 32);
+  const q = bits === 4 ? quantizeInt4(w, N, K, 32) : quantizeBlocks(w, N, K, 8, 32);
   assert.equal(q.blocksPerRow, 2);
-  assert.equal(q.packed.length, N * 2 * 16);
-  const back = dequantizeInt4(q);
+  assert.equal(q.packed.length, N * 2 * (32 * bits) / 8);
+  const back = bits === 4 ? dequantizeInt4(q) : dequantizeBlocks(q);
   for (let r = 0; r < N; r++) {
     for (let b = 0; b < 2; b++) {
       const step = Math.abs(q.scales[r * 2 + b]!);
+      let blockMax = 0;
       for (let c = b * 32; c < Math.min(K, b * 32 + 32); c++) {
+        blockMax = Math.max(blockMax, Math.abs(w[r * K + c]!));
         assert.ok(Math.abs(back[r * K + c]! - w[r * K + c]!) <= step / 2 + 1e-6, `row ${r} col ${c}`);
       }
+      // the step: the block's largest magnitude over 8 (int4, ORT's convention) or 127 (int8)
+      assert.ok(Math.abs(step - blockMax / (bits === 4 ? 8 : 127)) < 1e-5 * blockMax, `row ${r} block ${b}: step ${step}`);
     }
   }
 });
@@ -102,6 +106,42 @@ test('compiled graphs are cached by checkpoint and options', () => {
   }
 });
 
+test('cache keys: one entry per dtype; fp32 keys as before quantized graphs had their own version', () => {
+  const ck = tinyCheckpoint(tmp.dir, 'qwen2', { seed: 47 });
+  const keys = (['none', 'int8', 'int4'] as const).map((quantize) => compileGraph(ck.config, ck.weights, { kind: 'causal', cacheDir, quantize }));
+  assert.equal(new Set(keys.map((k) => k.key)).size, 3);
+  assert.deepEqual(keys.map((k) => k.quantize), ['none', 'int8', 'int4']);
+  assert.equal(keys[0]!.externalDataDir, ck.dir);
+  for (const k of keys.slice(1)) assert.notEqual(k.externalDataDir, ck.dir, 'quantized weights live in the entry');
+  // the built-in models' fp32 keys, as computed before int8 existed (COMPILER_VERSION 3): an existing
+  // cache keeps its fp32 entries. If COMPILER_VERSION is bumped on purpose, update these.
+  const golden: [string, 'bidirectional' | 'window' | 'causal', string][] = [
+    ['tiny-dlm', 'bidirectional', '40461351ebd6790f50092de4117fdbcd'],
+    ['tiny-dlm', 'window', '76373e9d85ba59b0e2d1eb559d77a534'],
+    ['tiny-ar', 'causal', '39070fe5806c48fc1724cc37efa2a2ce'],
+  ];
+  for (const [name, kind, key] of golden) {
+    const { config, weights } = loadCheckpoint(join('models', name), { checkFinite: false });
+    const fp32 = compileGraph(config, weights, { kind, cacheDir });
+    assert.equal(fp32.key, key, `${name} ${kind}: the fp32 graph cache key changed, so every existing fp32 cache entry compiles again`);
+    assert.equal(compileGraph(config, weights, { kind, cacheDir, quantize: 'none' }).key, key);
+  }
+});
+
+test('compileModel: dtype picks the graphs\' quantization; dtype and quantize must agree', async () => {
+  const ck = tinyCheckpoint(tmp.dir, 'llada', { seed: 48 });
+  const model = await compileModel(ck, { cacheDir, threads: 1, dtype: 'int8' });
+  try {
+    assert.ok(model instanceof OnnxBidirectionalModel);
+    assert.equal(model.graph.quantize, 'int8');
+  } finally {
+    await model.dispose();
+  }
+  await assert.rejects(compileModel(ck, { cacheDir, dtype: 'int8', quantize: 'int4' }), (e: unknown) => e instanceof OptionError && /dtype 'int8' and quantize 'int4' disagree/.test(e.message));
+  await assert.rejects(compileModel(ck, { cacheDir, dtype: 'fp16' as 'fp32' }), (e: unknown) => e instanceof OptionError && /dtype must be one of fp32, int8, int4/.test(e.message));
+  assert.throws(() => compileGraph(ck.config, ck.weights, { kind: 'bidirectional', cacheDir, quantize: 'int2' as 'int4' }), /quantize must be one of 'none', 'int8', 'int4'/);
+});
+
 test('topK option and the clamp to the vocabulary', async () => {
   const ck = tinyCheckpoint(tmp.dir, 'llada', { seed: 42, vocabSize: 12 });
   const model = await compileModel(ck, { cacheDir, threads: 1, topK: 50 });
@@ -116,35 +156,75 @@ test('topK option and the clamp to the vocabulary', async () => {
   }
 });
 
-test('int4 weights: the graph computes with exactly the dequantized weights (up to int8 activations)', async () => {
-  // intermediate 80: the down projection's K is not a multiple of the block (zero-padded tail)
-  const ck = tinyCheckpoint(tmp.dir, 'qwen2', { seed: 43, hiddenSize: 64, intermediateSize: 80 });
-  // the same checkpoint with every layer linear replaced by its int4 round trip
+/**
+ * The same checkpoint with every linear, the embedding and the output head replaced by their
+ * round trip through `bits`-bit block quantization: what a quantized graph should compute.
+ */
+function dequantizedCopy(ck: Checkpoint, bits: QuantBits, dims: Partial<RandomCheckpointOptions>, dir: string): Checkpoint {
   const tensors = readCanonicalTensors(ck.weights);
   for (const [name, t] of Object.entries(tensors)) {
-    if (!/^layers\.\d+\.(q|k|v|o|gate|up|down)$/.test(name)) continue;
-    const entry = name.split('.');
-    const shape = (ck.weights.layers[Number(entry[1])]! as unknown as Record<string, { shape: number[] }>)[entry[2]!]!.shape;
-    tensors[name] = dequantizeInt4(quantizeInt4(t, shape[0]!, shape[1]!, 32));
+    if (!/^(layers\.\d+\.(q|k|v|o|gate|up|down)|embed|lmHead)$/.test(name)) continue;
+    const [n, k] = name === 'embed' || name === 'lmHead' ? [ck.config.vocabSize, ck.config.hiddenSize] : (() => {
+      const [, layer, field] = name.split('.');
+      return (ck.weights.layers[Number(layer)]! as unknown as Record<string, { shape: number[] }>)[field!]!.shape as [number, number];
+    })();
+    tensors[name] = dequantizeBlocks(quantizeBlocks(t, n, k, bits, 32));
   }
-  const dqDir = join(tmp.dir, 'qwen2-dequantized');
-  writeCheckpoint(dqDir, 'qwen2', { ...TINY, hiddenSize: 64, intermediateSize: 80 }, tensors);
-  const dq = loadCheckpoint(dqDir);
+  writeCheckpoint(dir, ck.config.architecture, { ...TINY, ...dims }, tensors);
+  return loadCheckpoint(dir);
+}
 
-  const model = await compileModel(ck, { cacheDir, threads: 1, quantize: 'int4' });
-  try {
-    assert.ok(model instanceof OnnxCausalModel);
-    assert.equal(model.graph?.quantize, 'int4');
-    const rows = tokenRows(2, 6, ck.config.vocabSize, 44);
-    const r = await model.forward(Int32Array.from(rows.flat()), 2, 6, model.emptyCache(2), { logits: true });
-    const want = referenceForward(dq, rows);
-    const scale = Math.max(...want.map(Math.abs));
-    const diff = maxAbsDiff(r.head.logits!, want);
-    assert.ok(diff < 0.02 * scale, `int4 logits differ from the dequantized reference by ${diff} (logit scale ${scale})`);
-    const original = referenceForward(ck, rows);
-    assert.ok(maxAbsDiff(r.head.logits!, original) < 0.25 * scale, 'and stay close to the unquantized model');
-  } finally {
-    await model.dispose();
+// hidden 80 and intermediate 80: the embedding's rows and the o/down projections' K are not
+// multiples of the block (zero-padded tails); qwen2 tied (the head reuses the embedding's codes), llama not
+for (const [arch, tied] of [['qwen2', true], ['llama', false]] as const) {
+  for (const dtype of ['int8', 'int4'] as const) {
+    test(`${dtype} weights (${arch}, ${tied ? 'tied' : 'untied'} head): the graph computes with exactly the dequantized weights, up to int8 activations`, async () => {
+      const dims = { hiddenSize: 80, numHeads: 4, numKvHeads: 2, intermediateSize: 80, tieWordEmbeddings: tied };
+      const ck = tinyCheckpoint(tmp.dir, arch, { seed: 43, ...dims });
+      const dq = dequantizedCopy(ck, dtype === 'int8' ? 8 : 4, dims, join(tmp.dir, `${arch}-${dtype}-dequantized`));
+      const model = await compileModel(ck, { cacheDir, threads: 1, quantize: dtype });
+      try {
+        assert.ok(model instanceof OnnxCausalModel);
+        assert.equal(model.graph?.quantize, dtype);
+        const rows = tokenRows(2, 6, ck.config.vocabSize, 44);
+        const r = await model.forward(Int32Array.from(rows.flat()), 2, 6, model.emptyCache(2), { logits: true });
+        const want = referenceForward(dq, rows);
+        const scale = Math.max(...want.map(Math.abs));
+        const diff = maxAbsDiff(r.head.logits!, want);
+        assert.ok(diff < 0.02 * scale, `${dtype} logits differ from the dequantized reference by ${diff} (logit scale ${scale})`);
+        const original = referenceForward(ck, rows);
+        const far = maxAbsDiff(r.head.logits!, original);
+        assert.ok(far < (dtype === 'int8' ? 0.05 : 0.25) * scale, `and stay close to the unquantized model (${far}, logit scale ${scale})`);
+      } finally {
+        await model.dispose();
+      }
+    });
+  }
+}
+
+test('quantized graphs: every linear is MatMulNBits and the embedding GatherBlockQuantized; a tied head shares its codes', () => {
+  for (const [arch, tied] of [['qwen2', true], ['llada', false]] as const) {
+    const ck = tinyCheckpoint(tmp.dir, arch, { seed: 46, tieWordEmbeddings: tied });
+    for (const [quantize, bits] of [['int8', 8], ['int4', 4]] as const) {
+      const kind = arch === 'llada' ? 'bidirectional' : 'causal';
+      const graph = compileGraph(ck.config, ck.weights, { kind, cacheDir, quantize });
+      const proto = onnxType('ModelProto');
+      const model = proto.toObject(proto.decode(readFileSync(graph.modelPath)), { longs: Number, defaults: true }) as ModelMessage;
+      const nodes = model.graph.node;
+      const ops = (op: string) => nodes.filter((n) => n.opType === op);
+      // per layer: q/k/v as one, o, gate/up as one, down; plus the output head
+      assert.equal(ops('MatMulNBits').length, 4 * ck.config.numLayers + 1, `${arch} ${quantize}: MatMulNBits count`);
+      assert.equal(ops('FusedMatMul').length + ops('MatMul').length, 0, 'no float matmul is left');
+      assert.equal(ops('Gather').length, 0, 'no float embedding gather');
+      const gathers = ops('GatherBlockQuantized');
+      assert.equal(gathers.length, 1);
+      for (const n of [...ops('MatMulNBits'), ...gathers]) assert.equal(n.attribute.find((a) => a.name === 'bits')?.i, bits);
+      const head = ops('MatMulNBits').at(-1)!;
+      assert.equal(head.input[1] === gathers[0]!.input[0], tied, `the head ${tied ? 'shares' : 'has its own'} codes`);
+      // every weight is in the bundle (none read from the checkpoint as float but the norms)
+      const floats = model.graph.initializer.filter((t) => t.dataType === DataType.FLOAT && t.dims.length === 2);
+      assert.ok(floats.every((t) => /scales/.test(t.name)), `2-D float initializers are scales only: ${floats.map((t) => t.name).join(', ')}`);
+    }
   }
 });
 
