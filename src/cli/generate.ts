@@ -161,7 +161,7 @@ export function summaryLine(modelName: string, r: GenerationResult): string {
   const full = r.fullForwards !== undefined && r.fullForwards !== r.nfe ? ` (${r.fullForwards} full)` : '';
   const draft = r.draftWork ? ` + ${r.draftWork} draft` : '';
   let line =
-    `[${modelName}] ${r.usage.completionTokens} tokens, ${r.nfe} forward passes${full}, ` +
+    `[${modelName}] ${r.usage.completionTokens} tokens, ${r.nfe} forward ${r.nfe === 1 ? 'pass' : 'passes'}${full}, ` +
     `work ${r.work}${draft} positions, ${r.tokensPerForward.toFixed(2)} tokens/forward, ${r.ms.toFixed(0)} ms`;
   const s = r.schedule;
   if (s) {
