@@ -12,7 +12,7 @@
  * model). A lone generation never waits: its calls run at once, as without batching.
  */
 export interface CoalescerOptions {
-  /** longest wait for the other generations' calls once one call waits (default 2 ms) */
+  /** longest wait for the other generations' calls once one call waits (default 2 ms; 0: never wait, run what is there) */
   maxWaitMs?: number;
   /** rows per batched forward at most (default: no limit) */
   maxRows?: number;
@@ -76,7 +76,7 @@ export class Coalescer<C, R> {
   private schedule(): void {
     if (this.inFlight || this.pending.length === 0) return;
     const rows = this.pending.reduce((n, p) => n + p.rows, 0);
-    if (this.pending.length >= Math.max(1, this.participants) || rows >= this.maxRows) {
+    if (this.pending.length >= Math.max(1, this.participants) || rows >= this.maxRows || this.maxWaitMs <= 0) {
       this.dispatch();
       return;
     }
