@@ -20,6 +20,7 @@ import { compileModel, type CompileOptions, type CompiledModel } from './runtime
 import { isGraphCached, type GraphKind, type Quantization } from './runtime/compile.js';
 import { DTYPES, dtypeOf, parseDtype, quantizationOf, type Dtype } from './runtime/dtype.js';
 import { checkFits, chooseDtype, estimateMemory, storedBytesPerParam, systemMemory, type MemorySource } from './runtime/memory.js';
+import { warmUp, WARM_UP_FROM_BYTES } from './runtime/warm-up.js';
 import { isOnnxExport, loadOnnxExport } from './runtime/onnx-export.js';
 import { discardSpareSessionWorker, prewarmSessionWorker } from './runtime/session.js';
 import type { BidirectionalModel, CausalModel } from './runtime/types.js';
@@ -61,6 +62,11 @@ export interface LoadOptions extends Omit<CompileOptions, 'dtype'> {
   memory?: MemorySource;
   /** notices, such as the dtype picked when it is not fp32 (default: a line on stderr) */
   log?: (line: string) => void;
+  /**
+   * run two forwards at load, so the first request costs what the next ones do (runtime/warm-up.ts;
+   * default: when the weights take 64 MB or more, not for paradec's tiny models)
+   */
+  warmUp?: boolean;
 }
 
 export interface ParadecModel {
@@ -93,7 +99,7 @@ export async function loadModel(dirOrName?: string, options: LoadOptions = {}): 
   let runtime: CompiledModel;
   let config: ModelConfig;
   let dtype: Dtype | null = null;
-  const { dtype: asked, checkMemory, memory, log, ...compileOptions } = options;
+  const { dtype: asked, checkMemory, memory, log, warmUp: warm, ...compileOptions } = options;
   try {
     tokenizer = loadTokenizer(dir);
     if (isOnnxExport(dir)) {
@@ -112,6 +118,14 @@ export async function loadModel(dirOrName?: string, options: LoadOptions = {}): 
     // nothing will take the worker started above: end it rather than leave it idle
     if (prewarmed) discardSpareSessionWorker();
     throw e;
+  }
+  if (warm ?? estimateMemory(config, dtype ?? 'fp32').weights >= WARM_UP_FROM_BYTES) {
+    try {
+      await warmUp(runtime);
+    } catch (e) {
+      await runtime.dispose();
+      throw e;
+    }
   }
   const eos = config.eosTokenIds.length > 0 ? config.eosTokenIds : tokenizer.eos ? [tokenizer.eos.id] : [];
   let linePrompt = false;

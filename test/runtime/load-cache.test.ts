@@ -102,6 +102,23 @@ test('a failed load leaves no session worker waiting', async () => {
   discardSpareSessionWorker();
 });
 
+test('warm-up: big models run two forwards at load (asked for here), tiny ones none by default', async () => {
+  const cacheDir = join(tmp.dir, 'warm-cache');
+  for (const arch of ['llada', 'llama'] as const) {
+    const ck = tinyCheckpoint(tmp.dir, arch, { seed: 8 });
+    const cold = await loadModel(ck.dir, { cacheDir, threads: 1 });
+    const warm = await loadModel(ck.dir, { cacheDir, threads: 1, warmUp: true });
+    try {
+      const timing = (m: typeof cold) => (m.runtime as OnnxBidirectionalModel | OnnxCausalModel).lastTiming.wallMs;
+      assert.equal(timing(cold), 0, `${arch}: a tiny model is not warmed up by default`);
+      assert.ok(timing(warm) > 0, `${arch}: warmUp ran forwards at load`);
+    } finally {
+      await cold.dispose();
+      await warm.dispose();
+    }
+  }
+});
+
 for (const arch of ARCHS) {
   test(`${arch}: the cached optimized model gives exactly the outputs of optimizing anew`, async () => {
     const cacheDir = join(tmp.dir, `opt-${arch}`);
