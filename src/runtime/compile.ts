@@ -39,6 +39,7 @@ import { readTensorF32, type TensorEntry } from '../model/safetensors.js';
 import { checkFinite } from '../model/weights.js';
 import { ropeInverseFrequencies } from '../model/rope.js';
 import type { ModelConfig, ModelWeights } from '../model/types.js';
+import type { WeightStore } from './weight-store.js';
 import { ensureFloat32Bundle, Float32BundleStore, planFloat32Bundle, wantsFloat32Bundle, type Float32BundlePlan } from './float-bundle.js';
 import { float, Graph, MICROSOFT, type ElemType } from './graph.js';
 import { quantizeBlocks, type QuantBits } from './quantize.js';
@@ -179,24 +180,8 @@ export function cacheRoot(override?: string): string {
 
 const DTYPE_ELEM: Record<string, ElemType> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
-/**
- * Supplies initializers to the builder. The checkpoint store points into the safetensors files;
- * the bundle store (int8, int4) writes a self-contained weights file next to the graph, because an ORT
- * session has a single external-data directory and quantized blobs cannot live in the checkpoint.
- */
-export interface WeightStore {
-  /** The float32 value of a checkpoint tensor. */
-  float(g: Graph, e: TensorEntry): string;
-  /**
-   * The float32 value of [out, in] tensors (or vectors) stacked by rows, when the store holds
-   * them stacked already (float-bundle.ts); otherwise the builder concatenates `float` values.
-   */
-  floatRows?(g: Graph, es: readonly TensorEntry[]): string;
-  /** An initializer from bytes computed at compile time. */
-  data(g: Graph, hint: string, type: ElemType, dims: readonly number[], bytes: Uint8Array): string;
-  /** The builder has read these tensors itself (quantized them): for progress reports. */
-  consumed?(es: readonly TensorEntry[]): void;
-}
+export type { WeightStore };
+
 
 function checkFloat(e: TensorEntry): ElemType {
   const t = DTYPE_ELEM[e.dtype];

@@ -28,7 +28,7 @@ import { writeFully } from '../model/file-io.js';
 import { readTensorF32Pieces, type TensorEntry } from '../model/safetensors.js';
 import type { ModelWeights } from '../model/types.js';
 import type { ElemType, Graph } from './graph.js';
-import type { WeightStore } from './compile.js';
+import type { WeightStore } from './weight-store.js';
 
 /** Bytes of checkpoint weights converted so far, of how many. */
 export type WeightProgress = (bytesDone: number, bytesTotal: number) => void;
