@@ -39,10 +39,10 @@ const BARE = /^\s*import\s*['"]([^'"]+)['"]/gm;
 /** `import('…')` */
 const DYNAMIC = /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g;
 
-/** The relative specifiers a module imports at run time. */
-function runtimeImports(source: string): string[] {
+/** The relative specifiers a module imports at run time (and, with `types`, for its types too). */
+function runtimeImports(source: string, types = false): string[] {
   const out: string[] = [];
-  for (const m of source.matchAll(FROM)) if (!m[2]) out.push(m[3]!);
+  for (const m of source.matchAll(FROM)) if (types || !m[2]) out.push(m[3]!);
   for (const m of source.matchAll(BARE)) out.push(m[1]!);
   for (const m of source.matchAll(DYNAMIC)) out.push(m[1]!);
   return out.filter((s) => s.startsWith('.'));
@@ -108,20 +108,31 @@ test('the import scan sees static, re-exported, side-effect and dynamic imports,
     "import { readFileSync } from 'node:fs';",
   ].join('\n');
   assert.deepEqual(runtimeImports(source).sort(), ['../b.js', './a.js', './c.js', './d.js', './e.js', './f.js']);
+  assert.deepEqual(runtimeImports(source, true).sort(), ['../b.js', './a.js', './c.js', './d.js', './e.js', './f.js', './g.js', './h.js']);
   const graph = new Map([['x', ['y']], ['y', ['z']], ['z', ['x']], ['w', ['x']], ['s', ['s']]]);
   assert.deepEqual(cycles(graph), [['x', 'y', 'z'], ['s']]);
 });
 
-test('src/ has no import cycles (static or dynamic)', () => {
+/** The cycles of src/'s import graph, as paths relative to src/. */
+function sourceCycles(types: boolean): string[][] {
   const files = sourceFiles(ROOT);
   assert.ok(files.length > 50, `found the sources (${files.length} files under ${ROOT})`);
   const graph = new Map<string, string[]>();
   for (const file of files) {
-    const targets = runtimeImports(readFileSync(file, 'utf8'))
+    const targets = runtimeImports(readFileSync(file, 'utf8'), types)
       .map((s) => resolveSpecifier(file, s))
       .filter((t): t is string => t !== null);
     graph.set(file, targets);
   }
-  const found = cycles(graph).map((c) => c.map((f) => relative(ROOT, f)));
+  return cycles(graph).map((c) => c.map((f) => relative(ROOT, f)));
+}
+
+test('src/ has no import cycles (static or dynamic)', () => {
+  const found = sourceCycles(false);
   assert.deepEqual(found, [], `import cycles:\n${found.map((c) => `  ${c.join(' ↔ ')}`).join('\n')}`);
+});
+
+test('src/ has no circles through type-only imports either: a shared type lives below both users', () => {
+  const found = sourceCycles(true);
+  assert.deepEqual(found, [], `import cycles counting type-only imports:\n${found.map((c) => `  ${c.join(' ↔ ')}`).join('\n')}`);
 });
