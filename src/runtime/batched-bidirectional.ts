@@ -7,6 +7,7 @@
  */
 import { Coalescer, type CoalescerOptions } from './coalescer.js';
 import { headRows } from './head-rows.js';
+import { modelView } from './model-view.js';
 import type { BidirectionalModel, DecodeHeadOutput, ForwardOptions } from './types.js';
 
 interface Call {
@@ -27,13 +28,7 @@ export function batchedBidirectional(inner: BidirectionalModel, options: Coalesc
   const coalescer = new Coalescer<Call, DecodeHeadOutput>((calls) => runTogether(inner, calls), options);
   const forward = (tokens: Int32Array, batch: number, length: number, o: ForwardOptions & { attentionMask?: Uint8Array } = {}): Promise<DecodeHeadOutput> =>
     coalescer.submit({ tokens, batch, length, logits: o.logits === true, attentionMask: o.attentionMask }, batch);
-  const model = new Proxy(inner, {
-    get(target, key) {
-      if (key === 'forward') return forward;
-      const value: unknown = Reflect.get(target, key, target);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  const model = modelView(inner, (key) => (key === 'forward' ? (forward as (...a: unknown[]) => unknown) : undefined));
   return { model, coalescer: coalescer as Coalescer<unknown, unknown> };
 }
 

@@ -11,6 +11,7 @@
  */
 import { Coalescer, type CoalescerOptions } from './coalescer.js';
 import { OnnxCausalModel, type RaggedEntry } from './causal-model.js';
+import { modelView } from './model-view.js';
 import { ResidentKvCache } from './resident-kv-cache.js';
 import type { BatchedModel } from './batched-bidirectional.js';
 import type { CausalModel, DecodeHeadOutput, ForwardOptions, KvCache } from './types.js';
@@ -44,13 +45,7 @@ export function batchedCausal(inner: OnnxCausalModel, options: CoalescerOptions 
   });
   const forward = (tokens: Int32Array, batch: number, newLength: number, cache: KvCache, o: ForwardOptions = {}): Promise<Result> =>
     coalescer.submit({ tokens, batch, newLength, cache, logits: o.logits === true }, batch);
-  const model = new Proxy(inner, {
-    get(target, key) {
-      if (key === 'forward') return forward;
-      const value: unknown = Reflect.get(target, key, target);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  const model = modelView(inner, (key) => (key === 'forward' ? (forward as (...a: unknown[]) => unknown) : undefined));
   return { model, coalescer: coalescer as Coalescer<unknown, unknown> };
 }
 

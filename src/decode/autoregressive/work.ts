@@ -18,6 +18,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { BidirectionalModel, CausalModel, WindowForwardInput } from '../../runtime/types.js';
+import { modelView } from '../../runtime/model-view.js';
 import type { ExtraModels, Loaded } from './extra-models.js';
 
 /** Positions computed by the target and by the draft models. */
@@ -77,31 +78,17 @@ const BIDIRECTIONAL_FORWARDS: Readonly<Record<string, PositionCount>> = {
 };
 
 /**
- * A view of `model` that is the model in every respect (its optional capabilities — trees, input
- * embeddings, `busy` — included, `instanceof` too) except that each forward first adds the
- * positions it computes through `charge`. Methods run on the model itself, so its own state stays
- * where it is.
+ * A view of `model` (runtime/model-view.ts: the model in every respect, `instanceof` included)
+ * whose forwards first add the positions they compute through `charge`.
  */
 function counting<M extends object>(model: M, forwards: Readonly<Record<string, PositionCount>>, charge: (positions: number) => void): M {
-  const methods = new Map<PropertyKey, unknown>();
-  return new Proxy(model, {
-    get(target, key) {
-      const value: unknown = Reflect.get(target, key, target);
-      if (typeof value !== 'function') return value;
-      let method = methods.get(key);
-      if (method === undefined) {
-        const count = typeof key === 'string' ? forwards[key] : undefined;
-        const fn = value as (...args: unknown[]) => unknown;
-        method = count
-          ? (...args: unknown[]) => {
-              charge(count(args));
-              return fn.apply(target, args);
-            }
-          : fn.bind(target);
-        methods.set(key, method);
-      }
-      return method;
-    },
+  return modelView(model, (key, own) => {
+    const count = forwards[key];
+    if (!count) return undefined;
+    return (...args: unknown[]) => {
+      charge(count(args));
+      return own(...args);
+    };
   });
 }
 
