@@ -6,6 +6,7 @@
  * output tokens/s, time to first token, inter-token latency and end-to-end latency (p50, p99),
  * errors. Only the HTTP API is used, so any server speaking it can be measured.
  */
+import { sseData } from '../server/sse.js';
 import { Rng } from '../tasks/rng.js';
 import { generateSuite, type TaskName } from '../tasks/suite.js';
 import { quantile } from './stats.js';
@@ -102,32 +103,17 @@ export async function timedRequest(target: ServeBenchTarget, prompt: string, tim
   let last = 0;
   const itl: number[] = [];
   let outputTokens = 0;
-  let buffer = '';
   try {
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = frame
-          .split('\n')
-          .filter((l) => l.startsWith('data:'))
-          .map((l) => l.slice(5).trim())
-          .join('\n');
-        if (!data || data === '[DONE]') continue;
-        const chunk = JSON.parse(data) as { choices?: { text?: string }[]; usage?: { completion_tokens?: number }; error?: { message?: string } };
-        if (chunk.error) return fail(`stream error: ${chunk.error.message ?? 'unknown'}`);
-        if (chunk.usage?.completion_tokens !== undefined) outputTokens = chunk.usage.completion_tokens;
-        if (chunk.choices?.[0]?.text) {
-          const now = performance.now() - started;
-          if (ttft === null) ttft = now;
-          else itl.push(now - last);
-          last = now;
-        }
+    for await (const data of sseData(res)) {
+      if (data === '[DONE]') continue;
+      const chunk = data as { choices?: { text?: string }[]; usage?: { completion_tokens?: number }; error?: { message?: string } };
+      if (chunk.error) return fail(`stream error: ${chunk.error.message ?? 'unknown'}`);
+      if (chunk.usage?.completion_tokens !== undefined) outputTokens = chunk.usage.completion_tokens;
+      if (chunk.choices?.[0]?.text) {
+        const now = performance.now() - started;
+        if (ttft === null) ttft = now;
+        else itl.push(now - last);
+        last = now;
       }
     }
   } catch (e) {

@@ -1,6 +1,7 @@
 /**
  * Server-sent events on a Node response: `data: <json>\n\n` frames and the closing
- * `data: [DONE]`, as the OpenAI streaming protocol has them.
+ * `data: [DONE]`, as the OpenAI streaming protocol has them; and the reading of such a stream
+ * (`sseData`: the serving benchmark's client, and the server's tests).
  *
  * `send` resolves once the frame is handed to the socket, waiting for 'drain' when the socket's
  * buffer is full: the generation loop awaits it, so a slow reader slows the generation down
@@ -64,5 +65,27 @@ export class SseWriter {
       this.res.once('drain', onDrain);
       this.res.once('close', onClose);
     });
+  }
+}
+
+/** The `data:` payloads of an SSE response, JSON-parsed (the final `[DONE]` as the string). */
+export async function* sseData(res: Response): AsyncGenerator<unknown> {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const frame = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = frame
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trimStart())
+        .join('\n');
+      if (data) yield data === '[DONE]' ? data : (JSON.parse(data) as unknown);
+    }
   }
 }

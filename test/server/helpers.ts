@@ -11,6 +11,7 @@ import { loadModel, type ParadecModel } from '../../src/api.js';
 import { writeRandomCheckpoint } from '../../src/model/checkpoint.js';
 import type { BidirectionalModel } from '../../src/runtime/types.js';
 import { startServer, type ParadecServer, type ServerOptions } from '../../src/server/app.js';
+import { sseData as readSse } from '../../src/server/sse.js';
 
 export interface Fixture {
   dir: string;
@@ -83,25 +84,8 @@ export async function postJson(url: string, body: unknown, init: RequestInit = {
 }
 
 /** The `data:` payloads of an SSE response (JSON-parsed; the final `[DONE]` as the string). */
-export async function* sseData(res: Response): AsyncGenerator<any> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value;
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const frame = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = frame
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trimStart())
-        .join('\n');
-      if (data) yield data === '[DONE]' ? data : JSON.parse(data);
-    }
-  }
+export function sseData(res: Response): AsyncGenerator<any> {
+  return readSse(res);
 }
 
 export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
