@@ -8,7 +8,7 @@
  */
 import { sseData } from '../server/sse.js';
 import { Rng } from '../tasks/rng.js';
-import { generateSuite, type TaskName } from '../tasks/suite.js';
+import { generateSuite, TASK_NAMES, type TaskName } from '../tasks/suite.js';
 import { quantile } from './stats.js';
 
 export interface ServeBenchTarget {
@@ -64,7 +64,7 @@ export interface LevelResult {
 
 /** The prompts of a run: task-suite instances, in a seeded random order. */
 export function benchPrompts(count: number, seed: number, tasks?: readonly TaskName[]): string[] {
-  const perTask = Math.max(1, Math.ceil(count / (tasks?.length ?? 14)));
+  const perTask = Math.max(1, Math.ceil(count / (tasks?.length ?? TASK_NAMES.length)));
   const suite = generateSuite({ seed, n: perTask, ...(tasks ? { tasks } : {}) });
   const rng = new Rng(seed);
   for (let i = suite.length - 1; i > 0; i--) {

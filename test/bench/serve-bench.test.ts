@@ -34,6 +34,9 @@ test('prompts come from the task suite, seeded', () => {
   assert.deepEqual(benchPrompts(20, 7), a);
   assert.notDeepEqual(benchPrompts(20, 8), a);
   assert.ok(a.every((p) => /:/.test(p)), 'task prompts');
+  // as many instances as asked for are drawn: no prompt repeats
+  const many = benchPrompts(128, 7);
+  assert.equal(new Set(many).size, 128);
 });
 
 test('a concurrency level: every request completes, with time to first token, inter-token latency and output tokens', async () => {
