@@ -35,6 +35,7 @@
  * window position computed too, since that is where its prediction comes from.
  */
 import { OptionError } from '../../errors.js';
+import { emptyHead } from '../../runtime/head-rows.js';
 import type { BidirectionalKv, CachingBidirectionalModel, DecodeHeadOutput } from '../../runtime/types.js';
 
 export type CacheMode = 'none' | 'prefix' | 'dual' | 'delayed' | 'window' | 'vicinity';
@@ -300,16 +301,7 @@ export class DiffusionKvCache {
 
     // ---- predictions for every canvas position ----
     const k = (fullHead ?? winHead)!.k;
-    const out: DecodeHeadOutput = {
-      batch,
-      length,
-      k,
-      topkIds: new Int32Array(batch * length * k),
-      topkProbs: new Float32Array(batch * length * k),
-      entropy: new Float32Array(batch * length),
-      vocabSize: V,
-    };
-    if (logits) out.logits = new Float32Array(batch * length * V);
+    const out = emptyHead(batch, length, k, V, logits);
     const newStates = new Map<number, RowState>();
     fulls.forEach((p, i) => {
       const src = i * length;
